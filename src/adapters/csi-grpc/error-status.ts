@@ -1,0 +1,76 @@
+import { status } from '@grpc/grpc-js';
+import { isDomainError, type DomainErrorCode } from '../../domain/errors.js';
+
+/** A failure the adapter itself decides (request validation, unimplemented RPCs), with its status. */
+export class CsiStatusError extends Error {
+  constructor(readonly code: status, message: string) {
+    super(message);
+    this.name = 'CsiStatusError';
+  }
+}
+
+/** What a failed call returns to kubelet. */
+export interface GrpcFailure {
+  readonly code: status;
+  readonly details: string;
+}
+
+const GENERIC_INTERNAL = 'internal error';
+
+/**
+ * The one place DomainError codes become gRPC codes. Kubelet treats UNAVAILABLE, ABORTED (and
+ * CANCELLED, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED) as "maybe still in progress" and everything else as
+ * final; kubelet retries a failed mount either way. A final code therefore says "nothing is mounted",
+ * which holds because a failed first publish cleans up before it rejects.
+ */
+export function grpcStatusFor(code: DomainErrorCode): status {
+  switch (code) {
+    // The request or the user's configuration is wrong: retrying the same thing cannot help.
+    case 'InvalidTargetPath':
+    case 'MissingVolumeContext':
+    case 'InvalidVolumeContext':
+    case 'InvalidReadonly':
+    case 'InvalidClass':
+    case 'InvalidDuration':
+    case 'InvalidPayloadPath':
+    case 'DuplicatePayloadPath':
+    case 'InvalidFileMode':
+    case 'InvalidSecretType':
+    case 'InvalidTlsData':
+      return status.INVALID_ARGUMENT;
+    case 'ClassNotFound':
+      return status.NOT_FOUND;
+    // The provider answered, or the cluster is in a state that must change first (a secret that is
+    // missing in the store, an unmanaged Secret in the way): final for this call, fixed outside.
+    case 'ProviderError':
+    case 'MissingObjectVersions':
+    case 'SecretObjectFileMissing':
+    case 'SecretNotManaged':
+      return status.FAILED_PRECONDITION;
+    // Transient: the provider is down, restarting or slow.
+    case 'ProviderUnavailable':
+      return status.UNAVAILABLE;
+    case 'OperationPending':
+      return status.ABORTED;
+    case 'AlreadyPublished':
+      return status.ALREADY_EXISTS;
+    case 'Internal':
+      return status.INTERNAL;
+    default:
+      return unreachable(code);
+  }
+}
+
+/** Any thrown value as a gRPC failure; unknown errors never leak their message. */
+export function toGrpcFailure(error: unknown): GrpcFailure {
+  if (error instanceof CsiStatusError) return { code: error.code, details: error.message };
+  if (isDomainError(error)) {
+    const code = grpcStatusFor(error.code);
+    return { code, details: code === status.INTERNAL ? GENERIC_INTERNAL : error.message };
+  }
+  return { code: status.INTERNAL, details: GENERIC_INTERNAL };
+}
+
+function unreachable(code: never): never {
+  throw new Error(`unmapped domain error code ${String(code)}`);
+}

@@ -1,0 +1,66 @@
+import { credentials, status, type ServiceError } from '@grpc/grpc-js';
+import { loadCsiProtos } from '../../gen/load.js';
+import type { NodeClient } from '../../gen/csi/v1/Node.js';
+import type { PublishCommand } from '../../domain/volume-binding.js';
+import type { NodeVolumes, UnpublishCommand } from '../../ports/node-volumes.js';
+
+/** kubelet's per-call deadline for CSI node operations. */
+const KUBELET_CALL_TIMEOUT_MS = 120_000;
+
+/** A failed CSI call as kubelet sees it: the gRPC status name and the driver's message. */
+export class CsiCallError extends Error {
+  override readonly name = 'CsiCallError';
+  constructor(
+    readonly code: string,
+    readonly details: string,
+  ) {
+    super(`${code}: ${details}`);
+  }
+}
+
+/**
+ * Calls a CSI node plugin over its unix socket the way kubelet does for an inline volume (mount
+ * capability, SINGLE_NODE_WRITER, 2-minute deadline), so the fake kubelet drives the real server.
+ */
+export class CsiNodeClient implements NodeVolumes {
+  private readonly client: NodeClient;
+
+  constructor(socketPath: string) {
+    this.client = new (loadCsiProtos().csi.v1.Node)(`unix://${socketPath}`, credentials.createInsecure());
+  }
+
+  publish(command: PublishCommand): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.client.NodePublishVolume(
+        {
+          volumeId: command.volumeId,
+          targetPath: command.targetPath,
+          volumeCapability: { mount: { fsType: '', mountFlags: [] }, accessMode: { mode: 'SINGLE_NODE_WRITER' } },
+          readonly: command.readonly,
+          volumeContext: { ...command.volumeContext },
+          secrets: { ...command.secrets },
+        },
+        { deadline: Date.now() + KUBELET_CALL_TIMEOUT_MS },
+        (error) => (error ? reject(toCallError(error)) : resolve()),
+      );
+    });
+  }
+
+  unpublish(command: UnpublishCommand): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.client.NodeUnpublishVolume(
+        { volumeId: command.volumeId, targetPath: command.targetPath },
+        { deadline: Date.now() + KUBELET_CALL_TIMEOUT_MS },
+        (error) => (error ? reject(toCallError(error)) : resolve()),
+      );
+    });
+  }
+
+  close(): void {
+    this.client.close();
+  }
+}
+
+function toCallError(error: ServiceError): CsiCallError {
+  return new CsiCallError(status[error.code] ?? String(error.code), error.details);
+}

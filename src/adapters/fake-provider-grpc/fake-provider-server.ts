@@ -1,0 +1,136 @@
+import { mkdir, rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Server, ServerCredentials, status, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
+import { loadProviderProtos } from '../../gen/load.js';
+import type { CSIDriverProviderHandlers } from '../../gen/v1alpha1/CSIDriverProvider.js';
+import type { MountRequest__Output } from '../../gen/v1alpha1/MountRequest.js';
+import type { MountResponse } from '../../gen/v1alpha1/MountResponse.js';
+import { startControlEndpoint, type ControlEndpoint } from './control-endpoint.js';
+import { answerFakeMount } from './fake-mount.js';
+import { FakeProviderState, type FakeFailure } from './fake-provider-state.js';
+import { FakeSecretStore, type FakeObjectState } from './fake-secret-store.js';
+import { InvalidAttributesError } from './mount-attributes.js';
+
+export type { FakeFailure } from './fake-provider-state.js';
+
+export interface FakeProviderOptions {
+  readonly socketPath: string;
+  readonly runtimeName?: string;
+  readonly runtimeVersion?: string;
+  /** Keep objects and versions across restarts by passing the same store to each start. */
+  readonly store?: FakeSecretStore;
+  /** Serve the HTTP control endpoint on 127.0.0.1:<controlPort> (0 = any free port). */
+  readonly controlPort?: number;
+}
+
+/** What a test or the simulation does with a running fake provider. */
+export interface FakeProviderControls {
+  readonly socketPath: string;
+  readonly store: FakeSecretStore;
+  /** `http://127.0.0.1:<port>` when the control endpoint was asked for. */
+  readonly controlUrl: string | undefined;
+  readonly mountCount: number;
+  readonly versionCount: number;
+  readonly lastMountRequest: MountRequest__Output | undefined;
+  /** The `:authority` of the last call. */
+  readonly lastAuthority: string | undefined;
+  rotate(name: string, contents?: string | Uint8Array): FakeObjectState;
+  setFailure(failure: FakeFailure): void;
+  clearFailure(): void;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a provider API server on a unix socket that serves objects from an in-process store, as a
+ * test peer for the gRPC provider client and as the provider of the local simulation. Always answers
+ * with every file (it reads `current_object_version` only to record it).
+ */
+export async function startFakeProvider(options: FakeProviderOptions): Promise<FakeProviderControls> {
+  const state = new FakeProviderState(options.store ?? new FakeSecretStore());
+  const server = new Server();
+  server.addService(loadProviderProtos().v1alpha1.CSIDriverProvider.service, fakeProviderHandlers(state, options));
+  await mkdir(dirname(options.socketPath), { recursive: true });
+  await rm(options.socketPath, { force: true }); // a stale socket from a previous run
+  await bind(server, `unix://${options.socketPath}`);
+  const control = options.controlPort === undefined ? undefined : await startControlEndpoint(state, options.controlPort);
+  return controlsFor(state, options.socketPath, server, control);
+}
+
+function fakeProviderHandlers(state: FakeProviderState, options: FakeProviderOptions): CSIDriverProviderHandlers {
+  return {
+    Version(call, callback) {
+      state.versionCount++;
+      state.lastAuthority = call.getHost();
+      callback(null, {
+        version: 'v1alpha1',
+        runtimeName: options.runtimeName ?? 'fake-provider',
+        runtimeVersion: options.runtimeVersion ?? '0.1.0',
+      });
+    },
+    Mount(call, callback) {
+      void answerMount(state, call, callback);
+    },
+  };
+}
+
+async function answerMount(
+  state: FakeProviderState,
+  call: ServerUnaryCall<MountRequest__Output, MountResponse>,
+  callback: sendUnaryData<MountResponse>,
+): Promise<void> {
+  state.mountCount++;
+  state.lastMountRequest = call.request;
+  state.lastAuthority = call.getHost();
+  const failure = state.takeFailure();
+  if (failure?.delayMs) await sleep(failure.delayMs);
+  if (failure?.grpcStatus !== undefined) {
+    return callback({ code: statusCode(failure.grpcStatus), details: 'fake provider: injected failure' });
+  }
+  if (failure?.code) return callback(null, { error: { code: failure.code } });
+  try {
+    callback(null, mountResponse(state.store, call.request));
+  } catch (error) {
+    const invalid = error instanceof InvalidAttributesError;
+    callback({ code: invalid ? status.INVALID_ARGUMENT : status.INTERNAL, details: invalid ? error.message : 'fake provider: internal error' });
+  }
+}
+
+/** The shared fake answer (see fake-mount.ts) in wire shape. */
+function mountResponse(store: FakeSecretStore, request: MountRequest__Output): MountResponse {
+  const answer = answerFakeMount(store, request);
+  return {
+    objectVersion: answer.objectVersions.map(({ id, version }) => ({ id, version })),
+    files: answer.files.map(({ path, mode, contents }) => ({ path, mode, contents })),
+  };
+}
+
+function statusCode(grpcStatus: number | keyof typeof status): number {
+  return typeof grpcStatus === 'number' ? grpcStatus : status[grpcStatus];
+}
+
+function bind(server: Server, address: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.bindAsync(address, ServerCredentials.createInsecure(), (error) => (error ? reject(error) : resolve()));
+  });
+}
+
+function controlsFor(state: FakeProviderState, socketPath: string, server: Server, control: ControlEndpoint | undefined): FakeProviderControls {
+  return {
+    socketPath,
+    store: state.store,
+    controlUrl: control?.url,
+    get mountCount() { return state.mountCount; },
+    get versionCount() { return state.versionCount; },
+    get lastMountRequest() { return state.lastMountRequest; },
+    get lastAuthority() { return state.lastAuthority; },
+    rotate: (name, contents) => state.store.rotate(name, contents),
+    setFailure: (failure) => { state.failure = failure; },
+    clearFailure: () => { state.failure = undefined; },
+    async stop() {
+      server.forceShutdown();
+      await control?.close();
+      await rm(socketPath, { force: true });
+    },
+  };
+}

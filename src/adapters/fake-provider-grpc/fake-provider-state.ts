@@ -1,0 +1,35 @@
+import type { status } from '@grpc/grpc-js';
+import type { MountRequest__Output } from '../../gen/v1alpha1/MountRequest.js';
+import type { FakeSecretStore } from './fake-secret-store.js';
+
+/** A failure the fake provider injects into Mount calls until cleared (or for `times` calls). */
+export interface FakeFailure {
+  /** Answer with this provider error code in MountResponse.error. */
+  readonly code?: string;
+  /** Fail the call with this gRPC status instead (number or name, e.g. `UNAVAILABLE`). */
+  readonly grpcStatus?: number | keyof typeof status;
+  /** Wait this long before answering (or failing). */
+  readonly delayMs?: number;
+  /** Apply to this many Mount calls only, then clear itself. */
+  readonly times?: number;
+}
+
+/** Mutable state shared by the gRPC handlers, the controls and the HTTP endpoint. */
+export class FakeProviderState {
+  mountCount = 0;
+  versionCount = 0;
+  lastMountRequest: MountRequest__Output | undefined;
+  lastAuthority: string | undefined;
+  failure: FakeFailure | undefined;
+
+  constructor(readonly store: FakeSecretStore) {}
+
+  /** The failure for this call, counting down `times`. */
+  takeFailure(): FakeFailure | undefined {
+    const failure = this.failure;
+    if (failure?.times !== undefined) {
+      this.failure = failure.times > 1 ? { ...failure, times: failure.times - 1 } : undefined;
+    }
+    return failure;
+  }
+}

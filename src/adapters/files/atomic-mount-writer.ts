@@ -1,0 +1,273 @@
+import { topLevelNames, validatePayload, type SecretFile } from '../../domain/secret-payload.js';
+import type { Clock } from '../../ports/clock.js';
+import type { MountWriter, WriteResult } from '../../ports/mount-writer.js';
+import type { FileSystem } from './file-system.js';
+import { withFileErrors } from './file-errors.js';
+import {
+  errorCode,
+  inspectTarget,
+  isOwnUserLink,
+  refuseDataLinkOutside,
+  refuseLinksOutside,
+  requireTargetDirectory,
+  userLinkValue,
+  type TargetLayout,
+} from './target-layout.js';
+import {
+  DATA_LINK,
+  DATA_TMP_LINK,
+  USER_LINK_TMP,
+  VersionDirNames,
+  isHiddenName,
+  nanosecondSuffixSource,
+  type UniqueSuffixSource,
+} from './version-dir-name.js';
+import { RetiredVersions, type RetirementPolicy } from './retired-versions.js';
+import { listTree, readFiles, treeMatchesPayload } from './version-tree.js';
+
+export interface AtomicMountWriterOptions {
+  /** Dates the hidden version directories (UTC). */
+  readonly clock: Clock;
+  /** The 9-digit part of a version directory name; defaults to the nanosecond clock. */
+  readonly uniqueSuffix?: UniqueSuffixSource;
+  /** Keep replaced versions for a grace period; without one they go at once (wire.md step 7). */
+  readonly retirement?: RetirementPolicy;
+}
+
+const VERSION_DIR_MODE = 0o755;
+const NAME_ATTEMPTS = 5;
+
+/**
+ * Writes payloads in kubelet's AtomicWriter layout (wire.md section 4): each version in a fresh
+ * hidden directory, `..data` swapped to it by one rename, one `<top> -> ..data/<top>` link per
+ * top-level name. Readers opening `<target>/<name>` see a whole version, never a mix.
+ *
+ * Decisions: `changed` is true exactly when a new version was swapped in. Repairs that leave the
+ * version alone (re-creating a missing user-visible link, removing a stale `..data_tmp`, orphan hidden
+ * entries or dangling links of dropped names) report `changed: false`. A foreign entry (legacy
+ * file, directory, or a link elsewhere) at a payload name is a difference: a new version is written
+ * and the entry replaced. A target that is missing, not a directory or a symbolic link is refused
+ * with InvalidTargetPath; a link in the target that leads outside it on a payload path or through
+ * `..data` is refused with InvalidPayloadPath; file-system failures become Internal with the errno
+ * code (ENOSPC says the payload does not fit). Clean-up after the swap is best effort: a later
+ * write removes what is left.
+ */
+export class AtomicMountWriter implements MountWriter {
+  private readonly names: VersionDirNames;
+  private readonly retired: RetiredVersions;
+
+  constructor(
+    private readonly fs: FileSystem,
+    options: AtomicMountWriterOptions,
+  ) {
+    this.names = new VersionDirNames(options.clock, options.uniqueSuffix ?? nanosecondSuffixSource());
+    this.retired = new RetiredVersions(fs, options.clock, options.retirement);
+  }
+
+  async write(target: string, files: readonly SecretFile[]): Promise<WriteResult> {
+    const payload = validatePayload(files);
+    return withFileErrors({ target, action: 'write', payload }, async () => {
+      await requireTargetDirectory(this.fs, target);
+      const layout = await inspectTarget(this.fs, target);
+      refuseDataLinkOutside(layout);
+      await refuseLinksOutside(this.fs, layout, payload.map((file) => file.path));
+      const names = topLevelNames(payload.map((file) => file.path));
+      if (await this.alreadyHolds(layout, names, payload)) {
+        await this.repair(layout, names);
+        return { changed: false };
+      }
+      await this.publish(layout, names, payload);
+      return { changed: true };
+    });
+  }
+
+  async read(target: string): Promise<SecretFile[]> {
+    return withFileErrors({ target, action: 'read' }, async () => {
+      if (!(await this.targetExists(target))) return [];
+      const layout = await inspectTarget(this.fs, target);
+      refuseDataLinkOutside(layout);
+      if (layout.currentVersion === undefined) return [];
+      const listing = await listTree(this.fs, `${target}/${layout.currentVersion}`);
+      const visible = listing.files.filter((file) => isOwnUserLink(layout.entries.get(file.path.split('/')[0]!)));
+      return readFiles(this.fs, visible);
+    });
+  }
+
+  async clear(target: string): Promise<void> {
+    await withFileErrors({ target, action: 'clear' }, async () => {
+      if (!(await this.targetExists(target))) return;
+      const layout = await inspectTarget(this.fs, target);
+      const entries = [...layout.entries.values()];
+      // Links first, so no reader finds a user-visible name whose version is already gone.
+      await Promise.all(entries.filter(isOwnUserLink).map((entry) => this.fs.unlink(`${target}/${entry.name}`)));
+      if (layout.entries.has(DATA_LINK)) await this.fs.removeTree(`${target}/${DATA_LINK}`);
+      const hidden = entries.filter((entry) => isHiddenName(entry.name) && entry.name !== DATA_LINK);
+      await Promise.all(hidden.map((entry) => this.fs.removeTree(`${target}/${entry.name}`)));
+    });
+  }
+
+  /** False for a missing target; refuses one that is a link or not a directory. */
+  private async targetExists(target: string): Promise<boolean> {
+    try {
+      await this.fs.lstat(target);
+    } catch (error) {
+      if (errorCode(error) === 'ENOENT') return false;
+      throw error;
+    }
+    await requireTargetDirectory(this.fs, target);
+    return true;
+  }
+
+  /** The current version holds exactly the payload and no foreign entry hides one of its names. */
+  private async alreadyHolds(layout: TargetLayout, names: readonly string[], payload: readonly SecretFile[]): Promise<boolean> {
+    if (layout.currentVersion === undefined) return false;
+    const hidden = names.some((name) => layout.entries.has(name) && !isOwnUserLink(layout.entries.get(name)));
+    if (hidden) return false;
+    return treeMatchesPayload(this.fs, `${layout.target}/${layout.currentVersion}`, payload);
+  }
+
+  private async repair(layout: TargetLayout, names: readonly string[]): Promise<void> {
+    await this.createMissingLinks(layout, names);
+    await this.removeStaleUserLinks(layout, names);
+    await this.removeHiddenEntries(layout, layout.currentVersion!);
+  }
+
+  /** Steps 3-7 of wire.md 4; anything failing before the rename is undone. */
+  private async publish(layout: TargetLayout, names: readonly string[], payload: readonly SecretFile[]): Promise<void> {
+    const versionDir = await this.writeVersion(layout.target, payload);
+    let createdLinks: string[] = [];
+    try {
+      createdLinks = await this.createMissingLinks(layout, names);
+      await this.swapDataLink(layout, versionDir);
+    } catch (error) {
+      await this.undoPublish(layout.target, versionDir, createdLinks);
+      throw error;
+    }
+    await this.replaceForeignEntries(layout, names);
+    await bestEffort(async () => {
+      await this.removeStaleUserLinks(layout, names);
+      if (layout.currentVersion !== undefined) await this.retired.retire(`${layout.target}/${layout.currentVersion}`);
+      await this.removeHiddenEntries(layout, versionDir);
+    });
+  }
+
+  private async writeVersion(target: string, payload: readonly SecretFile[]): Promise<string> {
+    const versionDir = await this.createVersionDir(target);
+    const root = `${target}/${versionDir}`;
+    try {
+      await this.createDirectories(root, payload);
+      await Promise.all(
+        payload.map(async (file) => {
+          await this.fs.writeFile(`${root}/${file.path}`, file.contents, file.mode);
+          await this.fs.chmod(`${root}/${file.path}`, file.mode); // the mode at creation is subject to umask
+        }),
+      );
+    } catch (error) {
+      await bestEffort(() => this.fs.removeTree(root));
+      throw error;
+    }
+    return versionDir;
+  }
+
+  private async createVersionDir(target: string): Promise<string> {
+    for (let attempt = 1; ; attempt++) {
+      const name = this.names.next();
+      try {
+        await this.makeDirectory(`${target}/${name}`);
+        return name;
+      } catch (error) {
+        if (errorCode(error) !== 'EEXIST' || attempt >= NAME_ATTEMPTS) throw error;
+      }
+    }
+  }
+
+  /** Nested directories of the payload, parents before children. */
+  private async createDirectories(root: string, payload: readonly SecretFile[]): Promise<void> {
+    const dirs = new Set<string>();
+    for (const file of payload) {
+      const elements = file.path.split('/');
+      for (let depth = 1; depth < elements.length; depth++) dirs.add(elements.slice(0, depth).join('/'));
+    }
+    const byDepth = [...dirs].sort((a, b) => a.split('/').length - b.split('/').length || (a < b ? -1 : 1));
+    for (const dir of byDepth) await this.makeDirectory(`${root}/${dir}`);
+  }
+
+  private async makeDirectory(path: string): Promise<void> {
+    await this.fs.mkdir(path, { mode: VERSION_DIR_MODE });
+    await this.fs.chmod(path, VERSION_DIR_MODE);
+  }
+
+  /** Step 4: `<name> -> ..data/<name>` for each payload name with no entry yet; returns the links made. */
+  private async createMissingLinks(layout: TargetLayout, names: readonly string[]): Promise<string[]> {
+    const missing = names.filter((name) => !layout.entries.has(name));
+    await Promise.all(missing.map((name) => this.fs.symlink(userLinkValue(name), `${layout.target}/${name}`)));
+    return missing;
+  }
+
+  /** Step 5, the atomic step: a rename replaces `..data` in one operation. */
+  private async swapDataLink(layout: TargetLayout, versionDir: string): Promise<void> {
+    const { target } = layout;
+    if (layout.entries.has(DATA_TMP_LINK)) await this.fs.removeTree(`${target}/${DATA_TMP_LINK}`);
+    const data = layout.entries.get(DATA_LINK);
+    // A `..data` that is not a link cannot be replaced by rename; it holds no version anyway.
+    if (data !== undefined && data.kind !== 'link') await this.fs.removeTree(`${target}/${DATA_LINK}`);
+    await this.fs.symlink(versionDir, `${target}/${DATA_TMP_LINK}`);
+    await this.fs.rename(`${target}/${DATA_TMP_LINK}`, `${target}/${DATA_LINK}`);
+  }
+
+  private async undoPublish(target: string, versionDir: string, createdLinks: readonly string[]): Promise<void> {
+    await bestEffort(async () => {
+      await Promise.all(createdLinks.map((name) => this.fs.unlink(`${target}/${name}`)));
+      await this.fs.removeTree(`${target}/${DATA_TMP_LINK}`);
+      await this.fs.removeTree(`${target}/${versionDir}`);
+    });
+  }
+
+  /**
+   * After the swap, so the new link resolves at once: a legacy file or a link elsewhere is replaced
+   * by renaming a new link over it (readers see the old entry or the new link); a directory cannot
+   * be renamed over, so it is removed first.
+   */
+  private async replaceForeignEntries(layout: TargetLayout, names: readonly string[]): Promise<void> {
+    const { target } = layout;
+    for (const name of names) {
+      const entry = layout.entries.get(name);
+      if (entry === undefined || isOwnUserLink(entry)) continue;
+      if (entry.kind === 'directory') {
+        await this.fs.removeTree(`${target}/${name}`);
+        await this.fs.symlink(userLinkValue(name), `${target}/${name}`);
+        continue;
+      }
+      await this.fs.removeTree(`${target}/${USER_LINK_TMP}`);
+      await this.fs.symlink(userLinkValue(name), `${target}/${USER_LINK_TMP}`);
+      await this.fs.rename(`${target}/${USER_LINK_TMP}`, `${target}/${name}`);
+    }
+  }
+
+  /** Step 6: links this writer made for names the payload no longer has. */
+  private async removeStaleUserLinks(layout: TargetLayout, names: readonly string[]): Promise<void> {
+    const keep = new Set(names);
+    const stale = [...layout.entries.values()].filter((entry) => isOwnUserLink(entry) && !keep.has(entry.name));
+    await Promise.all(stale.map((entry) => this.fs.unlink(`${layout.target}/${entry.name}`)));
+  }
+
+  /**
+   * The clean-ups: every hidden entry but `..data`, the current version, the version just retired
+   * (the retirement policy owns it) and retired versions still in their grace period.
+   */
+  private async removeHiddenEntries(layout: TargetLayout, keep: string): Promise<void> {
+    const doomed = [...layout.entries.keys()]
+      .filter((name) => isHiddenName(name) && name !== DATA_LINK && name !== keep && name !== layout.currentVersion)
+      .map((name) => `${layout.target}/${name}`)
+      .filter((path) => !this.retired.isInGrace(path));
+    await Promise.all(doomed.map((path) => this.fs.removeTree(path)));
+  }
+}
+
+async function bestEffort(action: () => Promise<unknown>): Promise<void> {
+  try {
+    await action();
+  } catch {
+    // Left for the next write: it removes orphan hidden entries and dangling links of dropped names.
+  }
+}

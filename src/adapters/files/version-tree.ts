@@ -1,0 +1,74 @@
+import { sameBytes, type SecretFile } from '../../domain/secret-payload.js';
+import type { FileSystem } from './file-system.js';
+
+/** A regular file found in a version directory, without its bytes. */
+export interface TreeFile {
+  /** Relative to the version directory, `/`-separated. */
+  readonly path: string;
+  readonly absolutePath: string;
+  readonly mode: number;
+  readonly size: number;
+}
+
+/** The regular files under a directory; `foreign` when it also holds links or special files. */
+export interface TreeListing {
+  readonly files: TreeFile[];
+  readonly foreign: boolean;
+}
+
+/**
+ * Lists the regular files under `root` without following links: the writer never creates links
+ * inside a version directory, so any link there is foreign and is neither followed nor returned.
+ */
+export async function listTree(fs: FileSystem, root: string): Promise<TreeListing> {
+  const files: TreeFile[] = [];
+  let foreign = false;
+  const visit = async (dir: string, prefix: string): Promise<void> => {
+    const entries = await fs.readdir(dir);
+    await Promise.all(
+      entries.map(async (entry) => {
+        const path = prefix === '' ? entry.name : `${prefix}/${entry.name}`;
+        const absolutePath = `${dir}/${entry.name}`;
+        if (entry.isDirectory()) return visit(absolutePath, path);
+        if (!entry.isFile()) {
+          foreign = true;
+          return;
+        }
+        const stats = await fs.lstat(absolutePath);
+        files.push({ path, absolutePath, mode: stats.mode & 0o777, size: stats.size });
+      }),
+    );
+  };
+  await visit(root, '');
+  files.sort((a, b) => comparePaths(a.path, b.path));
+  return { files, foreign };
+}
+
+/** Reads the listed files' bytes. */
+export function readFiles(fs: FileSystem, files: readonly TreeFile[]): Promise<SecretFile[]> {
+  return Promise.all(
+    files.map(async (file) => ({ path: file.path, mode: file.mode, contents: await fs.readFile(file.absolutePath) })),
+  );
+}
+
+/**
+ * True when the directory holds exactly the payload: same paths, modes and bytes, nothing else.
+ * Sizes are compared first so a changed payload is usually detected without reading a byte.
+ */
+export async function treeMatchesPayload(fs: FileSystem, root: string, payload: readonly SecretFile[]): Promise<boolean> {
+  const listing = await listTree(fs, root);
+  if (listing.foreign || listing.files.length !== payload.length) return false;
+  const wanted = new Map(payload.map((file) => [file.path, file]));
+  const shapeMatches = listing.files.every((file) => {
+    const other = wanted.get(file.path);
+    return other !== undefined && other.mode === file.mode && other.contents.length === file.size;
+  });
+  if (!shapeMatches) return false;
+  const current = await readFiles(fs, listing.files);
+  return current.every((file) => sameBytes(file.contents, wanted.get(file.path)!.contents));
+}
+
+/** Byte-wise order of `/`-separated paths, the order `validatePayload` uses. */
+export function comparePaths(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -1,0 +1,13 @@
+import type { PodInfo, PodSource } from '../../ports/pod-source.js';
+import { toPodInfo } from '../kube-objects/pod-mapping.js';
+import type { InMemoryCluster } from './cluster-store.js';
+
+/** Pods read from the in-memory cluster. */
+export class MemoryPodSource implements PodSource {
+  constructor(private readonly cluster: InMemoryCluster) {}
+
+  async get(namespace: string, name: string): Promise<PodInfo | undefined> {
+    const object = this.cluster.get('Pod', namespace, name);
+    return object === undefined ? undefined : toPodInfo(object);
+  }
+}

@@ -1,0 +1,20 @@
+import type { SecretProviderClass } from '../../domain/secret-provider-class.js';
+import type { ClassChange, SecretProviderClassSource } from '../../ports/secret-provider-class-source.js';
+import { toSecretProviderClass } from '../kube-objects/class-mapping.js';
+import type { InMemoryCluster } from './cluster-store.js';
+
+/** SecretProviderClasses read from the in-memory cluster; changes arrive through its watch. */
+export class MemorySecretProviderClassSource implements SecretProviderClassSource {
+  constructor(private readonly cluster: InMemoryCluster) {}
+
+  async get(namespace: string, name: string): Promise<SecretProviderClass | undefined> {
+    const object = this.cluster.get('SecretProviderClass', namespace, name);
+    return object === undefined ? undefined : toSecretProviderClass(object);
+  }
+
+  onChange(listener: (change: ClassChange) => void): () => void {
+    return this.cluster.watch('SecretProviderClass', ({ object }) =>
+      listener({ namespace: object.metadata.namespace ?? '', name: object.metadata.name }),
+    );
+  }
+}

@@ -1,0 +1,58 @@
+import type { Metrics } from '../../ports/metrics.js';
+
+export type MetricLabels = Readonly<Record<string, string>>;
+
+/**
+ * Counts in memory under the upstream metric names, for the simulation and tests
+ * (`count('rotation_reconcile_total', { rotated: 'true' })`).
+ */
+export class MemoryMetrics implements Metrics {
+  private readonly series = new Map<string, { name: string; labels: MetricLabels; value: number }>();
+
+  nodePublish(provider: string): void {
+    this.add('node_publish_total', { provider });
+  }
+  nodePublishError(provider: string, errorType: string): void {
+    this.add('node_publish_error_total', { provider, error_type: errorType });
+  }
+  nodeUnpublish(): void {
+    this.add('node_unpublish_total', {});
+  }
+  nodeUnpublishError(): void {
+    this.add('node_unpublish_error_total', {});
+  }
+  rotationReconcile(provider: string, rotated: boolean, durationSeconds: number): void {
+    this.add('rotation_reconcile_total', { provider, rotated: String(rotated) });
+    this.observe('rotation_reconcile_duration_sec', durationSeconds);
+  }
+  rotationReconcileError(provider: string, errorType: string, rotated: boolean): void {
+    this.add('rotation_reconcile_error_total', { provider, error_type: errorType, rotated: String(rotated) });
+  }
+  syncK8sSecret(provider: string, durationSeconds: number): void {
+    this.add('sync_k8s_secret_total', { provider });
+    this.observe('sync_k8s_secret_duration_sec', durationSeconds);
+  }
+
+  /** Sum of every series of `name` whose labels include all of `labels`. */
+  count(name: string, labels: MetricLabels = {}): number {
+    let total = 0;
+    for (const series of this.series.values()) {
+      if (series.name === name && Object.entries(labels).every(([k, v]) => series.labels[k] === v)) total += series.value;
+    }
+    return total;
+  }
+
+  /** A histogram observation, kept as Prometheus keeps it: `<name>_count` and `<name>_sum`. */
+  private observe(name: string, seconds: number): void {
+    this.add(`${name}_count`, {});
+    this.add(`${name}_sum`, {}, seconds);
+  }
+
+  private add(name: string, labels: MetricLabels, amount = 1): void {
+    const all = { ...labels, os_type: 'linux' };
+    const key = `${name}${JSON.stringify(Object.entries(all).sort())}`;
+    const series = this.series.get(key) ?? { name, labels: all, value: 0 };
+    series.value += amount;
+    this.series.set(key, series);
+  }
+}

@@ -1,0 +1,100 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { status } from '@grpc/grpc-js';
+import { DomainError } from '../../domain/errors.js';
+import type { ProviderMountRequest, ProviderMountResponse } from '../../domain/provider-request.js';
+import { loadProviderProtos, type ProviderProtos } from '../../gen/load.js';
+import type { Logger } from '../../ports/logger.js';
+import type { SecretProvider } from '../../ports/secret-provider.js';
+import { isServiceError, toProviderFailure } from './grpc-failure.js';
+import { fromWireMountResponse, toWireMountRequest } from './mount-mapping.js';
+import { ProviderConnection } from './provider-connection.js';
+import { findProviderSocket, validateProviderName } from './socket-discovery.js';
+
+export interface ProviderRetryOptions {
+  /** Calls made in total when the provider answers UNAVAILABLE (1 = no retry). */
+  readonly attempts: number;
+  /** Wait before the first retry; doubles for each further retry. */
+  readonly backoffMs: number;
+}
+
+export interface GrpcSecretProviderOptions {
+  /** `--provider-volume`: searched last. */
+  readonly providerVolume: string;
+  /** `--additional-provider-volume-paths`: searched first, in order. */
+  readonly additionalProviderVolumePaths: readonly string[];
+  /** `--max-call-recv-msg-size`: the largest MountResponse accepted, in bytes. */
+  readonly maxCallRecvMsgSize: number;
+  /** Budget for one `mount`, handshake and retries included (kubelet allows 2 minutes per publish). */
+  readonly callTimeoutMs?: number;
+  readonly retry?: Partial<ProviderRetryOptions>;
+}
+
+export const DEFAULT_CALL_TIMEOUT_MS = 30_000;
+export const DEFAULT_RETRY: ProviderRetryOptions = { attempts: 3, backoffMs: 100 };
+
+/**
+ * SecretProvider over the provider API: plaintext gRPC on `<dir>/<provider>.sock`. Keeps one client
+ * per provider, replaced when its socket moves, its channel is closed or the provider stops answering;
+ * retries UNAVAILABLE a bounded number of times within the call budget. Safe to call concurrently.
+ */
+export class GrpcSecretProvider implements SecretProvider {
+  private readonly connections = new Map<string, ProviderConnection>();
+  private readonly socketDirs: readonly string[];
+  private readonly callTimeoutMs: number;
+  private readonly retry: ProviderRetryOptions;
+  private protos: ProviderProtos | undefined;
+
+  constructor(private readonly options: GrpcSecretProviderOptions, private readonly logger: Logger) {
+    this.socketDirs = [...options.additionalProviderVolumePaths, options.providerVolume];
+    this.callTimeoutMs = options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
+    this.retry = { ...DEFAULT_RETRY, ...options.retry };
+  }
+
+  async mount(providerName: string, request: ProviderMountRequest): Promise<ProviderMountResponse> {
+    validateProviderName(providerName);
+    const deadline = new Date(Date.now() + this.callTimeoutMs);
+    const wireRequest = toWireMountRequest(request);
+    for (let attempt = 1; ; attempt++) {
+      const connection = this.connectionFor(providerName, await findProviderSocket(providerName, this.socketDirs));
+      try {
+        return fromWireMountResponse(await connection.mount(wireRequest, deadline));
+      } catch (error) {
+        if (!isServiceError(error)) throw error instanceof DomainError ? error : new DomainError('Internal', 'internal error');
+        if (error.code !== status.UNAVAILABLE) throw toProviderFailure(providerName, connection.socketPath, error, this.callTimeoutMs);
+        // A dead or restarting provider: start over with a fresh channel instead of waiting out grpc-js' reconnect backoff.
+        this.dropConnection(providerName, connection);
+        const backoffMs = this.retry.backoffMs * 2 ** (attempt - 1);
+        if (attempt >= this.retry.attempts || Date.now() + backoffMs >= deadline.getTime()) {
+          throw toProviderFailure(providerName, connection.socketPath, error, this.callTimeoutMs);
+        }
+        this.logger.warn('provider unavailable; retrying', { provider: providerName, socketPath: connection.socketPath, attempt, backoffMs });
+        await sleep(backoffMs);
+      }
+    }
+  }
+
+  /** Closes every client. A later `mount` opens new ones. */
+  close(): void {
+    for (const connection of this.connections.values()) connection.close();
+    this.connections.clear();
+  }
+
+  private connectionFor(providerName: string, socketPath: string): ProviderConnection {
+    const existing = this.connections.get(providerName);
+    if (existing && existing.socketPath === socketPath && !existing.isClosed()) return existing;
+    existing?.close();
+    this.protos ??= loadProviderProtos();
+    const connection = new ProviderConnection(
+      this.protos,
+      { providerName, socketPath, maxCallRecvMsgSize: this.options.maxCallRecvMsgSize },
+      this.logger,
+    );
+    this.connections.set(providerName, connection);
+    return connection;
+  }
+
+  private dropConnection(providerName: string, connection: ProviderConnection): void {
+    connection.close();
+    if (this.connections.get(providerName) === connection) this.connections.delete(providerName);
+  }
+}

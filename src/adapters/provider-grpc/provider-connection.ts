@@ -1,0 +1,93 @@
+import { connectivityState, credentials, status, type ServiceError } from '@grpc/grpc-js';
+import type { ProviderProtos } from '../../gen/load.js';
+import type { CSIDriverProviderClient } from '../../gen/v1alpha1/CSIDriverProvider.js';
+import type { MountRequest } from '../../gen/v1alpha1/MountRequest.js';
+import type { MountResponse__Output } from '../../gen/v1alpha1/MountResponse.js';
+import type { Logger } from '../../ports/logger.js';
+import { isServiceError, statusName } from './grpc-failure.js';
+
+/** The provider API version this driver speaks. */
+export const PROVIDER_API_VERSION = 'v1alpha1';
+
+export interface ProviderConnectionOptions {
+  readonly providerName: string;
+  readonly socketPath: string;
+  readonly maxCallRecvMsgSize: number;
+}
+
+/**
+ * One gRPC client for one provider socket, with the Version handshake done once before its first
+ * Mount. Concurrent calls share the client and the handshake. Errors are raw gRPC ServiceErrors.
+ */
+export class ProviderConnection {
+  readonly socketPath: string;
+  private readonly providerName: string;
+  private readonly client: CSIDriverProviderClient;
+  private handshake: Promise<void> | undefined;
+
+  constructor(protos: ProviderProtos, options: ProviderConnectionOptions, private readonly logger: Logger) {
+    this.providerName = options.providerName;
+    this.socketPath = options.socketPath;
+    this.client = new protos.v1alpha1.CSIDriverProvider(`unix://${options.socketPath}`, credentials.createInsecure(), {
+      // Some providers reject any :authority but "localhost" (the Go driver's dialer sends it).
+      'grpc.default_authority': 'localhost',
+      'grpc.max_receive_message_length': options.maxCallRecvMsgSize,
+    });
+  }
+
+  async mount(request: MountRequest, deadline: Date): Promise<MountResponse__Output> {
+    await this.versionHandshake(deadline);
+    return new Promise((resolve, reject) => {
+      this.client.mount(request, { deadline }, (error, response) => {
+        if (error) reject(error);
+        else resolve(response!);
+      });
+    });
+  }
+
+  /** True once the channel is shut down: the connection must be replaced, not reused. */
+  isClosed(): boolean {
+    return this.client.getChannel().getConnectivityState(false) === connectivityState.SHUTDOWN;
+  }
+
+  close(): void {
+    this.client.close();
+  }
+
+  private versionHandshake(deadline: Date): Promise<void> {
+    this.handshake ??= this.callVersion(deadline).catch((error: unknown) => {
+      if (isServiceError(error) && !isConnectionFailure(error)) {
+        // An old provider without Version still mounts: note it and carry on.
+        this.logger.warn('provider Version handshake failed; continuing with Mount', {
+          provider: this.providerName,
+          socketPath: this.socketPath,
+          code: statusName(error.code),
+        });
+        return;
+      }
+      this.handshake = undefined; // try again on the next call
+      throw error;
+    });
+    return this.handshake;
+  }
+
+  private callVersion(deadline: Date): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.client.version({ version: PROVIDER_API_VERSION }, { deadline }, (error, response) => {
+        if (error) return reject(error);
+        this.logger.info('provider connected', {
+          provider: this.providerName,
+          socketPath: this.socketPath,
+          version: response!.version,
+          runtimeName: response!.runtimeName,
+          runtimeVersion: response!.runtimeVersion,
+        });
+        resolve();
+      });
+    });
+  }
+}
+
+function isConnectionFailure(error: ServiceError): boolean {
+  return error.code === status.UNAVAILABLE || error.code === status.DEADLINE_EXCEEDED;
+}

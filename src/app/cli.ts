@@ -1,0 +1,51 @@
+import { isDomainError } from '../domain/errors.js';
+import { buildInfo } from './build-info.js';
+import type { CliIo } from './cli-io.js';
+import { runDriverCommand } from './commands/driver-command.js';
+import { runFakeProviderCommand } from './commands/fake-provider-command.js';
+import { runSimulateCommand } from './commands/simulate-command.js';
+import { UsageError } from './flags.js';
+
+const COMMANDS: Readonly<Record<string, (args: readonly string[], io: CliIo) => Promise<number>>> = {
+  driver: runDriverCommand,
+  simulate: runSimulateCommand,
+  'fake-provider': runFakeProviderCommand,
+};
+
+const HELP = `Usage: secrets-store-csi <command> [flags]
+
+Commands:
+  driver          the node agent (CSI socket for kubelet, providers, rotation)
+  simulate        a local simulation: fake kubelet, in-memory cluster, fake provider, rotation shown live
+  fake-provider   a provider that serves secrets from its own store (tests and demos)
+
+Run 'secrets-store-csi <command> --help' for the flags of a command.
+`;
+
+/** Runs one command; returns the exit code (2 for a bad command line). */
+export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  const [command, ...args] = argv;
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    io.out(HELP);
+    return command === undefined ? 2 : 0;
+  }
+  if (command === '--version' || command === '-version') {
+    io.out(`${JSON.stringify(buildInfo(io.env))}\n`);
+    return 0;
+  }
+  const run = COMMANDS[command];
+  if (run === undefined) {
+    io.err(`unknown command "${command}"\n\n${HELP}`);
+    return 2;
+  }
+  try {
+    return await run(args, io);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.err(`secrets-store-csi ${command}: ${error.message}\nRun 'secrets-store-csi ${command} --help' for usage.\n`);
+      return 2;
+    }
+    io.err(`secrets-store-csi ${command}: ${isDomainError(error) || error instanceof Error ? error.message : String(error)}\n`);
+    return 1;
+  }
+}

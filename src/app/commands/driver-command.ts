@@ -1,0 +1,70 @@
+import { ConsoleLogger } from '../../adapters/console-log/console-logger.js';
+import { SystemClock } from '../../adapters/clock/system-clock.js';
+import { InMemoryCluster } from '../../adapters/memory-cluster/cluster-store.js';
+import { watchManifests } from '../../adapters/memory-cluster/manifest-watcher.js';
+import { ManifestApplier, type ApplyResult } from '../../adapters/memory-cluster/manifests.js';
+import { StateFileWriter } from '../../adapters/memory-cluster/state-file.js';
+import { MemoryMetrics } from '../../adapters/memory-metrics/memory-metrics.js';
+import type { Logger } from '../../ports/logger.js';
+import { buildInfo } from '../build-info.js';
+import type { CliIo } from '../cli-io.js';
+import { DRIVER_FLAGS, driverConfig, type DriverConfig } from '../config.js';
+import { parseFlags, usage, UsageError } from '../flags.js';
+import { chooseMountMode, nodeFilesModule } from '../modules/files.module.js';
+import { memoryClusterModule } from '../modules/memory-cluster.module.js';
+import { grpcProviderModule } from '../modules/provider.module.js';
+import { startNodeAgent } from '../node-agent.js';
+
+const SUMMARY = 'The node agent: serves kubelet on the CSI socket, mounts secrets from providers and rotates them.';
+
+/** `secrets-store-csi driver [flags]`: runs until SIGTERM/SIGINT. */
+export async function runDriverCommand(args: readonly string[], io: CliIo): Promise<number> {
+  const values = parseFlags(DRIVER_FLAGS, args, io.env);
+  if (values['help']) {
+    io.out(`${usage('driver', SUMMARY, DRIVER_FLAGS)}\n`);
+    return 0;
+  }
+  if (values['version']) {
+    io.out(`${JSON.stringify(buildInfo(io.env))}\n`);
+    return 0;
+  }
+  const config = driverConfig(values);
+  if (config.cluster === 'kubernetes') {
+    throw new UsageError('--cluster kubernetes needs the Kubernetes API adapters, which this build does not have yet; run with --cluster memory --manifests <files>');
+  }
+  const clock = new SystemClock();
+  const logger = new ConsoleLogger({ json: config.logFormatJson, verbosity: config.verbosity, write: (line) => io.err(`${line}\n`), now: () => new Date() });
+  const cluster = new InMemoryCluster({ clock });
+  const manifests = await loadManifests(cluster, config, logger);
+  const stateFile = config.stateFile ? new StateFileWriter(cluster, config.stateFile) : undefined;
+  stateFile?.start();
+  const mountMode = await chooseMountMode(true, logger);
+  const agent = await startNodeAgent(
+    config,
+    { clock, logger, metrics: new MemoryMetrics() },
+    {
+      cluster: memoryClusterModule(cluster),
+      files: nodeFilesModule(mountMode, config.kubeletRoot),
+      provider: grpcProviderModule(config),
+    },
+    buildInfo(io.env).version,
+  );
+  await io.stopRequested;
+  logger.info('stopping');
+  await agent.stop();
+  await manifests.stop();
+  await stateFile?.stop();
+  return 0;
+}
+
+async function loadManifests(cluster: InMemoryCluster, config: DriverConfig, logger: Logger): Promise<{ stop(): Promise<void> }> {
+  const applier = new ManifestApplier(cluster, config.manifests);
+  const report = (result: ApplyResult): void => {
+    for (const error of result.errors) logger.error('manifest not applied', { error: error.message });
+    const changed = result.created.length + result.updated.length + result.deleted.length;
+    if (changed > 0) logger.info('manifests applied', { created: result.created, updated: result.updated, deleted: result.deleted });
+  };
+  report(await applier.apply());
+  const stop = watchManifests(applier, { onApplied: report, onError: (error) => logger.error('watching manifests failed', { error }) });
+  return { stop };
+}

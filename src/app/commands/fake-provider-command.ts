@@ -1,0 +1,30 @@
+import { startFakeProvider } from '../../adapters/fake-provider-grpc/fake-provider-server.js';
+import type { CliIo } from '../cli-io.js';
+import { validateEndpoint } from '../config.js';
+import { parseFlags, usage, type FlagDefinition } from '../flags.js';
+
+const FLAGS: readonly FlagDefinition[] = [
+  { name: 'endpoint', kind: 'string', default: 'unix:///var/run/secrets-store-csi-providers/fake.sock', help: 'provider socket to serve (the file name is the provider name)' },
+  { name: 'control-port', kind: 'int', default: -1, help: 'serve the control endpoint (rotate, fail) on 127.0.0.1:<port>; 0 = any free port, -1 = off' },
+  { name: 'help', kind: 'bool', default: false, help: 'print this help and exit' },
+];
+
+const SUMMARY = `A provider for tests and demos. Objects are named in the class parameter "objects"
+(e.g. "- {name: db-password, path: db/password}"); each starts at version v1 and moves on when rotated
+through the control endpoint: POST /rotate {"name": "db-password"}; PUT /failure {"code": "..."}.`;
+
+/** `secrets-store-csi fake-provider --endpoint unix:///dir/fake.sock`: serves until SIGTERM/SIGINT. */
+export async function runFakeProviderCommand(args: readonly string[], io: CliIo): Promise<number> {
+  const values = parseFlags(FLAGS, args, io.env);
+  if (values['help']) {
+    io.out(`${usage('fake-provider', SUMMARY, FLAGS)}\n`);
+    return 0;
+  }
+  const socketPath = validateEndpoint(values['endpoint'] as string);
+  const port = values['control-port'] as number;
+  const provider = await startFakeProvider({ socketPath, ...(port >= 0 ? { controlPort: port } : {}) });
+  io.err(`fake provider serving ${socketPath}${provider.controlUrl ? `, control endpoint ${provider.controlUrl}` : ''}\n`);
+  await io.stopRequested;
+  await provider.stop();
+  return 0;
+}

@@ -1,0 +1,139 @@
+import type { FlagDefinition, FlagValue } from './flags.js';
+import { UsageError } from './flags.js';
+
+/** Flags of the node agent: the upstream driver's names and defaults, then this driver's own. */
+export const DRIVER_FLAGS: readonly FlagDefinition[] = [
+  { name: 'endpoint', kind: 'string', default: 'unix:///tmp/csi.sock', env: 'CSI_ENDPOINT', help: 'CSI endpoint (unix socket)' },
+  { name: 'drivername', kind: 'string', default: 'secrets-store.csi.k8s.io', help: 'name of the driver' },
+  { name: 'nodeid', kind: 'string', default: '', env: 'KUBE_NODE_NAME', help: 'node name (required)' },
+  { name: 'provider-volume', kind: 'string', default: '/var/run/secrets-store-csi-providers', help: 'directory of provider sockets' },
+  {
+    name: 'additional-provider-volume-paths',
+    kind: 'list',
+    default: ['/etc/kubernetes/secrets-store-csi-providers'],
+    help: 'comma-separated directories searched for provider sockets before --provider-volume',
+  },
+  { name: 'metrics-addr', kind: 'string', default: ':8095', help: 'address the Prometheus metrics endpoint listens on' },
+  { name: 'metrics-backend', kind: 'string', default: 'prometheus', help: 'metrics backend (prometheus)' },
+  { name: 'enable-secret-rotation', kind: 'bool', default: false, help: 'refresh mounted secrets and synced Secrets when the store changes' },
+  { name: 'rotation-poll-interval', kind: 'duration', default: 120_000, help: 'time between two rotation checks of a mount' },
+  { name: 'max-call-recv-msg-size', kind: 'int', default: 4_194_304, help: 'largest provider response accepted, in bytes' },
+  { name: 'provider-health-check', kind: 'bool', default: false, help: 'check provider health periodically' },
+  { name: 'provider-health-check-interval', kind: 'duration', default: 120_000, help: 'time between provider health checks' },
+  { name: 'log-format-json', kind: 'bool', default: false, help: 'write logs as JSON lines' },
+  { name: 'v', kind: 'int', default: 0, help: 'log verbosity' },
+  { name: 'kubeconfig', kind: 'string', default: '', env: 'KUBECONFIG', help: 'kubeconfig file (else in-cluster)' },
+  { name: 'version', kind: 'bool', default: false, help: 'print the version and exit' },
+  { name: 'help', kind: 'bool', default: false, help: 'print this help and exit' },
+  { name: 'kubelet-root', kind: 'string', default: '/var/lib/kubelet', help: 'kubelet root directory; targets must lie under it' },
+  { name: 'min-rotation-poll-interval', kind: 'duration', default: 5_000, help: 'lowest interval a class annotation may ask for' },
+  { name: 'rotation-jitter', kind: 'float', default: 0.1, help: 'fraction by which each due time varies at random (0-1)' },
+  { name: 'rotation-workers', kind: 'int', default: 4, help: 'rotation checks run at the same time' },
+  { name: 'cluster', kind: 'string', default: 'kubernetes', help: 'where classes and statuses live: kubernetes or memory' },
+  { name: 'manifests', kind: 'list', default: [], help: 'with --cluster memory: YAML files or directories loaded into the cluster (watched)' },
+  { name: 'state-file', kind: 'string', default: '', help: 'with --cluster memory: write pod statuses, Secrets and Events here as YAML' },
+];
+
+export type ClusterKind = 'kubernetes' | 'memory';
+
+export interface RotationConfig {
+  readonly enabled: boolean;
+  readonly intervalMs: number;
+  readonly minClassIntervalMs: number;
+  readonly jitterFraction: number;
+  readonly backoffBaseMs: number;
+  readonly workers: number;
+}
+
+/** Everything the driver is told at start, validated once and frozen. */
+export interface DriverConfig {
+  readonly endpoint: string;
+  readonly driverName: string;
+  readonly nodeId: string;
+  readonly providerVolume: string;
+  readonly additionalProviderVolumePaths: readonly string[];
+  readonly metricsAddr: string;
+  readonly metricsBackend: string;
+  readonly rotation: RotationConfig;
+  readonly maxCallRecvMsgSize: number;
+  readonly providerHealthCheck: boolean;
+  readonly providerHealthCheckIntervalMs: number;
+  readonly logFormatJson: boolean;
+  readonly verbosity: number;
+  readonly kubeconfig: string;
+  readonly kubeletRoot: string;
+  readonly cluster: ClusterKind;
+  readonly manifests: readonly string[];
+  readonly stateFile: string;
+}
+
+/** First retry after a failed check; doubles per failure up to the interval. */
+const ROTATION_BACKOFF_BASE_MS = 1_000;
+
+export function driverConfig(values: Record<string, FlagValue>): DriverConfig {
+  const str = (name: string): string => values[name] as string;
+  const num = (name: string): number => values[name] as number;
+  const cluster = str('cluster');
+  if (cluster !== 'kubernetes' && cluster !== 'memory') {
+    throw new UsageError(`invalid value "${cluster}" for flag "--cluster": expected kubernetes or memory`);
+  }
+  if (str('nodeid').trim() === '') throw new UsageError('flag "--nodeid" is required (the name of this node)');
+  validateEndpoint(str('endpoint'));
+  positive('rotation-poll-interval', num('rotation-poll-interval'));
+  positive('min-rotation-poll-interval', num('min-rotation-poll-interval'));
+  positive('provider-health-check-interval', num('provider-health-check-interval'));
+  positive('max-call-recv-msg-size', num('max-call-recv-msg-size'));
+  positive('rotation-workers', num('rotation-workers'));
+  const jitter = num('rotation-jitter');
+  if (jitter < 0 || jitter > 1) throw new UsageError(`invalid value "${jitter}" for flag "--rotation-jitter": expected a fraction from 0 to 1`);
+  if (!str('kubelet-root').startsWith('/')) throw new UsageError('flag "--kubelet-root" must be an absolute path');
+  const manifests = values['manifests'] as string[];
+  if (cluster === 'kubernetes' && (manifests.length > 0 || str('state-file') !== '')) {
+    throw new UsageError('flags "--manifests" and "--state-file" need "--cluster memory"');
+  }
+  if (str('metrics-backend') !== 'prometheus') {
+    throw new UsageError(`invalid value "${str('metrics-backend')}" for flag "--metrics-backend": only prometheus is supported`);
+  }
+  return Object.freeze({
+    endpoint: str('endpoint'),
+    driverName: str('drivername'),
+    nodeId: str('nodeid'),
+    providerVolume: str('provider-volume'),
+    additionalProviderVolumePaths: Object.freeze([...(values['additional-provider-volume-paths'] as string[])]),
+    metricsAddr: str('metrics-addr'),
+    metricsBackend: str('metrics-backend'),
+    rotation: Object.freeze({
+      enabled: values['enable-secret-rotation'] as boolean,
+      intervalMs: num('rotation-poll-interval'),
+      minClassIntervalMs: num('min-rotation-poll-interval'),
+      jitterFraction: jitter,
+      backoffBaseMs: ROTATION_BACKOFF_BASE_MS,
+      workers: num('rotation-workers'),
+    }),
+    maxCallRecvMsgSize: num('max-call-recv-msg-size'),
+    providerHealthCheck: values['provider-health-check'] as boolean,
+    providerHealthCheckIntervalMs: num('provider-health-check-interval'),
+    logFormatJson: values['log-format-json'] as boolean,
+    verbosity: num('v'),
+    kubeconfig: str('kubeconfig'),
+    kubeletRoot: str('kubelet-root').replace(/\/+$/, '') || '/',
+    cluster,
+    manifests: Object.freeze([...manifests]),
+    stateFile: str('state-file'),
+  });
+}
+
+/** CSI endpoints are unix sockets given as `unix:///absolute/path` (a socket path fits in 107 bytes). */
+export function validateEndpoint(endpoint: string): string {
+  const match = /^unix:\/\/(\/.+)$/.exec(endpoint);
+  if (!match) throw new UsageError(`invalid value "${endpoint}" for flag "--endpoint": expected unix:///absolute/path.sock`);
+  const path = match[1]!;
+  if (new TextEncoder().encode(path).length > 107) {
+    throw new UsageError(`invalid value "${endpoint}" for flag "--endpoint": socket path longer than 107 bytes`);
+  }
+  return path;
+}
+
+function positive(name: string, value: number): void {
+  if (!(value > 0)) throw new UsageError(`invalid value for flag "--${name}": must be greater than zero`);
+}

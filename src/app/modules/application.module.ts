@@ -1,0 +1,122 @@
+import { ContainerModule } from 'inversify';
+import { ApplyPayload } from '../../application/apply-payload.js';
+import { BindingRegistry } from '../../application/binding-registry.js';
+import { FetchSecrets } from '../../application/fetch-secrets.js';
+import { NodeVolumeService } from '../../application/node-volume-service.js';
+import { PublishVolume } from '../../application/publish-volume.js';
+import { RotateBinding } from '../../application/rotate-binding.js';
+import { RotationReconciler, type ReconcilerSettings } from '../../application/rotation-reconciler.js';
+import { SyncSecrets } from '../../application/sync-secrets.js';
+import { TargetLocks } from '../../application/target-locks.js';
+import { UnpublishVolume } from '../../application/unpublish-volume.js';
+import { Clock, Random, Scheduler } from '../../ports/clock.js';
+import { EventRecorder } from '../../ports/event-recorder.js';
+import { Logger } from '../../ports/logger.js';
+import { Metrics } from '../../ports/metrics.js';
+import { MountWriter } from '../../ports/mount-writer.js';
+import { NodeVolumes } from '../../ports/node-volumes.js';
+import { PodSource } from '../../ports/pod-source.js';
+import { PodStatusStore } from '../../ports/pod-status-store.js';
+import { SecretProvider } from '../../ports/secret-provider.js';
+import { SecretProviderClassSource } from '../../ports/secret-provider-class-source.js';
+import { SecretSink } from '../../ports/secret-sink.js';
+import { VolumeMounter } from '../../ports/volume-mounter.js';
+
+export interface ApplicationSettings {
+  readonly nodeName: string;
+  readonly kubeletRoot: string;
+  readonly rotation: ReconcilerSettings;
+}
+
+/**
+ * The use cases and the rotation loop, wired by factories (the classes carry no decorators).
+ * Every port they need must be bound by the profile's adapter modules.
+ */
+export function applicationModule(settings: ApplicationSettings): ContainerModule {
+  return new ContainerModule(({ bind }) => {
+    bind(BindingRegistry).toResolvedValue(() => new BindingRegistry()).inSingletonScope();
+    bind(TargetLocks).toResolvedValue(() => new TargetLocks()).inSingletonScope();
+    bind(FetchSecrets)
+      .toResolvedValue((classes: SecretProviderClassSource, provider: SecretProvider) => new FetchSecrets(classes, provider), [SecretProviderClassSource, SecretProvider])
+      .inSingletonScope();
+    bind(SyncSecrets)
+      .toResolvedValue((sink: SecretSink, events: EventRecorder, metrics: Metrics, clock: Clock, logger: Logger) =>
+        new SyncSecrets(sink, events, metrics, clock, logger), [
+        SecretSink,
+        EventRecorder,
+        Metrics,
+        Clock,
+        Logger,
+      ])
+      .inSingletonScope();
+    bind(ApplyPayload)
+      .toResolvedValue((writer: MountWriter, statuses: PodStatusStore, pods: PodSource, sync: SyncSecrets) =>
+        new ApplyPayload(writer, statuses, pods, sync, settings.nodeName), [
+        MountWriter,
+        PodStatusStore,
+        PodSource,
+        SyncSecrets,
+      ])
+      .inSingletonScope();
+    bind(PublishVolume)
+      .toResolvedValue((fetch: FetchSecrets, mounter: VolumeMounter, apply: ApplyPayload, clock: Clock, logger: Logger) =>
+        new PublishVolume(fetch, mounter, apply, clock, logger), [
+        FetchSecrets,
+        VolumeMounter,
+        ApplyPayload,
+        Clock,
+        Logger,
+      ])
+      .inSingletonScope();
+    bind(UnpublishVolume)
+      .toResolvedValue((writer: MountWriter, mounter: VolumeMounter, statuses: PodStatusStore, logger: Logger) =>
+        new UnpublishVolume(writer, mounter, statuses, logger), [
+        MountWriter,
+        VolumeMounter,
+        PodStatusStore,
+        Logger,
+      ])
+      .inSingletonScope();
+    bind(RotateBinding)
+      .toResolvedValue((fetch: FetchSecrets, apply: ApplyPayload, events: EventRecorder, metrics: Metrics, clock: Clock, logger: Logger) =>
+        new RotateBinding(fetch, apply, events, metrics, clock, logger), [
+        FetchSecrets,
+        ApplyPayload,
+        EventRecorder,
+        Metrics,
+        Clock,
+        Logger,
+      ])
+      .inSingletonScope();
+    bind(RotationReconciler)
+      .toResolvedValue(
+        (
+          registry: BindingRegistry,
+          locks: TargetLocks,
+          rotate: RotateBinding,
+          classes: SecretProviderClassSource,
+          clock: Clock,
+          scheduler: Scheduler,
+          random: Random,
+          logger: Logger,
+        ) =>
+          new RotationReconciler(settings.rotation, registry, locks, rotate, classes, clock, scheduler, random, logger),
+        [BindingRegistry, TargetLocks, RotateBinding, SecretProviderClassSource, Clock, Scheduler, Random, Logger],
+      )
+      .inSingletonScope();
+    bind(NodeVolumes)
+      .toResolvedValue(
+        (
+          locks: TargetLocks,
+          registry: BindingRegistry,
+          publish: PublishVolume,
+          unpublish: UnpublishVolume,
+          reconciler: RotationReconciler,
+          metrics: Metrics,
+        ) =>
+          new NodeVolumeService(settings.kubeletRoot, locks, registry, publish, unpublish, reconciler, metrics),
+        [TargetLocks, BindingRegistry, PublishVolume, UnpublishVolume, RotationReconciler, Metrics],
+      )
+      .inSingletonScope();
+  });
+}

@@ -1,0 +1,27 @@
+import { ContainerModule } from 'inversify';
+import type { InMemoryCluster } from '../../adapters/memory-cluster/cluster-store.js';
+import { MemoryEventRecorder } from '../../adapters/memory-cluster/memory-event-recorder.js';
+import { MemoryPodSource } from '../../adapters/memory-cluster/memory-pod-source.js';
+import { MemoryPodStatusStore } from '../../adapters/memory-cluster/memory-pod-status-store.js';
+import { MemorySecretProviderClassSource } from '../../adapters/memory-cluster/memory-secret-provider-class-source.js';
+import { MemorySecretSink } from '../../adapters/memory-cluster/memory-secret-sink.js';
+import { Clock } from '../../ports/clock.js';
+import { EventRecorder } from '../../ports/event-recorder.js';
+import { Logger } from '../../ports/logger.js';
+import { PodSource } from '../../ports/pod-source.js';
+import { PodStatusStore } from '../../ports/pod-status-store.js';
+import { SecretProviderClassSource } from '../../ports/secret-provider-class-source.js';
+import { SecretSink } from '../../ports/secret-sink.js';
+
+/** The cluster-facing ports over one in-memory cluster (simulation, `driver --cluster memory`, tests). */
+export function memoryClusterModule(cluster: InMemoryCluster): ContainerModule {
+  return new ContainerModule(({ bind }) => {
+    bind(SecretProviderClassSource).toConstantValue(new MemorySecretProviderClassSource(cluster));
+    bind(PodStatusStore).toConstantValue(new MemoryPodStatusStore(cluster));
+    bind(SecretSink).toConstantValue(new MemorySecretSink(cluster));
+    bind(PodSource).toConstantValue(new MemoryPodSource(cluster));
+    bind(EventRecorder)
+      .toResolvedValue((clock: Clock, logger: Logger) => new MemoryEventRecorder(cluster, clock, { logger }), [Clock, Logger])
+      .inSingletonScope();
+  });
+}

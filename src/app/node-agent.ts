@@ -1,0 +1,58 @@
+import { Container, type ContainerModule } from 'inversify';
+import { startCsiServer, type CsiServer } from '../adapters/csi-grpc/csi-server.js';
+import { RotationReconciler } from '../application/rotation-reconciler.js';
+import { NodeVolumes } from '../ports/node-volumes.js';
+import type { DriverConfig } from './config.js';
+import { applicationModule } from './modules/application.module.js';
+import { runtimeModule, type Runtime } from './modules/runtime.module.js';
+
+/** The adapter modules that make a profile: where classes live, where files go, how providers are reached. */
+export interface Profile {
+  readonly cluster: ContainerModule;
+  readonly files: ContainerModule;
+  readonly provider: ContainerModule;
+}
+
+export interface NodeAgent {
+  readonly container: Container;
+  readonly reconciler: RotationReconciler;
+  readonly csi: CsiServer;
+  stop(): Promise<void>;
+}
+
+/** Builds the container for a profile and serves kubelet: the CSI socket plus the rotation loop. */
+export async function startNodeAgent(config: DriverConfig, runtime: Runtime, profile: Profile, version: string): Promise<NodeAgent> {
+  const container = new Container();
+  container.load(
+    runtimeModule(runtime),
+    profile.cluster,
+    profile.files,
+    profile.provider,
+    applicationModule({ nodeName: config.nodeId, kubeletRoot: config.kubeletRoot, rotation: config.rotation }),
+  );
+  const reconciler = container.get(RotationReconciler);
+  const csi = await startCsiServer({
+    endpoint: config.endpoint,
+    driverName: config.driverName,
+    version,
+    nodeId: config.nodeId,
+    volumes: container.get<NodeVolumes>(NodeVolumes),
+    logger: runtime.logger,
+  });
+  reconciler.start();
+  runtime.logger.info('driver started', {
+    endpoint: config.endpoint,
+    node: config.nodeId,
+    rotation: config.rotation.enabled ? `every ${config.rotation.intervalMs / 1000}s` : 'disabled',
+  });
+  return {
+    container,
+    reconciler,
+    csi,
+    async stop() {
+      await csi.stop();
+      await reconciler.stop();
+      await container.unbindAll();
+    },
+  };
+}

@@ -1,0 +1,93 @@
+import type { EventReasonName } from '../domain/events.js';
+import { diffObjectVersions, isEmptyDiff, type ObjectVersionsDiff } from '../domain/object-versions.js';
+import { podOwnerReference, syncedSecretOwners } from '../domain/pod-reference.js';
+import { podStatusName, type StoredPodStatus } from '../domain/pod-status.js';
+import type { ProviderPayload } from '../domain/provider-request.js';
+import type { SecretProviderClass } from '../domain/secret-provider-class.js';
+import { desiredSecrets, type DesiredSecret } from '../domain/secret-sync-plan.js';
+import type { VolumeRequest } from '../domain/volume-binding.js';
+import type { MountWriter } from '../ports/mount-writer.js';
+import type { PodSource } from '../ports/pod-source.js';
+import type { PodStatusStore } from '../ports/pod-status-store.js';
+import type { SecretSyncResult, SyncSecrets } from './sync-secrets.js';
+
+export interface ApplyRequest {
+  readonly request: VolumeRequest;
+  readonly spc: SecretProviderClass;
+  readonly payload: ProviderPayload;
+  /** Versions mounted before this payload ([] on first mount). */
+  readonly previousVersions: ProviderPayload['objectVersions'];
+  /** Sync Secrets even when the mount did not change (class changed, or the last sync failed). */
+  readonly syncSecretsAnyway: boolean;
+  readonly secretFailureReason: EventReasonName;
+}
+
+export interface ApplyResult {
+  readonly filesChanged: boolean;
+  readonly versions: ObjectVersionsDiff;
+  /** Undefined when the class has no secretObjects or nothing asked for a sync. */
+  readonly secrets: SecretSyncResult | undefined;
+}
+
+/**
+ * Makes the mount, the pod status object and the synced Secrets reflect a provider payload,
+ * touching each only when it differs. Secret objects are validated against the payload before any
+ * file is written, so a class that cannot be satisfied changes nothing.
+ */
+export class ApplyPayload {
+  constructor(
+    private readonly writer: MountWriter,
+    private readonly statuses: PodStatusStore,
+    private readonly pods: PodSource,
+    private readonly syncSecrets: SyncSecrets,
+    private readonly nodeName: string,
+  ) {}
+
+  async execute(apply: ApplyRequest): Promise<ApplyResult> {
+    const { request, spc, payload } = apply;
+    const target = request.target.path;
+    const providerWritesFiles = payload.files.length === 0;
+    const validated = providerWritesFiles ? undefined : desiredSecrets(spc, payload.files);
+    const filesChanged = providerWritesFiles ? false : (await this.writer.write(target, payload.files)).changed;
+    const versions = diffObjectVersions(apply.previousVersions, payload.objectVersions);
+    const firstMount = apply.previousVersions.length === 0;
+    const status = firstMount || !isEmptyDiff(versions) ? await this.saveStatus(request, payload) : undefined;
+    const mountChanged = filesChanged || !isEmptyDiff(versions);
+    const wantSync = spc.secretObjects.length > 0 && (mountChanged || apply.syncSecretsAnyway);
+    const secrets = wantSync
+      ? await this.sync(apply, validated ?? desiredSecrets(spc, await this.writer.read(target)), status)
+      : undefined;
+    return { filesChanged, versions, secrets };
+  }
+
+  private saveStatus(request: VolumeRequest, payload: ProviderPayload): Promise<StoredPodStatus> {
+    const { pod } = request;
+    return this.statuses.save(
+      {
+        namespace: pod.namespace,
+        name: podStatusName(pod.name, pod.namespace, request.className),
+        podName: pod.name,
+        podUid: pod.uid,
+        secretProviderClassName: request.className,
+        mounted: true,
+        targetPath: request.target.path,
+        nodeName: this.nodeName,
+        objects: payload.objectVersions,
+      },
+      podOwnerReference(pod),
+    );
+  }
+
+  private async sync(
+    { request, spc, secretFailureReason }: ApplyRequest,
+    secrets: readonly DesiredSecret[],
+    saved: StoredPodStatus | undefined,
+  ): Promise<SecretSyncResult> {
+    const { pod } = request;
+    const status = saved ?? (await this.statuses.get(pod.namespace, podStatusName(pod.name, pod.namespace, request.className)));
+    const podInfo = await this.pods.get(pod.namespace, pod.name);
+    const podOwners = podInfo?.ownerReferences ?? [];
+    const owners = status ? syncedSecretOwners(podOwners, status) : podOwners;
+    return this.syncSecrets.execute({ providerName: spc.provider, pod, secrets, owners, failureReason: secretFailureReason });
+  }
+}

@@ -1,0 +1,69 @@
+import { DomainError, toDomainError } from '../domain/errors.js';
+import { parseTargetPath } from '../domain/target-path.js';
+import { parseVolumeRequest, sameVolume, type PublishCommand, type VolumeRequest } from '../domain/volume-binding.js';
+import type { Metrics } from '../ports/metrics.js';
+import type { NodeVolumes, UnpublishCommand } from '../ports/node-volumes.js';
+import type { BindingRegistry } from './binding-registry.js';
+import type { PublishVolume } from './publish-volume.js';
+import type { RotationReconciler } from './rotation-reconciler.js';
+import type { TargetLocks } from './target-locks.js';
+import type { UnpublishVolume } from './unpublish-volume.js';
+
+/**
+ * kubelet's entry point: serialises calls per target, tells a first publish from a republish, and
+ * keeps the binding registry (the rotation loop's work list) in step with what is mounted.
+ */
+export class NodeVolumeService implements NodeVolumes {
+  constructor(
+    private readonly kubeletRoot: string,
+    private readonly locks: TargetLocks,
+    private readonly registry: BindingRegistry,
+    private readonly publishVolume: PublishVolume,
+    private readonly unpublishVolume: UnpublishVolume,
+    private readonly rotation: RotationReconciler,
+    private readonly metrics: Metrics,
+  ) {}
+
+  async publish(command: PublishCommand): Promise<void> {
+    const request = parseVolumeRequest(command, this.kubeletRoot);
+    await this.locks.run(request.target.path, async () => {
+      const existing = this.registry.get(request.target.path);
+      if (existing === undefined) return this.firstPublish(request);
+      if (!sameVolume(existing.binding.request, request)) {
+        throw new DomainError('AlreadyPublished', `target "${request.target.path}" is already published with different arguments`);
+      }
+      // A republish carries fresh credentials; it rotates only when due and never fails a working mount.
+      const refreshed = { ...existing.binding, request };
+      this.registry.put({ ...existing, binding: refreshed });
+      if (this.rotation.isDue(existing)) await this.rotation.checkNow(refreshed);
+    });
+  }
+
+  async unpublish(command: UnpublishCommand): Promise<void> {
+    if (!command.volumeId) throw new DomainError('InvalidVolumeContext', 'volume_id is empty');
+    const target = parseTargetPath(command.targetPath, this.kubeletRoot);
+    await this.locks.run(target.path, async () => {
+      try {
+        const removed = this.registry.delete(target.path);
+        await this.unpublishVolume.execute(target.path, removed?.binding.request);
+        this.metrics.nodeUnpublish();
+      } catch (error) {
+        this.metrics.nodeUnpublishError();
+        throw toDomainError(error);
+      }
+    });
+  }
+
+  private async firstPublish(request: VolumeRequest): Promise<void> {
+    try {
+      const mounted = await this.publishVolume.execute(request);
+      this.rotation.register(mounted.binding, mounted.spc);
+      this.metrics.nodePublish(mounted.binding.providerName);
+    } catch (error) {
+      const domainError = toDomainError(error);
+      // The provider is unknown when the class could not be resolved; upstream reports "" then too.
+      this.metrics.nodePublishError('', domainError.errorType);
+      throw domainError;
+    }
+  }
+}

@@ -1,0 +1,58 @@
+import { EventReason } from '../domain/events.js';
+import type { SecretProviderClass } from '../domain/secret-provider-class.js';
+import type { VolumeBinding, VolumeRequest } from '../domain/volume-binding.js';
+import type { Clock } from '../ports/clock.js';
+import type { Logger } from '../ports/logger.js';
+import type { VolumeMounter } from '../ports/volume-mounter.js';
+import type { ApplyPayload, ApplyResult } from './apply-payload.js';
+import type { FetchSecrets } from './fetch-secrets.js';
+
+export interface MountedVolume {
+  readonly binding: VolumeBinding;
+  /** The class as it was mounted (its annotations steer rotation). */
+  readonly spc: SecretProviderClass;
+}
+
+/**
+ * First mount of a volume: fetch from the provider, mount the tmpfs, write the files, record the pod
+ * status and sync Secrets. A failure before the files are in place unmounts what this call mounted,
+ * so kubelet's retry starts clean and nothing half-written stays behind.
+ */
+export class PublishVolume {
+  constructor(
+    private readonly fetch: FetchSecrets,
+    private readonly mounter: VolumeMounter,
+    private readonly apply: ApplyPayload,
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+  ) {}
+
+  async execute(request: VolumeRequest): Promise<MountedVolume> {
+    const { spc, payload } = await this.fetch.execute(request, []);
+    const target = request.target.path;
+    const wasMounted = await this.mounter.isMounted(target);
+    await this.mounter.mount(target);
+    let result: ApplyResult;
+    try {
+      result = await this.apply.execute({ request, spc, payload, previousVersions: [], syncSecretsAnyway: true, secretFailureReason: EventReason.failedToCreateSecret });
+    } catch (error) {
+      if (!wasMounted) await this.mounter.unmount(target);
+      throw error;
+    }
+    this.logger.info('volume mounted', {
+      pod: `${request.pod.namespace}/${request.pod.name}`,
+      class: request.className,
+      target,
+      objects: payload.objectVersions.length,
+    });
+    const binding: VolumeBinding = {
+      request,
+      providerName: spc.provider,
+      objectVersions: payload.objectVersions,
+      classGeneration: spc.generation,
+      secretsInSync: (result.secrets?.failures.length ?? 0) === 0,
+      mountedAt: this.clock.now(),
+    };
+    return { binding, spc };
+  }
+}

@@ -1,0 +1,105 @@
+import { toDomainError, type DomainError } from '../domain/errors.js';
+import { EventReason } from '../domain/events.js';
+import { describeDiff, isEmptyDiff, type ObjectVersionsDiff } from '../domain/object-versions.js';
+import type { SecretProviderClass } from '../domain/secret-provider-class.js';
+import type { VolumeBinding } from '../domain/volume-binding.js';
+import type { Clock } from '../ports/clock.js';
+import type { EventRecorder } from '../ports/event-recorder.js';
+import type { Logger } from '../ports/logger.js';
+import type { Metrics } from '../ports/metrics.js';
+import type { ApplyPayload } from './apply-payload.js';
+import type { FetchSecrets } from './fetch-secrets.js';
+
+export type RotationOutcome =
+  | {
+      readonly kind: 'unchanged';
+      readonly binding: VolumeBinding;
+      readonly spc: SecretProviderClass;
+      /** Secrets that could not be synced (already reported); the check is retried with backoff. */
+      readonly secretFailures: readonly string[];
+    }
+  | {
+      readonly kind: 'rotated';
+      readonly binding: VolumeBinding;
+      readonly spc: SecretProviderClass;
+      readonly versions: ObjectVersionsDiff;
+      readonly filesChanged: boolean;
+      readonly secretsChanged: readonly string[];
+      readonly secretFailures: readonly string[];
+    }
+  | { readonly kind: 'failed'; readonly binding: VolumeBinding; readonly error: DomainError };
+
+/**
+ * One rotation check of a mounted binding: re-fetch with the mounted versions, and update files,
+ * pod status and Secrets only where something changed. A failure keeps the old content byte for byte
+ * and is reported through an event and metrics, never thrown.
+ */
+export class RotateBinding {
+  constructor(
+    private readonly fetch: FetchSecrets,
+    private readonly apply: ApplyPayload,
+    private readonly events: EventRecorder,
+    private readonly metrics: Metrics,
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+  ) {}
+
+  async execute(binding: VolumeBinding): Promise<RotationOutcome> {
+    const started = this.clock.now();
+    const { pod } = binding.request;
+    try {
+      const { spc, payload } = await this.fetch.execute(binding.request, binding.objectVersions);
+      const result = await this.apply.execute({
+        request: binding.request,
+        spc,
+        payload,
+        previousVersions: binding.objectVersions,
+        syncSecretsAnyway: spc.generation !== binding.classGeneration || !binding.secretsInSync,
+        secretFailureReason: EventReason.secretRotationFailed,
+      });
+      const secretFailures = result.secrets?.failures ?? [];
+      const updated: VolumeBinding = {
+        ...binding,
+        providerName: spc.provider,
+        objectVersions: payload.objectVersions,
+        classGeneration: spc.generation,
+        secretsInSync: result.secrets ? secretFailures.length === 0 : binding.secretsInSync,
+      };
+      const mountChanged = result.filesChanged || !isEmptyDiff(result.versions);
+      const secretsChanged = result.secrets?.dataChanged ?? [];
+      this.metrics.rotationReconcile(spc.provider, mountChanged, (this.clock.now() - started) / 1000);
+      if (secretFailures.length > 0) this.metrics.rotationReconcileError(spc.provider, 'SecretSyncFailed', mountChanged);
+      if (!mountChanged && secretsChanged.length === 0) return { kind: 'unchanged', binding: updated, spc, secretFailures };
+      await this.report(binding, result.versions, mountChanged, secretsChanged);
+      return { kind: 'rotated', binding: updated, spc, versions: result.versions, filesChanged: result.filesChanged, secretsChanged, secretFailures };
+    } catch (thrown) {
+      const error = toDomainError(thrown);
+      this.metrics.rotationReconcileError(binding.providerName, error.errorType, false);
+      this.logger.warn('rotation failed; keeping the mounted content', {
+        pod: `${pod.namespace}/${pod.name}`,
+        class: binding.request.className,
+        code: error.code,
+        error: error.message,
+      });
+      await this.events.record({ pod, type: 'Warning', reason: EventReason.mountRotationFailed, message: `failed to rotate mounted contents: ${error.message}` });
+      return { kind: 'failed', binding, error };
+    }
+  }
+
+  private async report(
+    binding: VolumeBinding,
+    versions: ObjectVersionsDiff,
+    mountChanged: boolean,
+    secretsChanged: readonly string[],
+  ): Promise<void> {
+    const { pod } = binding.request;
+    const changes = describeDiff(versions) || 'file contents changed';
+    if (mountChanged) {
+      this.logger.info('mounted contents rotated', { pod: `${pod.namespace}/${pod.name}`, class: binding.request.className, changes });
+      await this.events.record({ pod, type: 'Normal', reason: EventReason.mountRotationComplete, message: `successfully rotated mounted contents: ${changes}` });
+    }
+    if (secretsChanged.length > 0) {
+      await this.events.record({ pod, type: 'Normal', reason: EventReason.secretRotationComplete, message: `successfully rotated K8s secrets: ${secretsChanged.join(', ')}` });
+    }
+  }
+}

@@ -1,0 +1,162 @@
+import {
+  effectiveInterval,
+  isDue,
+  RotationAnnotation,
+  scheduleAfterFailure,
+  scheduleAfterSuccess,
+  type RotationSettings,
+} from '../domain/rotation-policy.js';
+import type { SecretProviderClass } from '../domain/secret-provider-class.js';
+import type { StringMap, VolumeBinding } from '../domain/volume-binding.js';
+import type { CancelTimer, Clock, Random, Scheduler } from '../ports/clock.js';
+import type { Logger } from '../ports/logger.js';
+import type { ClassChange, SecretProviderClassSource } from '../ports/secret-provider-class-source.js';
+import type { BindingRegistry, RegisteredBinding } from './binding-registry.js';
+import type { RotateBinding, RotationOutcome } from './rotate-binding.js';
+import type { TargetLocks } from './target-locks.js';
+
+export interface ReconcilerSettings extends RotationSettings {
+  /** `--enable-secret-rotation`: without it mounts are never refreshed after the first publish. */
+  readonly enabled: boolean;
+  /** How many bindings are checked at the same time. */
+  readonly workers: number;
+}
+
+/**
+ * The rotation loop: every binding has its own due time (interval +/- jitter, backoff after a
+ * failure); a timer fires at the earliest one and the due bindings are checked by a bounded pool.
+ * A change of a class makes its bindings due at once.
+ */
+export class RotationReconciler {
+  private cancelTimer: CancelTimer | undefined;
+  private running: Promise<void> | undefined;
+  private unsubscribe: (() => void)[] = [];
+  private started = false;
+  private readonly outcomeListeners = new Set<(outcome: RotationOutcome) => void>();
+
+  constructor(
+    private readonly settings: ReconcilerSettings,
+    private readonly registry: BindingRegistry,
+    private readonly locks: TargetLocks,
+    private readonly rotate: RotateBinding,
+    private readonly classes: SecretProviderClassSource,
+    private readonly clock: Clock,
+    private readonly scheduler: Scheduler,
+    private readonly random: Random,
+    private readonly logger: Logger,
+  ) {}
+
+  start(): void {
+    if (this.started || !this.settings.enabled) return;
+    this.started = true;
+    this.unsubscribe = [this.classes.onChange((change) => this.classChanged(change)), this.registry.onPut(() => this.wake())];
+    this.wake();
+  }
+
+  async stop(): Promise<void> {
+    this.started = false;
+    this.cancelTimer?.();
+    this.cancelTimer = undefined;
+    for (const unsubscribe of this.unsubscribe) unsubscribe();
+    this.unsubscribe = [];
+    await this.running;
+  }
+
+  /** Hears every check's outcome (the simulation prints them; tests observe them). */
+  onOutcome(listener: (outcome: RotationOutcome) => void): () => void {
+    this.outcomeListeners.add(listener);
+    return () => this.outcomeListeners.delete(listener);
+  }
+
+  /** Adds a freshly mounted binding; its first check is one interval away. */
+  register(binding: VolumeBinding, spc: SecretProviderClass): void {
+    const { intervalMs } = effectiveInterval(this.settings, spc.annotations);
+    const schedule = scheduleAfterSuccess(this.settings, intervalMs, this.clock.now(), () => this.random.next(), handledRequests(spc));
+    this.registry.put({ binding, schedule, intervalMs });
+  }
+
+  /** Whether a republish of this binding should check the provider now. */
+  isDue(entry: RegisteredBinding): boolean {
+    return this.settings.enabled && isDue(entry.schedule, this.clock.now());
+  }
+
+  /** Checks one binding now; the caller already holds its target. */
+  async checkNow(binding: VolumeBinding): Promise<RotationOutcome> {
+    const outcome = await this.rotate.execute(binding);
+    this.record(outcome);
+    return outcome;
+  }
+
+  /** One pass over the bindings that are due now (the timer calls it; tests may too). */
+  async runDueChecks(): Promise<void> {
+    if (this.running) return this.running;
+    this.running = this.checkDue().finally(() => {
+      this.running = undefined;
+      this.wake();
+    });
+    return this.running;
+  }
+
+  private async checkDue(): Promise<void> {
+    const now = this.clock.now();
+    const due = this.registry.all().filter((entry) => isDue(entry.schedule, now));
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < due.length) {
+        const entry = due[next++]!;
+        const target = entry.binding.request.target.path;
+        await this.locks.tryRun(target, async () => {
+          const current = this.registry.get(target);
+          if (current !== undefined) await this.checkNow(current.binding);
+        });
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(this.settings.workers, due.length)) }, worker));
+  }
+
+  private record(outcome: RotationOutcome): void {
+    const target = outcome.binding.request.target.path;
+    const entry = this.registry.get(target);
+    if (entry === undefined) return;
+    const now = this.clock.now();
+    const random = (): number => this.random.next();
+    if (outcome.kind === 'failed') {
+      this.registry.put({ ...entry, schedule: scheduleAfterFailure(this.settings, entry.intervalMs, entry.schedule, now, random) });
+    } else {
+      const interval = effectiveInterval(this.settings, outcome.spc.annotations);
+      if (interval.problem) this.logger.warn('ignoring class rotation interval', { class: `${outcome.spc.namespace}/${outcome.spc.name}`, problem: interval.problem });
+      const requests = handledRequests(outcome.spc);
+      const schedule =
+        outcome.secretFailures.length > 0
+          ? scheduleAfterFailure(this.settings, interval.intervalMs, entry.schedule, now, random, requests)
+          : scheduleAfterSuccess(this.settings, interval.intervalMs, now, random, requests);
+      this.registry.put({ binding: outcome.binding, schedule, intervalMs: interval.intervalMs });
+    }
+    for (const listener of this.outcomeListeners) listener(outcome);
+  }
+
+  private classChanged(change: ClassChange): void {
+    const now = this.clock.now();
+    for (const entry of this.registry.ofClass(change.namespace, change.name)) {
+      this.registry.put({ ...entry, schedule: { ...entry.schedule, nextDueAt: now } });
+    }
+  }
+
+  private wake(): void {
+    if (!this.started || this.running) return;
+    this.cancelTimer?.();
+    this.cancelTimer = undefined;
+    const entries = this.registry.all();
+    if (entries.length === 0) return;
+    const earliest = Math.min(...entries.map((entry: RegisteredBinding) => entry.schedule.nextDueAt));
+    this.cancelTimer = this.scheduler.after(Math.max(0, earliest - this.clock.now()), () => {
+      this.cancelTimer = undefined;
+      void this.runDueChecks();
+    });
+  }
+}
+
+function handledRequests(spc: SecretProviderClass): StringMap {
+  const value = spc.annotations[RotationAnnotation.rotateRequestedAt];
+  return value ? { [`class:${spc.namespace}/${spc.name}`]: value } : {};
+}

@@ -1,0 +1,74 @@
+import { toDomainError } from '../domain/errors.js';
+import type { EventReasonName } from '../domain/events.js';
+import type { OwnerReference } from '../domain/owner-reference.js';
+import { planSecretChange, type DesiredSecret } from '../domain/secret-sync-plan.js';
+import type { Clock } from '../ports/clock.js';
+import type { EventRecorder, PodReference } from '../ports/event-recorder.js';
+import type { Logger } from '../ports/logger.js';
+import type { Metrics } from '../ports/metrics.js';
+import type { SecretSink } from '../ports/secret-sink.js';
+
+export interface SecretSyncRequest {
+  readonly providerName: string;
+  readonly pod: PodReference;
+  readonly secrets: readonly DesiredSecret[];
+  readonly owners: readonly OwnerReference[];
+  /** The Warning event a failing Secret records (FailedToCreateSecret on mount, SecretRotationFailed on rotation). */
+  readonly failureReason: EventReasonName;
+}
+
+export interface SecretSyncResult {
+  /** Names of Secrets whose data was created or changed. */
+  readonly dataChanged: readonly string[];
+  /** One line per Secret that could not be synced (already recorded as an event). */
+  readonly failures: readonly string[];
+}
+
+/**
+ * Brings each desired Secret to its desired state: created when absent, patched only where it
+ * differs, left alone when equal. One failing Secret does not stop the others; each failure becomes
+ * a Warning event on the pod.
+ */
+export class SyncSecrets {
+  constructor(
+    private readonly sink: SecretSink,
+    private readonly events: EventRecorder,
+    private readonly metrics: Metrics,
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+  ) {}
+
+  async execute(request: SecretSyncRequest): Promise<SecretSyncResult> {
+    const started = this.clock.now();
+    const dataChanged: string[] = [];
+    const failures: string[] = [];
+    for (const desired of request.secrets) {
+      try {
+        if (await this.apply(desired, request.owners)) dataChanged.push(desired.name);
+      } catch (error) {
+        const message = `failed to sync Secret ${desired.namespace}/${desired.name}: ${toDomainError(error).message}`;
+        failures.push(message);
+        this.logger.warn(message, { pod: `${request.pod.namespace}/${request.pod.name}` });
+        await this.events.record({ pod: request.pod, type: 'Warning', reason: request.failureReason, message });
+      }
+    }
+    this.metrics.syncK8sSecret(request.providerName, (this.clock.now() - started) / 1000);
+    return { dataChanged, failures };
+  }
+
+  /** Returns true when the Secret's data was created or changed. */
+  private async apply(desired: DesiredSecret, owners: readonly OwnerReference[]): Promise<boolean> {
+    const current = await this.sink.get(desired.namespace, desired.name);
+    const change = planSecretChange(desired, owners, current);
+    switch (change.kind) {
+      case 'unchanged':
+        return false;
+      case 'create':
+        await this.sink.create(change.secret);
+        return true;
+      case 'patch':
+        await this.sink.patch(desired.namespace, desired.name, change.patch);
+        return change.dataChanged;
+    }
+  }
+}

@@ -1,0 +1,72 @@
+import { DomainError } from './errors.js';
+import { sortObjectVersions, type ObjectVersion } from './object-versions.js';
+import { DEFAULT_FILE_MODE, validatePayload, type SecretFile } from './secret-payload.js';
+import type { SecretProviderClass } from './secret-provider-class.js';
+import type { StringMap, VolumeRequest } from './volume-binding.js';
+import { VolumeContextKey } from './volume-context.js';
+
+/** The provider API's MountRequest, with the JSON-text fields exactly as existing providers parse them. */
+export interface ProviderMountRequest {
+  readonly attributes: string;
+  readonly secrets: string;
+  readonly targetPath: string;
+  readonly permission: string;
+  readonly currentObjectVersion: readonly ObjectVersion[];
+}
+
+/** The provider API's MountResponse before validation. */
+export interface ProviderMountResponse {
+  readonly objectVersions: readonly ObjectVersion[];
+  readonly errorCode: string;
+  readonly files: readonly SecretFile[];
+}
+
+/** A validated provider answer. `files` is empty for a provider that wrote the files itself. */
+export interface ProviderPayload {
+  readonly objectVersions: readonly ObjectVersion[];
+  readonly files: readonly SecretFile[];
+}
+
+export function buildMountRequest(
+  spc: SecretProviderClass,
+  request: VolumeRequest,
+  currentVersions: readonly ObjectVersion[],
+): ProviderMountRequest {
+  const attributes: Record<string, string> = { ...spc.parameters, ...request.volumeContext };
+  if (request.serviceAccountTokens !== undefined) {
+    attributes[VolumeContextKey.serviceAccountTokens] = request.serviceAccountTokens;
+  }
+  return {
+    attributes: sortedJson(attributes),
+    secrets: Object.keys(request.nodePublishSecrets).length === 0 ? 'null' : sortedJson(request.nodePublishSecrets),
+    targetPath: request.target.path,
+    permission: String(DEFAULT_FILE_MODE),
+    currentObjectVersion: sortObjectVersions(currentVersions),
+  };
+}
+
+/** Applies the provider API's response rules; throws a precise DomainError for anything unusable. */
+export function interpretMountResponse(providerName: string, response: ProviderMountResponse): ProviderPayload {
+  if (response.errorCode) {
+    throw new DomainError('ProviderError', `provider "${providerName}" failed to mount: ${response.errorCode}`, response.errorCode);
+  }
+  if (response.objectVersions.length === 0) {
+    throw new DomainError('MissingObjectVersions', `provider "${providerName}" returned missing object versions`);
+  }
+  return {
+    objectVersions: sortObjectVersions(response.objectVersions),
+    files: validatePayload(response.files),
+  };
+}
+
+/**
+ * JSON of a flat string map as Go's encoding/json writes it: keys sorted, and `<`, `>`, `&`, U+2028 and
+ * U+2029 escaped, so providers receive the same bytes as from the upstream driver.
+ */
+export function sortedJson(map: StringMap): string {
+  // Written pair by pair: a JS object would list integer-like keys ("9", "10") first and drop `__proto__`.
+  const pairs = Object.keys(map)
+    .sort()
+    .map((key) => `${JSON.stringify(key)}:${JSON.stringify(map[key]!)}`);
+  return `{${pairs.join(',')}}`.replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}

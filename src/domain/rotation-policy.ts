@@ -1,0 +1,120 @@
+import { parseDuration } from './duration.js';
+import { isDomainError } from './errors.js';
+import type { StringMap } from './volume-binding.js';
+
+/** Class (and pod) annotations that steer rotation. */
+export const RotationAnnotation = {
+  pollInterval: 'secrets-store.csi.k8s.io/rotation-poll-interval',
+  rotateRequestedAt: 'secrets-store.csi.k8s.io/rotate-requested-at',
+} as const;
+
+export interface RotationSettings {
+  /** `--rotation-poll-interval`: the default time between two checks of one binding. */
+  readonly intervalMs: number;
+  /** `--min-rotation-poll-interval`: the lower bound of a class's own interval (not of the global flag). */
+  readonly minClassIntervalMs: number;
+  /** Fraction of the interval by which a due time is moved earlier or later at random (0.1 = +/-10%). */
+  readonly jitterFraction: number;
+  /** First retry delay after a failure; doubles with each further failure up to the interval. */
+  readonly backoffBaseMs: number;
+}
+
+/** What the rotation loop remembers about one binding between checks. */
+export interface BindingSchedule {
+  readonly nextDueAt: number;
+  readonly consecutiveFailures: number;
+  /** The last `rotate-requested-at` values acted upon, by the object that carried them. */
+  readonly handledRequests: StringMap;
+}
+
+export interface EffectiveInterval {
+  readonly intervalMs: number;
+  /** Why the class annotation was not taken as given, when it was not. */
+  readonly problem?: string;
+}
+
+/** A random source in [0, 1), injected so schedules are deterministic in tests. */
+export type RandomSource = () => number;
+
+/** The interval for one class: its annotation when valid (bounded below), else the global interval. */
+export function effectiveInterval(settings: RotationSettings, classAnnotations: StringMap): EffectiveInterval {
+  const raw = classAnnotations[RotationAnnotation.pollInterval];
+  if (raw === undefined || raw.trim() === '') return { intervalMs: settings.intervalMs };
+  let parsed: number;
+  try {
+    parsed = parseDuration(raw);
+  } catch (error) {
+    if (!isDomainError(error)) throw error;
+    return { intervalMs: settings.intervalMs, problem: `${RotationAnnotation.pollInterval}: ${error.message}` };
+  }
+  if (parsed < settings.minClassIntervalMs) {
+    return {
+      intervalMs: settings.minClassIntervalMs,
+      problem: `${RotationAnnotation.pollInterval} "${raw}" is below the minimum; using the minimum`,
+    };
+  }
+  return { intervalMs: parsed };
+}
+
+/** Moves a delay by up to +/- jitterFraction of itself. */
+export function jittered(delayMs: number, jitterFraction: number, random: RandomSource): number {
+  const spread = delayMs * Math.max(0, Math.min(1, jitterFraction));
+  return Math.max(0, Math.round(delayMs - spread + 2 * spread * random()));
+}
+
+/** The schedule of a binding that was just mounted or checked successfully. */
+export function scheduleAfterSuccess(
+  settings: RotationSettings,
+  intervalMs: number,
+  now: number,
+  random: RandomSource,
+  handledRequests: StringMap = {},
+): BindingSchedule {
+  return {
+    nextDueAt: now + jittered(intervalMs, settings.jitterFraction, random),
+    consecutiveFailures: 0,
+    handledRequests,
+  };
+}
+
+/** Exponential backoff with jitter after a failed check, never longer than the interval. */
+export function scheduleAfterFailure(
+  settings: RotationSettings,
+  intervalMs: number,
+  previous: BindingSchedule,
+  now: number,
+  random: RandomSource,
+  handledRequests: StringMap = previous.handledRequests,
+): BindingSchedule {
+  const failures = previous.consecutiveFailures + 1;
+  const backoff = Math.min(intervalMs, settings.backoffBaseMs * 2 ** Math.min(failures - 1, 30));
+  return {
+    nextDueAt: now + Math.min(intervalMs, jittered(backoff, settings.jitterFraction, random)),
+    consecutiveFailures: failures,
+    handledRequests,
+  };
+}
+
+export function isDue(schedule: BindingSchedule, now: number): boolean {
+  return now >= schedule.nextDueAt;
+}
+
+/**
+ * On-demand rotation: each object (class or pod) that carries a `rotate-requested-at` value different
+ * from the one last acted upon asks for a rotation now. Returns the values to remember once acted upon,
+ * or undefined when nothing new was requested.
+ */
+export function pendingRotationRequests(
+  schedule: BindingSchedule,
+  annotationsByObject: Readonly<Record<string, StringMap>>,
+): StringMap | undefined {
+  const current: Record<string, string> = {};
+  let changed = false;
+  for (const [object, annotations] of Object.entries(annotationsByObject)) {
+    const value = annotations[RotationAnnotation.rotateRequestedAt];
+    if (value === undefined || value === '') continue;
+    current[object] = value;
+    if (schedule.handledRequests[object] !== value) changed = true;
+  }
+  return changed ? current : undefined;
+}

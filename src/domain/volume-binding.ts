@@ -1,0 +1,110 @@
+import { DomainError } from './errors.js';
+import type { ObjectVersion } from './object-versions.js';
+import { parseTargetPath, type TargetPath } from './target-path.js';
+import { VolumeContextKey } from './volume-context.js';
+
+export type StringMap = Readonly<Record<string, string>>;
+
+/** A NodePublishVolume call as the core sees it (already translated from the wire by the CSI adapter). */
+export interface PublishCommand {
+  readonly volumeId: string;
+  readonly targetPath: string;
+  readonly readonly: boolean;
+  readonly volumeContext: StringMap;
+  /** nodePublishSecretRef data, plus the service-account tokens on Kubernetes >= 1.35. */
+  readonly secrets: StringMap;
+}
+
+export interface PodIdentity {
+  readonly namespace: string;
+  readonly name: string;
+  readonly uid: string;
+  readonly serviceAccountName: string;
+}
+
+/** A validated publish request: who mounts which class where, with what credentials. */
+export interface VolumeRequest {
+  readonly volumeId: string;
+  readonly target: TargetPath;
+  readonly pod: PodIdentity;
+  readonly className: string;
+  readonly volumeContext: StringMap;
+  /** nodePublishSecretRef data only (tokens removed). Never logged. */
+  readonly nodePublishSecrets: StringMap;
+  /** JSON text of the service-account tokens, when kubelet sent any. Never logged. */
+  readonly serviceAccountTokens: string | undefined;
+}
+
+/** One mounted inline volume and what is mounted in it now. */
+export interface VolumeBinding {
+  readonly request: VolumeRequest;
+  readonly providerName: string;
+  readonly objectVersions: readonly ObjectVersion[];
+  /** The class generation the mount and synced Secrets were last built from. */
+  readonly classGeneration: number;
+  /** False after a failed Secret sync, so the next check syncs again even if nothing else changed. */
+  readonly secretsInSync: boolean;
+  readonly mountedAt: number;
+}
+
+/** Validates the kubelet request and extracts the pod identity, class and credentials. */
+export function parseVolumeRequest(command: PublishCommand, kubeletRoot: string): VolumeRequest {
+  if (!command.volumeId) throw new DomainError('InvalidVolumeContext', 'volume_id is empty');
+  const target = parseTargetPath(command.targetPath, kubeletRoot);
+  if (!command.readonly) {
+    throw new DomainError('InvalidReadonly', 'readonly must be true: mount the inline volume with csi.readOnly: true');
+  }
+  const context = command.volumeContext;
+  const className = required(context, VolumeContextKey.secretProviderClass);
+  const pod: PodIdentity = {
+    name: required(context, VolumeContextKey.podName),
+    namespace: required(context, VolumeContextKey.podNamespace),
+    uid: required(context, VolumeContextKey.podUid),
+    serviceAccountName: context[VolumeContextKey.serviceAccountName] ?? '',
+  };
+  if (pod.uid !== target.podUid) {
+    throw new DomainError(
+      'InvalidVolumeContext',
+      `volume_context ${VolumeContextKey.podUid} "${pod.uid}" does not match the pod uid "${target.podUid}" of the target path`,
+    );
+  }
+  const { [VolumeContextKey.serviceAccountTokens]: tokensInSecrets, ...nodePublishSecrets } = command.secrets;
+  const serviceAccountTokens = nonEmpty(tokensInSecrets) ?? nonEmpty(context[VolumeContextKey.serviceAccountTokens]);
+  return {
+    volumeId: command.volumeId,
+    target,
+    pod,
+    className,
+    volumeContext: { ...context },
+    nodePublishSecrets,
+    serviceAccountTokens,
+  };
+}
+
+/** Two requests for the same target are compatible when they would mount the same thing for the same pod. */
+export function sameVolume(a: VolumeRequest, b: VolumeRequest): boolean {
+  return (
+    a.volumeId === b.volumeId &&
+    a.target.path === b.target.path &&
+    a.className === b.className &&
+    a.pod.uid === b.pod.uid &&
+    a.pod.namespace === b.pod.namespace &&
+    a.pod.name === b.pod.name
+  );
+}
+
+/** A stable key for a binding: one binding per target path. */
+export function bindingKey(request: VolumeRequest): string {
+  return request.target.path;
+}
+
+function required(context: StringMap, key: string): string {
+  const value = context[key];
+  if (value === undefined) throw new DomainError('MissingVolumeContext', `volume_context is missing "${key}"`);
+  if (value.trim() === '') throw new DomainError('MissingVolumeContext', `volume_context "${key}" is empty`);
+  return value;
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value === '' ? undefined : value;
+}

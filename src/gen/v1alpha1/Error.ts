@@ -1,0 +1,10 @@
+// Original file: proto/provider.proto
+
+
+export interface Error {
+  'code'?: (string);
+}
+
+export interface Error__Output {
+  'code': (string);
+}

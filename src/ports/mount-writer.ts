@@ -1,0 +1,22 @@
+import type { SecretFile } from '../domain/secret-payload.js';
+
+export interface WriteResult {
+  /** False when the target already held exactly these files and modes (nothing was touched). */
+  readonly changed: boolean;
+}
+
+/**
+ * Writes a complete payload into a target directory in the kubelet AtomicWriter layout so readers
+ * see either the whole old version or the whole new one.
+ * Contract: `write` is all-or-nothing (a failure leaves the previous version intact) and a no-op
+ * when nothing changed; files absent from the payload disappear. `read` returns the user-visible
+ * files (following the layout's links), sorted by path, and [] for an empty or missing target.
+ * `clear` removes everything the writer put in the target and is idempotent.
+ * Not safe for concurrent calls on the same target; different targets are independent.
+ */
+export interface MountWriter {
+  write(target: string, files: readonly SecretFile[]): Promise<WriteResult>;
+  read(target: string): Promise<SecretFile[]>;
+  clear(target: string): Promise<void>;
+}
+export const MountWriter = Symbol.for('MountWriter');

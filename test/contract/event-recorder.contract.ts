@@ -1,0 +1,73 @@
+import { expect } from 'chai';
+import type { EventResource, PodResource } from '../../src/adapters/kube-objects/object-shapes.js';
+import type { EventRecorder, PodEvent, PodReference } from '../../src/ports/event-recorder.js';
+import { aPodResource } from '../support/cluster-builders.js';
+import { eventually } from './eventually.js';
+
+export interface EventRecorderFixture {
+  readonly recorder: EventRecorder;
+  readonly namespace: string;
+  putPod(object: PodResource): Promise<PodResource>;
+  readEvents(namespace: string): Promise<EventResource[]>;
+  /** Makes every later write to the backing cluster fail. */
+  failWrites(): void;
+  close(): Promise<void>;
+}
+
+/** The EventRecorder port contract. */
+export function eventRecorderContract(makeFixture: () => Promise<EventRecorderFixture>): void {
+  describe('EventRecorder contract', () => {
+    let fixture: EventRecorderFixture;
+    let pod: PodReference;
+
+    beforeEach(async () => {
+      fixture = await makeFixture();
+      const stored = await fixture.putPod(aPodResource({ namespace: fixture.namespace, name: 'app-0' }));
+      pod = { namespace: fixture.namespace, name: 'app-0', uid: stored.metadata.uid! };
+    });
+    afterEach(() => fixture.close());
+
+    const eventsAbout = async (reason: string): Promise<EventResource[]> =>
+      (await fixture.readEvents(fixture.namespace)).filter((e) => e.involvedObject.uid === pod.uid && e.reason === reason);
+
+    it('records the reason, type and message as an Event on the pod', async () => {
+      await fixture.recorder.record({ pod, type: 'Normal', reason: 'MountRotationComplete', message: 'rotated secret/db v1 -> v2' });
+      const [event] = await eventually(async () => {
+        const found = await eventsAbout('MountRotationComplete');
+        expect(found).to.have.length(1);
+        return found;
+      });
+      expect(event!.metadata.namespace).to.equal(fixture.namespace);
+      expect(event!.involvedObject).to.include({ kind: 'Pod', namespace: pod.namespace, name: pod.name, uid: pod.uid });
+      expect(event).to.deep.include({ type: 'Normal', message: 'rotated secret/db v1 -> v2' });
+      expect(event!.source?.component).to.equal('secrets-store-csi-driver');
+      expect(event!.count ?? 1).to.be.at.least(1);
+    });
+
+    it('records Warning events', async () => {
+      await fixture.recorder.record({ pod, type: 'Warning', reason: 'SecretRotationFailed', message: 'provider unavailable' });
+      const [event] = await eventually(async () => {
+        const found = await eventsAbout('SecretRotationFailed');
+        expect(found).to.have.length(1);
+        return found;
+      });
+      expect(event).to.deep.include({ type: 'Warning', message: 'provider unavailable' });
+    });
+
+    it('resolves without recording anything when the cluster refuses writes', async () => {
+      fixture.failWrites();
+      const event: PodEvent = { pod, type: 'Warning', reason: 'FailedToCreateSecret', message: 'denied' };
+      let outcome = 'resolved';
+      await fixture.recorder.record(event).catch(() => (outcome = 'rejected'));
+      expect(outcome).to.equal('resolved');
+      expect(await eventsAbout('FailedToCreateSecret')).to.deep.equal([]);
+    });
+
+    it('resolves for an event about a pod that does not exist', async () => {
+      const ghost = { namespace: fixture.namespace, name: 'ghost', uid: 'no-such-uid' };
+      let outcome = 'resolved';
+      await fixture.recorder.record({ pod: ghost, type: 'Normal', reason: 'MountRotationComplete', message: 'x' }).catch(() => (outcome = 'rejected'));
+      expect(outcome).to.equal('resolved');
+    });
+  });
+}

@@ -1,0 +1,83 @@
+import type { KubeObject } from '../../src/adapters/kube-objects/object-shapes.js';
+import { KubeApiError } from '../../src/adapters/memory-cluster/cluster-errors.js';
+import { InMemoryCluster } from '../../src/adapters/memory-cluster/cluster-store.js';
+import { MemoryEventRecorder } from '../../src/adapters/memory-cluster/memory-event-recorder.js';
+import { MemoryPodSource } from '../../src/adapters/memory-cluster/memory-pod-source.js';
+import { MemoryPodStatusStore } from '../../src/adapters/memory-cluster/memory-pod-status-store.js';
+import { MemorySecretProviderClassSource } from '../../src/adapters/memory-cluster/memory-secret-provider-class-source.js';
+import { MemorySecretSink } from '../../src/adapters/memory-cluster/memory-secret-sink.js';
+import { eventRecorderContract } from './event-recorder.contract.js';
+import { podSourceContract } from './pod-source.contract.js';
+import { podStatusStoreContract } from './pod-status-store.contract.js';
+import { secretSinkContract } from './secret-sink.contract.js';
+import { classSourceContract } from './secret-provider-class-source.contract.js';
+
+const NAMESPACE = 'contract';
+const clock = { now: () => Date.parse('2026-01-02T03:04:05Z') };
+
+/** Creates the object, or replaces the stored one (what `kubectl replace` would do). */
+function put<T extends KubeObject>(cluster: InMemoryCluster, object: T): T {
+  const { namespace = 'default', name } = object.metadata;
+  const kind = object.kind as 'Pod';
+  return cluster.get(kind, namespace, name) === undefined ? cluster.create(object) : cluster.update(object);
+}
+
+describe('in-memory cluster adapters', () => {
+  classSourceContract(async () => {
+    const cluster = new InMemoryCluster({ clock });
+    return {
+      source: new MemorySecretProviderClassSource(cluster),
+      namespace: NAMESPACE,
+      putClass: async (object) => void put(cluster, object),
+      deleteClass: async (namespace, name) => cluster.delete('SecretProviderClass', namespace, name),
+      close: async () => undefined,
+    };
+  });
+
+  podStatusStoreContract(async () => {
+    const cluster = new InMemoryCluster({ clock });
+    return {
+      store: new MemoryPodStatusStore(cluster),
+      namespace: NAMESPACE,
+      putPod: async (object) => put(cluster, object),
+      readPodStatusObject: async (namespace, name) => cluster.get('SecretProviderClassPodStatus', namespace, name),
+      close: async () => undefined,
+    };
+  });
+
+  secretSinkContract(async () => {
+    const cluster = new InMemoryCluster({ clock });
+    return {
+      sink: new MemorySecretSink(cluster),
+      namespace: NAMESPACE,
+      putPod: async (object) => put(cluster, object),
+      readSecret: async (namespace, name) => cluster.get('Secret', namespace, name),
+      close: async () => undefined,
+    };
+  });
+
+  podSourceContract(async () => {
+    const cluster = new InMemoryCluster({ clock });
+    return {
+      source: new MemoryPodSource(cluster),
+      namespace: NAMESPACE,
+      putPod: async (object) => put(cluster, object),
+      terminatePod: async (namespace, name) =>
+        void cluster.patch('Pod', namespace, name, { metadata: { deletionTimestamp: '2026-01-02T03:04:05Z' } }),
+      deletePod: async (namespace, name) => cluster.delete('Pod', namespace, name),
+      close: async () => undefined,
+    };
+  });
+
+  eventRecorderContract(async () => {
+    const cluster = new InMemoryCluster({ clock });
+    return {
+      recorder: new MemoryEventRecorder(cluster, clock, { nodeName: 'node-1' }),
+      namespace: NAMESPACE,
+      putPod: async (object) => put(cluster, object),
+      readEvents: async (namespace) => cluster.list('Event', { namespace }),
+      failWrites: () => void cluster.interceptWrites(() => new KubeApiError('InternalError', 'writes refused by the test')),
+      close: async () => undefined,
+    };
+  });
+});

@@ -1,0 +1,67 @@
+import { expect } from 'chai';
+import type { PodResource } from '../../src/adapters/kube-objects/object-shapes.js';
+import type { PodSource } from '../../src/ports/pod-source.js';
+import { aPodResource, ownerOf } from '../support/cluster-builders.js';
+
+export interface PodSourceFixture {
+  readonly source: PodSource;
+  readonly namespace: string;
+  /** Creates (or replaces) a pod including its status, and returns it as stored. */
+  putPod(object: PodResource): Promise<PodResource>;
+  /** Starts a graceful deletion: the pod stays readable with a deletionTimestamp. */
+  terminatePod(namespace: string, name: string): Promise<void>;
+  /** Removes the pod for good. */
+  deletePod(namespace: string, name: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The PodSource port contract. */
+export function podSourceContract(makeFixture: () => Promise<PodSourceFixture>): void {
+  describe('PodSource contract', () => {
+    let fixture: PodSourceFixture;
+    let namespace: string;
+
+    beforeEach(async () => {
+      fixture = await makeFixture();
+      namespace = fixture.namespace;
+    });
+    afterEach(() => fixture.close());
+
+    it('resolves undefined for a pod that does not exist', async () => {
+      expect(await fixture.source.get(namespace, 'no-such-pod')).to.equal(undefined);
+    });
+
+    it('maps the identity, phase and annotations of a pod', async () => {
+      const stored = await fixture.putPod(aPodResource({ namespace, name: 'web-0', phase: 'Running', annotations: { team: 'web' } }));
+      const pod = await fixture.source.get(namespace, 'web-0');
+      expect(pod).to.deep.include({ namespace, name: 'web-0', uid: stored.metadata.uid, phase: 'Running', terminating: false });
+      expect(pod!.annotations).to.include({ team: 'web' });
+      expect(pod!.ownerReferences).to.deep.equal([]);
+    });
+
+    it('reports the phase the pod is in', async () => {
+      await fixture.putPod(aPodResource({ namespace, name: 'done', phase: 'Succeeded' }));
+      expect((await fixture.source.get(namespace, 'done'))!.phase).to.equal('Succeeded');
+    });
+
+    it('reports a pod being deleted as terminating', async () => {
+      await fixture.putPod(aPodResource({ namespace, name: 'leaving' }));
+      await fixture.terminatePod(namespace, 'leaving');
+      expect((await fixture.source.get(namespace, 'leaving'))!.terminating).to.equal(true);
+    });
+
+    it('maps the owner references of a pod', async () => {
+      // The owner is an existing object, so a garbage collector leaves the owned pod alone.
+      const owner = ownerOf(await fixture.putPod(aPodResource({ namespace, name: 'owner' })));
+      await fixture.putPod(aPodResource({ namespace, name: 'owned', ownerReferences: [{ ...owner, controller: true }] }));
+      const pod = await fixture.source.get(namespace, 'owned');
+      expect(pod!.ownerReferences).to.deep.equal([{ ...owner, controller: true }]);
+    });
+
+    it('resolves undefined once the pod is deleted', async () => {
+      await fixture.putPod(aPodResource({ namespace, name: 'gone' }));
+      await fixture.deletePod(namespace, 'gone');
+      expect(await fixture.source.get(namespace, 'gone')).to.equal(undefined);
+    });
+  });
+}

@@ -1,0 +1,81 @@
+import { expect } from 'chai';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { AtomicMountWriter } from '../../src/adapters/files/atomic-mount-writer.js';
+import { blockingNodeFileSystem, nodeFileSystem } from '../../src/adapters/files/file-system.js';
+import { SystemClock } from '../../src/adapters/clock/system-clock.js';
+import { probeMountCapability } from '../../src/adapters/tmpfs/can-mount.js';
+import { DomainError } from '../../src/domain/errors.js';
+import { aFile } from '../support/builders.js';
+import { FaultyFileSystem } from '../support/faulty-file-system.js';
+import { TmpfsSandbox } from '../support/tmpfs-sandbox.js';
+import { mountWriterContract } from '../contract/mount-writer.contract.js';
+
+describe('AtomicMountWriter on a real tmpfs', function () {
+  const sandboxes: TmpfsSandbox[] = [];
+  const newSandbox = async (): Promise<TmpfsSandbox> => {
+    const sandbox = await TmpfsSandbox.create('tmpfs-writer-');
+    sandboxes.push(sandbox);
+    return sandbox;
+  };
+
+  before(async function () {
+    const capability = await probeMountCapability();
+    if (!capability.canMount) {
+      console.warn(`    skipping the tmpfs writer tests: this process cannot mount a tmpfs (${capability.reason})`);
+      this.skip();
+    }
+  });
+  after(async () => {
+    await Promise.all(sandboxes.splice(0).map((sandbox) => sandbox.dispose()));
+  });
+
+  mountWriterContract('tmpfs', async () => {
+    const sandbox = await newSandbox();
+    const target = sandbox.targetPath();
+    await sandbox.mounter().mount(target);
+    const outside = join(sandbox.root, 'outside');
+    await mkdir(outside);
+    const fs = blockingNodeFileSystem();
+    const faults = new FaultyFileSystem(fs);
+    return {
+      writer: new AtomicMountWriter(faults, { clock: new SystemClock() }),
+      target,
+      outside,
+      fs,
+      faults,
+      honoursUmask: true,
+      close: () => sandbox.dispose(),
+    };
+  });
+
+  describe('a payload larger than the tmpfs size limit', () => {
+    let sandbox: TmpfsSandbox;
+    let target: string;
+    let writer: AtomicMountWriter;
+
+    beforeEach(async () => {
+      sandbox = await newSandbox();
+      target = sandbox.targetPath();
+      await sandbox.mounter({ sizeLimit: '1m' }).mount(target);
+      writer = new AtomicMountWriter(nodeFileSystem(), { clock: new SystemClock() });
+    });
+    afterEach(() => sandbox.dispose());
+
+    it('is refused with a precise error, keeping the previous version and leaving no partial dir', async () => {
+      await writer.write(target, [aFile('small', 'v1')]);
+      const version = await nodeFileSystem().readlink(`${target}/..data`);
+      const huge = { path: 'huge', mode: 0o644, contents: new Uint8Array(2 * 1024 * 1024).fill(65) };
+      const error = await writer.write(target, [aFile('small', 'v2'), huge]).then(
+        () => undefined,
+        (caught: unknown) => caught,
+      );
+      expect(error).to.be.instanceOf(DomainError);
+      expect((error as DomainError).code).to.equal('Internal');
+      expect((error as DomainError).message).to.match(/no space left in ".*" for the payload \(2 files, 2097154 bytes\).*size limit \(ENOSPC\)/);
+      expect(await writer.read(target)).to.deep.equal([aFile('small', 'v1')]);
+      const entries = (await nodeFileSystem().readdir(target)).map((entry) => entry.name).sort();
+      expect(entries).to.deep.equal(['..data', version, 'small'].sort());
+    });
+  });
+});

@@ -1,0 +1,64 @@
+import { status } from '@grpc/grpc-js';
+import { expect } from 'chai';
+import { DOMAIN_ERROR_CODES, DomainError, type DomainErrorCode } from '../../../../src/domain/errors.js';
+import { CsiStatusError, grpcStatusFor, toGrpcFailure } from '../../../../src/adapters/csi-grpc/error-status.js';
+
+/** The decided mapping, one row per DomainError code (kubelet retries UNAVAILABLE and ABORTED as in progress). */
+const EXPECTED: Record<DomainErrorCode, status> = {
+  InvalidTargetPath: status.INVALID_ARGUMENT,
+  MissingVolumeContext: status.INVALID_ARGUMENT,
+  InvalidVolumeContext: status.INVALID_ARGUMENT,
+  InvalidReadonly: status.INVALID_ARGUMENT,
+  InvalidClass: status.INVALID_ARGUMENT,
+  InvalidDuration: status.INVALID_ARGUMENT,
+  InvalidPayloadPath: status.INVALID_ARGUMENT,
+  DuplicatePayloadPath: status.INVALID_ARGUMENT,
+  InvalidFileMode: status.INVALID_ARGUMENT,
+  InvalidSecretType: status.INVALID_ARGUMENT,
+  InvalidTlsData: status.INVALID_ARGUMENT,
+  ClassNotFound: status.NOT_FOUND,
+  ProviderError: status.FAILED_PRECONDITION,
+  MissingObjectVersions: status.FAILED_PRECONDITION,
+  SecretObjectFileMissing: status.FAILED_PRECONDITION,
+  SecretNotManaged: status.FAILED_PRECONDITION,
+  ProviderUnavailable: status.UNAVAILABLE,
+  OperationPending: status.ABORTED,
+  AlreadyPublished: status.ALREADY_EXISTS,
+  Internal: status.INTERNAL,
+};
+
+describe('DomainError to gRPC status mapping', () => {
+  it('has a row for every DomainError code and no other', () => {
+    expect(Object.keys(EXPECTED).sort()).to.deep.equal([...DOMAIN_ERROR_CODES].sort());
+  });
+
+  for (const code of DOMAIN_ERROR_CODES) {
+    it(`maps ${code} to ${status[EXPECTED[code]]}`, () => {
+      expect(grpcStatusFor(code)).to.equal(EXPECTED[code]);
+    });
+  }
+
+  it('keeps the DomainError message for everything but Internal', () => {
+    expect(toGrpcFailure(new DomainError('ClassNotFound', 'class "a" not found in "ns"'))).to.deep.equal({
+      code: status.NOT_FOUND,
+      details: 'class "a" not found in "ns"',
+    });
+  });
+
+  it('hides the message of an Internal DomainError', () => {
+    expect(toGrpcFailure(new DomainError('Internal', 'EACCES /var/lib/x'))).to.deep.equal({ code: status.INTERNAL, details: 'internal error' });
+  });
+
+  it('turns anything that is not a DomainError into INTERNAL with a generic message', () => {
+    for (const thrown of [new Error('boom with details'), 'a string', undefined, { code: 3 }]) {
+      expect(toGrpcFailure(thrown)).to.deep.equal({ code: status.INTERNAL, details: 'internal error' });
+    }
+  });
+
+  it('passes the adapter\'s own status errors through unchanged', () => {
+    expect(toGrpcFailure(new CsiStatusError(status.UNIMPLEMENTED, 'NodeStageVolume is not implemented'))).to.deep.equal({
+      code: status.UNIMPLEMENTED,
+      details: 'NodeStageVolume is not implemented',
+    });
+  });
+});

@@ -1,0 +1,258 @@
+import { expect } from 'chai';
+import fc from 'fast-check';
+import {
+  effectiveInterval,
+  isDue,
+  jittered,
+  pendingRotationRequests,
+  RotationAnnotation,
+  scheduleAfterFailure,
+  scheduleAfterSuccess,
+  type BindingSchedule,
+  type RotationSettings,
+} from '../../../src/domain/rotation-policy.js';
+import { randomValue } from '../../support/domain-arbitraries.js';
+
+const settings: RotationSettings = {
+  intervalMs: 120_000,
+  minClassIntervalMs: 5_000,
+  jitterFraction: 0.1,
+  backoffBaseMs: 1_000,
+};
+
+const noJitter: RotationSettings = { ...settings, jitterFraction: 0 };
+const fixed = (value: number) => () => value;
+
+function schedule(overrides: Partial<BindingSchedule> = {}): BindingSchedule {
+  return { nextDueAt: 0, consecutiveFailures: 0, handledRequests: {}, ...overrides };
+}
+
+const settingsArb: fc.Arbitrary<RotationSettings> = fc.record({
+  intervalMs: fc.integer({ min: 1, max: 86_400_000 }),
+  minClassIntervalMs: fc.integer({ min: 0, max: 60_000 }),
+  jitterFraction: fc.oneof(fc.constantFrom(0, 0.1, 1, 2, -1), fc.double({ min: 0, max: 1, noNaN: true })),
+  backoffBaseMs: fc.integer({ min: 1, max: 600_000 }),
+});
+
+describe('domain/rotation-policy', () => {
+  it('uses the upstream annotation names', () => {
+    expect(RotationAnnotation).to.deep.equal({
+      pollInterval: 'secrets-store.csi.k8s.io/rotation-poll-interval',
+      rotateRequestedAt: 'secrets-store.csi.k8s.io/rotate-requested-at',
+    });
+  });
+
+  describe('effectiveInterval', () => {
+    it('uses the global interval when the class has no annotation', () => {
+      expect(effectiveInterval(settings, {})).to.deep.equal({ intervalMs: 120_000 });
+    });
+
+    it('uses the global interval when the annotation is empty or blank', () => {
+      expect(effectiveInterval(settings, { [RotationAnnotation.pollInterval]: '' })).to.deep.equal({ intervalMs: 120_000 });
+      expect(effectiveInterval(settings, { [RotationAnnotation.pollInterval]: '  ' })).to.deep.equal({ intervalMs: 120_000 });
+    });
+
+    it("uses the class's own interval when it is valid and not below the minimum", () => {
+      expect(effectiveInterval(settings, { [RotationAnnotation.pollInterval]: '30s' })).to.deep.equal({ intervalMs: 30_000 });
+      expect(effectiveInterval(settings, { [RotationAnnotation.pollInterval]: '1h' })).to.deep.equal({ intervalMs: 3_600_000 });
+      expect(effectiveInterval(settings, { [RotationAnnotation.pollInterval]: '5s' })).to.deep.equal({ intervalMs: 5_000 });
+    });
+
+    it('raises an interval below the minimum to the minimum and says why', () => {
+      const result = effectiveInterval(settings, { [RotationAnnotation.pollInterval]: '1s' });
+      expect(result.intervalMs).to.equal(5_000);
+      expect(result.problem).to.include('below the minimum');
+    });
+
+    it('raises a zero or negative interval to the minimum', () => {
+      expect(effectiveInterval(settings, { [RotationAnnotation.pollInterval]: '0' }).intervalMs).to.equal(5_000);
+      expect(effectiveInterval(settings, { [RotationAnnotation.pollInterval]: '-5m' }).intervalMs).to.equal(5_000);
+    });
+
+    it('falls back to the global interval for an unparsable annotation and names the annotation', () => {
+      const result = effectiveInterval(settings, { [RotationAnnotation.pollInterval]: 'soon' });
+      expect(result.intervalMs).to.equal(120_000);
+      expect(result.problem).to.include(RotationAnnotation.pollInterval).and.include('soon');
+    });
+
+    it('never returns less than the minimum once a class sets an interval (property)', () => {
+      fc.assert(
+        fc.property(settingsArb, fc.stringMatching(/^-?[0-9]{1,4}(ms|s|m|h)$/), (s, text) => {
+          const result = effectiveInterval(s, { [RotationAnnotation.pollInterval]: text });
+          expect(result.intervalMs).to.be.at.least(s.minClassIntervalMs);
+        }),
+      );
+    });
+  });
+
+  describe('jittered', () => {
+    it('returns the delay unchanged without jitter', () => {
+      expect(jittered(1000, 0, fixed(0.9))).to.equal(1000);
+    });
+
+    it('moves the delay by up to the fraction either way', () => {
+      expect(jittered(1000, 0.1, fixed(0))).to.equal(900);
+      expect(jittered(1000, 0.1, fixed(0.5))).to.equal(1000);
+      expect(jittered(1000, 0.1, fixed(0.75))).to.equal(1050);
+    });
+
+    it('clamps the fraction to [0, 1]', () => {
+      expect(jittered(1000, 5, fixed(0))).to.equal(0);
+      expect(jittered(1000, 5, fixed(0.75))).to.equal(1500);
+      expect(jittered(1000, -1, fixed(0))).to.equal(1000);
+    });
+
+    it('returns whole milliseconds', () => {
+      expect(Number.isInteger(jittered(1001, 0.1, fixed(0.123)))).to.equal(true);
+    });
+
+    it('stays within delay +/- fraction x delay and is a non-negative integer (property)', () => {
+      fc.assert(
+        fc.property(fc.integer({ min: 0, max: 1e9 }), fc.double({ min: -1, max: 2, noNaN: true }), randomValue, (delay, fraction, r) => {
+          const spread = delay * Math.max(0, Math.min(1, fraction));
+          const result = jittered(delay, fraction, () => r);
+          expect(Number.isInteger(result)).to.equal(true);
+          expect(result).to.be.at.least(Math.max(0, Math.floor(delay - spread)));
+          expect(result).to.be.at.most(Math.ceil(delay + spread));
+        }),
+      );
+    });
+
+    it('is non-decreasing in the random value (property)', () => {
+      fc.assert(
+        fc.property(fc.integer({ min: 0, max: 1e9 }), fc.double({ min: 0, max: 1, noNaN: true }), randomValue, randomValue, (delay, fraction, a, b) => {
+          const [low, high] = a <= b ? [a, b] : [b, a];
+          expect(jittered(delay, fraction, () => low)).to.be.at.most(jittered(delay, fraction, () => high));
+        }),
+      );
+    });
+  });
+
+  describe('scheduleAfterSuccess', () => {
+    it('schedules the next check one jittered interval from now and clears failures', () => {
+      const result = scheduleAfterSuccess(settings, 60_000, 1_000_000, fixed(0));
+      expect(result).to.deep.equal({ nextDueAt: 1_000_000 + 54_000, consecutiveFailures: 0, handledRequests: {} });
+    });
+
+    it('remembers the rotation requests it acted upon', () => {
+      const handled = { 'class/default/app': '2026-01-01T00:00:00Z' };
+      expect(scheduleAfterSuccess(settings, 60_000, 0, fixed(0.5), handled).handledRequests).to.deep.equal(handled);
+    });
+
+    it('is due again within interval +/- jitter (property)', () => {
+      fc.assert(
+        fc.property(settingsArb, fc.integer({ min: 0, max: 1e12 }), randomValue, (s, now, r) => {
+          const next = scheduleAfterSuccess(s, s.intervalMs, now, () => r);
+          const spread = s.intervalMs * Math.max(0, Math.min(1, s.jitterFraction));
+          expect(next.nextDueAt - now).to.be.within(Math.max(0, Math.floor(s.intervalMs - spread)), Math.ceil(s.intervalMs + spread));
+          expect(next.consecutiveFailures).to.equal(0);
+        }),
+      );
+    });
+  });
+
+  describe('scheduleAfterFailure', () => {
+    it('doubles the delay from the base with each failure, up to the interval', () => {
+      let current = schedule();
+      const delays: number[] = [];
+      for (let i = 0; i < 10; i++) {
+        current = scheduleAfterFailure(noJitter, 60_000, current, 0, fixed(0.5));
+        delays.push(current.nextDueAt);
+      }
+      expect(delays).to.deep.equal([1000, 2000, 4000, 8000, 16000, 32000, 60000, 60000, 60000, 60000]);
+      expect(current.consecutiveFailures).to.equal(10);
+    });
+
+    it('counts consecutive failures', () => {
+      expect(scheduleAfterFailure(settings, 60_000, schedule({ consecutiveFailures: 3 }), 0, fixed(0)).consecutiveFailures).to.equal(4);
+    });
+
+    it('keeps the handled rotation requests unless told otherwise', () => {
+      const previous = schedule({ handledRequests: { pod: 'a' } });
+      expect(scheduleAfterFailure(settings, 60_000, previous, 0, fixed(0)).handledRequests).to.deep.equal({ pod: 'a' });
+      expect(scheduleAfterFailure(settings, 60_000, previous, 0, fixed(0), { pod: 'b' }).handledRequests).to.deep.equal({ pod: 'b' });
+    });
+
+    it('stays finite after very many failures', () => {
+      const result = scheduleAfterFailure(settings, 60_000, schedule({ consecutiveFailures: 10_000 }), 5, fixed(0.99));
+      expect(result.nextDueAt).to.equal(5 + 60_000);
+    });
+
+    it('never waits longer than the interval, whatever the jitter (property)', () => {
+      fc.assert(
+        fc.property(settingsArb, fc.nat(200), fc.integer({ min: 0, max: 1e12 }), randomValue, (s, failures, now, r) => {
+          const next = scheduleAfterFailure(s, s.intervalMs, schedule({ consecutiveFailures: failures }), now, () => r);
+          expect(next.nextDueAt - now).to.be.at.most(s.intervalMs);
+          expect(next.nextDueAt - now).to.be.at.least(0);
+          expect(next.consecutiveFailures).to.equal(failures + 1);
+        }),
+      );
+    });
+
+    it('waits no less after more failures, before jitter (property)', () => {
+      fc.assert(
+        fc.property(settingsArb, fc.nat(60), fc.nat(60), (s, a, b) => {
+          const [fewer, more] = a <= b ? [a, b] : [b, a];
+          const delay = (failures: number) =>
+            scheduleAfterFailure({ ...s, jitterFraction: 0 }, s.intervalMs, schedule({ consecutiveFailures: failures }), 0, fixed(0.5)).nextDueAt;
+          expect(delay(fewer)).to.be.at.most(delay(more));
+        }),
+      );
+    });
+  });
+
+  describe('isDue', () => {
+    it('is due at and after the due time, not before', () => {
+      const s = schedule({ nextDueAt: 1000 });
+      expect(isDue(s, 999)).to.equal(false);
+      expect(isDue(s, 1000)).to.equal(true);
+      expect(isDue(s, 1001)).to.equal(true);
+    });
+  });
+
+  describe('pendingRotationRequests', () => {
+    const at = (value: string) => ({ [RotationAnnotation.rotateRequestedAt]: value });
+
+    it('is undefined when no object asks for a rotation', () => {
+      expect(pendingRotationRequests(schedule(), { class: {}, pod: { other: 'x' } })).to.equal(undefined);
+      expect(pendingRotationRequests(schedule(), {})).to.equal(undefined);
+    });
+
+    it('ignores an empty request value', () => {
+      expect(pendingRotationRequests(schedule(), { class: at('') })).to.equal(undefined);
+    });
+
+    it('returns the values to remember when an object carries a new request', () => {
+      expect(pendingRotationRequests(schedule(), { class: at('t1') })).to.deep.equal({ class: 't1' });
+    });
+
+    it('is undefined when every request was already acted upon', () => {
+      expect(pendingRotationRequests(schedule({ handledRequests: { class: 't1', pod: 'p1' } }), { class: at('t1'), pod: at('p1') })).to.equal(
+        undefined,
+      );
+    });
+
+    it('asks again when a handled request value changes', () => {
+      expect(pendingRotationRequests(schedule({ handledRequests: { class: 't1' } }), { class: at('t2') })).to.deep.equal({ class: 't2' });
+    });
+
+    it('returns all current values when only one object has a new request', () => {
+      const handled = schedule({ handledRequests: { class: 't1' } });
+      expect(pendingRotationRequests(handled, { class: at('t1'), pod: at('p1') })).to.deep.equal({ class: 't1', pod: 'p1' });
+    });
+
+    it('returns nothing new once its own answer is remembered (property)', () => {
+      const annotations = fc.dictionary(
+        fc.constantFrom('class', 'pod', 'other'),
+        fc.oneof(fc.constant({}), fc.constantFrom('', 't1', 't2').map(at)),
+      );
+      fc.assert(
+        fc.property(annotations, (byObject) => {
+          const first = pendingRotationRequests(schedule(), byObject);
+          const remembered = schedule({ handledRequests: first ?? {} });
+          expect(pendingRotationRequests(remembered, byObject)).to.equal(undefined);
+        }),
+      );
+    });
+  });
+});
