@@ -1,4 +1,4 @@
-import { DomainError } from '../domain/errors.js';
+import { DomainError, toDomainError } from '../domain/errors.js';
 import type { ObjectVersion } from '../domain/object-versions.js';
 import { buildMountRequest, interpretMountResponse, type ProviderPayload } from '../domain/provider-request.js';
 import { assertMountable, type SecretProviderClass } from '../domain/secret-provider-class.js';
@@ -22,10 +22,14 @@ export class FetchSecrets {
     const { namespace } = request.pod;
     const spc = await this.classes.get(namespace, request.className);
     if (spc === undefined) {
-      throw new DomainError('ClassNotFound', `SecretProviderClass ${namespace}/${request.className} not found`);
+      throw new DomainError('ClassNotFound', `failed to get secretproviderclass ${namespace}/${request.className}: not found`);
     }
-    assertMountable(spc);
-    const response = await this.provider.mount(spc.provider, buildMountRequest(spc, request, currentVersions));
-    return { spc, payload: interpretMountResponse(spc.provider, response) };
+    try {
+      assertMountable(spc);
+      const response = await this.provider.mount(spc.provider, buildMountRequest(spc, request, currentVersions));
+      return { spc, payload: interpretMountResponse(spc.provider, response) };
+    } catch (error) {
+      throw toDomainError(error).forProvider(spc.provider);
+    }
   }
 }

@@ -1,6 +1,6 @@
 import { DomainError, toDomainError } from '../domain/errors.js';
 import { parseTargetPath } from '../domain/target-path.js';
-import { parseVolumeRequest, sameVolume, type PublishCommand, type VolumeRequest } from '../domain/volume-binding.js';
+import { parseVolumeRequest, sameVolume, type PublishCommand } from '../domain/volume-binding.js';
 import type { Metrics } from '../ports/metrics.js';
 import type { NodeVolumes, UnpublishCommand } from '../ports/node-volumes.js';
 import type { BindingRegistry } from './binding-registry.js';
@@ -24,11 +24,43 @@ export class NodeVolumeService implements NodeVolumes {
     private readonly metrics: Metrics,
   ) {}
 
+  /** Every failure is counted in node_publish_error_total, as kubelet sees it. */
   async publish(command: PublishCommand): Promise<void> {
+    try {
+      await this.publishOrRepublish(command);
+    } catch (error) {
+      const failure = toDomainError(error);
+      // The provider is unknown until the class is resolved; upstream reports "" then too.
+      this.metrics.nodePublishError(failure.provider ?? '', failure.errorType);
+      throw failure;
+    }
+  }
+
+  async unpublish(command: UnpublishCommand): Promise<void> {
+    try {
+      if (!command.volumeId) throw new DomainError('InvalidVolumeContext', 'volume_id is empty');
+      const target = parseTargetPath(command.targetPath, this.kubeletRoot);
+      await this.locks.run(target.path, async () => {
+        const removed = this.registry.delete(target.path);
+        await this.unpublishVolume.execute(target.path, removed?.binding.request);
+      });
+      this.metrics.nodeUnpublish();
+    } catch (error) {
+      this.metrics.nodeUnpublishError();
+      throw toDomainError(error);
+    }
+  }
+
+  private async publishOrRepublish(command: PublishCommand): Promise<void> {
     const request = parseVolumeRequest(command, this.kubeletRoot);
     await this.locks.run(request.target.path, async () => {
       const existing = this.registry.get(request.target.path);
-      if (existing === undefined) return this.firstPublish(request);
+      if (existing === undefined) {
+        const mounted = await this.publishVolume.execute(request);
+        this.rotation.register(mounted.binding, mounted.spc);
+        this.metrics.nodePublish(mounted.binding.providerName);
+        return;
+      }
       if (!sameVolume(existing.binding.request, request)) {
         throw new DomainError('AlreadyPublished', `target "${request.target.path}" is already published with different arguments`);
       }
@@ -36,34 +68,7 @@ export class NodeVolumeService implements NodeVolumes {
       const refreshed = { ...existing.binding, request };
       this.registry.put({ ...existing, binding: refreshed });
       if (this.rotation.isDue(existing)) await this.rotation.checkNow(refreshed);
+      this.metrics.nodePublish(existing.binding.providerName);
     });
-  }
-
-  async unpublish(command: UnpublishCommand): Promise<void> {
-    if (!command.volumeId) throw new DomainError('InvalidVolumeContext', 'volume_id is empty');
-    const target = parseTargetPath(command.targetPath, this.kubeletRoot);
-    await this.locks.run(target.path, async () => {
-      try {
-        const removed = this.registry.delete(target.path);
-        await this.unpublishVolume.execute(target.path, removed?.binding.request);
-        this.metrics.nodeUnpublish();
-      } catch (error) {
-        this.metrics.nodeUnpublishError();
-        throw toDomainError(error);
-      }
-    });
-  }
-
-  private async firstPublish(request: VolumeRequest): Promise<void> {
-    try {
-      const mounted = await this.publishVolume.execute(request);
-      this.rotation.register(mounted.binding, mounted.spc);
-      this.metrics.nodePublish(mounted.binding.providerName);
-    } catch (error) {
-      const domainError = toDomainError(error);
-      // The provider is unknown when the class could not be resolved; upstream reports "" then too.
-      this.metrics.nodePublishError('', domainError.errorType);
-      throw domainError;
-    }
   }
 }

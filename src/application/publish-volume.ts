@@ -1,4 +1,6 @@
+import { toDomainError } from '../domain/errors.js';
 import { EventReason } from '../domain/events.js';
+import type { ProviderPayload } from '../domain/provider-request.js';
 import type { SecretProviderClass } from '../domain/secret-provider-class.js';
 import type { VolumeBinding, VolumeRequest } from '../domain/volume-binding.js';
 import type { Clock } from '../ports/clock.js';
@@ -29,20 +31,16 @@ export class PublishVolume {
 
   async execute(request: VolumeRequest): Promise<MountedVolume> {
     const { spc, payload } = await this.fetch.execute(request, []);
-    const target = request.target.path;
-    const wasMounted = await this.mounter.isMounted(target);
-    await this.mounter.mount(target);
     let result: ApplyResult;
     try {
-      result = await this.apply.execute({ request, spc, payload, previousVersions: [], syncSecretsAnyway: true, secretFailureReason: EventReason.failedToCreateSecret });
+      result = await this.mountAndApply(request, spc, payload);
     } catch (error) {
-      if (!wasMounted) await this.mounter.unmount(target);
-      throw error;
+      throw toDomainError(error).forProvider(spc.provider);
     }
     this.logger.info('volume mounted', {
       pod: `${request.pod.namespace}/${request.pod.name}`,
       class: request.className,
-      target,
+      target: request.target.path,
       objects: payload.objectVersions.length,
     });
     const binding: VolumeBinding = {
@@ -54,5 +52,17 @@ export class PublishVolume {
       mountedAt: this.clock.now(),
     };
     return { binding, spc };
+  }
+
+  private async mountAndApply(request: VolumeRequest, spc: SecretProviderClass, payload: ProviderPayload): Promise<ApplyResult> {
+    const target = request.target.path;
+    const wasMounted = await this.mounter.isMounted(target);
+    await this.mounter.mount(target);
+    try {
+      return await this.apply.execute({ request, spc, payload, previousVersions: [], syncSecretsAnyway: true, secretFailureReason: EventReason.failedToCreateSecret });
+    } catch (error) {
+      if (!wasMounted) await this.mounter.unmount(target);
+      throw error;
+    }
   }
 }

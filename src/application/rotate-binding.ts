@@ -1,4 +1,4 @@
-import { toDomainError, type DomainError } from '../domain/errors.js';
+import { describeError, toDomainError, type DomainError } from '../domain/errors.js';
 import { EventReason } from '../domain/events.js';
 import { describeDiff, isEmptyDiff, type ObjectVersionsDiff } from '../domain/object-versions.js';
 import type { SecretProviderClass } from '../domain/secret-provider-class.js';
@@ -74,14 +74,15 @@ export class RotateBinding {
       return { kind: 'rotated', binding: updated, spc, versions: result.versions, filesChanged: result.filesChanged, secretsChanged, secretFailures };
     } catch (thrown) {
       const error = toDomainError(thrown);
+      const reason = describeError(thrown);
       this.metrics.rotationReconcileError(binding.providerName, error.errorType, false);
       this.logger.warn('rotation failed; keeping the mounted content', {
         pod: `${pod.namespace}/${pod.name}`,
         class: binding.request.className,
         code: error.code,
-        error: error.message,
+        error: reason,
       });
-      await this.events.record({ pod, type: 'Warning', reason: EventReason.mountRotationFailed, message: `failed to rotate mounted contents: ${error.message}` });
+      await this.events.record({ pod, type: 'Warning', reason: EventReason.mountRotationFailed, message: `failed to rotate mounted contents: ${reason}` });
       return { kind: 'failed', binding, error };
     }
   }

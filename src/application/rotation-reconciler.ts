@@ -4,6 +4,7 @@ import {
   RotationAnnotation,
   scheduleAfterFailure,
   scheduleAfterSuccess,
+  type BindingSchedule,
   type RotationSettings,
 } from '../domain/rotation-policy.js';
 import type { SecretProviderClass } from '../domain/secret-provider-class.js';
@@ -82,8 +83,9 @@ export class RotationReconciler {
 
   /** Checks one binding now; the caller already holds its target. */
   async checkNow(binding: VolumeBinding): Promise<RotationOutcome> {
+    const scheduleBefore = this.registry.get(binding.request.target.path)?.schedule;
     const outcome = await this.rotate.execute(binding);
-    this.record(outcome);
+    this.record(outcome, scheduleBefore);
     return outcome;
   }
 
@@ -114,14 +116,18 @@ export class RotationReconciler {
     await Promise.all(Array.from({ length: Math.max(1, Math.min(this.settings.workers, due.length)) }, worker));
   }
 
-  private record(outcome: RotationOutcome): void {
+  private record(outcome: RotationOutcome, scheduleBefore: BindingSchedule | undefined): void {
     const target = outcome.binding.request.target.path;
     const entry = this.registry.get(target);
     if (entry === undefined) return;
     const now = this.clock.now();
     const random = (): number => this.random.next();
+    // A class change during the check rescheduled the binding; the check may have read the old class,
+    // so the earlier due time stands.
+    const keepEarlierDue = (schedule: BindingSchedule): BindingSchedule =>
+      entry.schedule === scheduleBefore ? schedule : { ...schedule, nextDueAt: Math.min(schedule.nextDueAt, entry.schedule.nextDueAt) };
     if (outcome.kind === 'failed') {
-      this.registry.put({ ...entry, schedule: scheduleAfterFailure(this.settings, entry.intervalMs, entry.schedule, now, random) });
+      this.registry.put({ ...entry, schedule: keepEarlierDue(scheduleAfterFailure(this.settings, entry.intervalMs, entry.schedule, now, random)) });
     } else {
       const interval = effectiveInterval(this.settings, outcome.spc.annotations);
       if (interval.problem) this.logger.warn('ignoring class rotation interval', { class: `${outcome.spc.namespace}/${outcome.spc.name}`, problem: interval.problem });
@@ -130,7 +136,7 @@ export class RotationReconciler {
         outcome.secretFailures.length > 0
           ? scheduleAfterFailure(this.settings, interval.intervalMs, entry.schedule, now, random, requests)
           : scheduleAfterSuccess(this.settings, interval.intervalMs, now, random, requests);
-      this.registry.put({ binding: outcome.binding, schedule, intervalMs: interval.intervalMs });
+      this.registry.put({ binding: outcome.binding, schedule: keepEarlierDue(schedule), intervalMs: interval.intervalMs });
     }
     for (const listener of this.outcomeListeners) listener(outcome);
   }

@@ -1,4 +1,4 @@
-import { toDomainError } from '../domain/errors.js';
+import { describeError } from '../domain/errors.js';
 import type { EventReasonName } from '../domain/events.js';
 import type { OwnerReference } from '../domain/owner-reference.js';
 import { planSecretChange, type DesiredSecret } from '../domain/secret-sync-plan.js';
@@ -46,7 +46,7 @@ export class SyncSecrets {
       try {
         if (await this.apply(desired, request.owners)) dataChanged.push(desired.name);
       } catch (error) {
-        const message = `failed to sync Secret ${desired.namespace}/${desired.name}: ${toDomainError(error).message}`;
+        const message = `failed to sync Secret ${desired.namespace}/${desired.name}: ${describeError(error)}`;
         failures.push(message);
         this.logger.warn(message, { pod: `${request.pod.namespace}/${request.pod.name}` });
         await this.events.record({ pod: request.pod, type: 'Warning', reason: request.failureReason, message });

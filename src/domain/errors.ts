@@ -32,12 +32,22 @@ export class DomainError extends Error {
   readonly code: DomainErrorCode;
   /** The provider's own error code when the provider reported one (becomes the metric error_type). */
   readonly providerCode: string | undefined;
+  /** The provider of the class the failing operation was for, once known (the metric `provider` label). */
+  readonly provider: string | undefined;
 
-  constructor(code: DomainErrorCode, message: string, providerCode?: string) {
+  constructor(code: DomainErrorCode, message: string, providerCode?: string, provider?: string) {
     super(message);
     this.name = 'DomainError';
     this.code = code;
     this.providerCode = providerCode;
+    this.provider = provider;
+  }
+
+  /** The same failure, attributed to the provider of the class it happened for. */
+  forProvider(provider: string): DomainError {
+    const attributed = new DomainError(this.code, this.message, this.providerCode, provider);
+    attributed.cause = this.cause;
+    return attributed;
   }
 
   /** The `error_type` label of the error metrics. */
@@ -50,8 +60,21 @@ export function isDomainError(value: unknown): value is DomainError {
   return value instanceof DomainError;
 }
 
-/** Wraps anything thrown into a DomainError; unknown failures become Internal with a generic message. */
+/**
+ * Wraps anything thrown into a DomainError; unknown failures become Internal with a generic message
+ * and keep the original as `cause`, for the operator's log (never for the caller).
+ */
 export function toDomainError(value: unknown): DomainError {
   if (isDomainError(value)) return value;
-  return new DomainError('Internal', 'internal error');
+  const wrapped = new DomainError('Internal', 'internal error');
+  wrapped.cause = value;
+  return wrapped;
+}
+
+/**
+ * A failure's own message, for events and logs on this node (an API server's refusal says what is
+ * wrong). Adapters never put secret material in error messages; gRPC answers still use toDomainError.
+ */
+export function describeError(value: unknown): string {
+  return value instanceof Error ? value.message : String(value);
 }

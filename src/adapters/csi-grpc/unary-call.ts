@@ -42,7 +42,8 @@ export function unaryCall<Request, Response>(
 function logFailure(logger: Logger, fields: LogFields, details: string, error: unknown): void {
   if (fields.code === status[status.INTERNAL]) {
     // The caller only sees a generic message; keep what happened for the operator.
-    const cause = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    const original = error instanceof Error && error.cause !== undefined ? error.cause : error;
+    const cause = original instanceof Error ? `${original.name}: ${original.message}` : String(original);
     logger.error('csi call failed', { ...fields, error: details, cause });
   } else {
     logger.warn('csi call failed', { ...fields, error: details });

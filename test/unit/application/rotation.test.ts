@@ -1,0 +1,190 @@
+import { expect } from 'chai';
+import { expectNoSecretLeaked } from '../../support/driver-assertions.js';
+import { aSyncedPassword, DriverHarness, objectsParameter, type TestPod } from '../../support/driver-harness.js';
+
+describe('Rotating a mounted volume on the rotation interval', () => {
+  let harness: DriverHarness;
+  let pod: TestPod;
+  const interval = (): number => harness.rotation.intervalMs;
+
+  beforeEach(async () => {
+    harness = new DriverHarness();
+    harness.addClass({ parameters: { objects: objectsParameter('db-password', 'api-key') }, secretObjects: [aSyncedPassword()] });
+    pod = harness.addPod();
+    await harness.publish(pod);
+  });
+  afterEach(async () => {
+    expectNoSecretLeaked(harness);
+    await harness.stop();
+  });
+
+  describe('when the external store changed', () => {
+    it('does not look before the interval has passed', async () => {
+      harness.store.rotate('db-password');
+
+      await harness.advance(interval() - 1);
+
+      expect(harness.provider.calls).to.equal(1);
+      expect(await harness.mountedText(pod.target)).to.include({ 'db-password': 'db-password-v1' });
+    });
+
+    it('updates the mounted files, the pod status versions and the synced Secret after the interval', async () => {
+      harness.store.rotate('db-password');
+
+      await harness.advance(interval());
+
+      expect(await harness.mountedText(pod.target)).to.deep.equal({ 'api-key': 'api-key-v1', 'db-password': 'db-password-v2' });
+      expect(harness.podStatus(pod)?.status?.objects).to.deep.equal([
+        { id: 'api-key', version: 'v1' },
+        { id: 'db-password', version: 'v2' },
+      ]);
+      expect(harness.secretData('app-synced')).to.deep.equal({ password: 'db-password-v2' });
+    });
+
+    it('sends the mounted versions to the provider as current_object_version', async () => {
+      await harness.advance(interval());
+
+      expect(harness.fake.requests[1]?.request.currentObjectVersion).to.deep.equal([
+        { id: 'api-key', version: 'v1' },
+        { id: 'db-password', version: 'v1' },
+      ]);
+    });
+
+    it('records MountRotationComplete and SecretRotationComplete on the pod', async () => {
+      harness.store.rotate('db-password');
+
+      await harness.advance(interval());
+
+      const [mounted] = harness.events('MountRotationComplete');
+      const [synced] = harness.events('SecretRotationComplete');
+      expect(mounted?.type).to.equal('Normal');
+      expect(mounted?.involvedObject).to.include({ kind: 'Pod', name: pod.name, uid: pod.uid });
+      expect(mounted?.message).to.contain('db-password v1 -> v2');
+      expect(synced?.involvedObject).to.include({ kind: 'Pod', uid: pod.uid });
+      expect(synced?.message).to.contain('app-synced');
+    });
+
+    it('counts rotation_reconcile_total as rotated', async () => {
+      harness.store.rotate('api-key');
+
+      await harness.advance(interval());
+
+      expect(harness.metrics.count('rotation_reconcile_total', { provider: 'fake', rotated: 'true' })).to.equal(1);
+      expect(harness.metrics.count('rotation_reconcile_error_total')).to.equal(0);
+    });
+
+    it('checks again one interval after a rotation', async () => {
+      harness.store.rotate('db-password');
+      await harness.advance(interval());
+      harness.store.rotate('db-password');
+
+      await harness.advance(interval());
+
+      expect(harness.provider.calls).to.equal(3);
+      expect(await harness.mountedText(pod.target)).to.include({ 'db-password': 'db-password-v3' });
+    });
+  });
+
+  describe('when nothing changed in the store', () => {
+    it('writes no file, no pod status, no Secret and records no event', async () => {
+      const dataDir = harness.dataDir(pod.target);
+      const statusVersion = harness.podStatus(pod)?.metadata.resourceVersion;
+      const secretVersion = harness.secret('app-synced')?.metadata.resourceVersion;
+      const events = harness.events().length;
+
+      await harness.advance(interval());
+
+      expect(harness.provider.calls).to.equal(2);
+      expect(harness.dataDir(pod.target)).to.equal(dataDir);
+      expect(harness.podStatus(pod)?.metadata.resourceVersion).to.equal(statusVersion);
+      expect(harness.secret('app-synced')?.metadata.resourceVersion).to.equal(secretVersion);
+      expect(harness.events()).to.have.length(events);
+      expect(harness.metrics.count('rotation_reconcile_total', { rotated: 'false' })).to.equal(1);
+    });
+  });
+
+  describe('when the provider fails', () => {
+    beforeEach(() => {
+      harness.store.rotate('db-password');
+      harness.fake.fail({ kind: 'provider-error', code: 'RateLimited' });
+    });
+
+    it('keeps the old files byte for byte, the pod status and the Secret', async () => {
+      const before = await harness.snapshot(pod.target);
+
+      await harness.advance(interval());
+
+      expect(harness.provider.calls).to.equal(2);
+      expect(await harness.snapshot(pod.target)).to.deep.equal(before);
+      expect(harness.podStatus(pod)?.status?.objects).to.deep.include({ id: 'db-password', version: 'v1' });
+      expect(harness.secretData('app-synced')).to.deep.equal({ password: 'db-password-v1' });
+    });
+
+    it('records a MountRotationFailed Warning naming the reason and counts rotation_reconcile_error_total', async () => {
+      await harness.advance(interval());
+
+      const [failed] = harness.events('MountRotationFailed');
+      expect(failed?.type).to.equal('Warning');
+      expect(failed?.involvedObject).to.include({ name: pod.name, uid: pod.uid });
+      expect(failed?.message).to.contain('RateLimited');
+      expect(harness.metrics.count('rotation_reconcile_error_total', { provider: 'fake', error_type: 'RateLimited' })).to.equal(1);
+      expect(harness.events('MountRotationComplete')).to.deep.equal([]);
+    });
+
+    it('checks again sooner than the interval (backoff), doubling the delay after each failure', async () => {
+      const base = harness.rotation.backoffBaseMs;
+      await harness.advance(interval());
+
+      await harness.advance(base - 1);
+      expect(harness.provider.calls, 'before the first backoff').to.equal(2);
+      await harness.advance(1);
+      expect(harness.provider.calls, 'after the first backoff').to.equal(3);
+      await harness.advance(2 * base - 1);
+      expect(harness.provider.calls, 'before the doubled backoff').to.equal(3);
+      await harness.advance(1);
+      expect(harness.provider.calls, 'after the doubled backoff').to.equal(4);
+    });
+
+    it('rotates on the next check once the provider recovers, then returns to the full interval', async () => {
+      await harness.advance(interval());
+      harness.fake.fail(undefined);
+
+      await harness.advance(harness.rotation.backoffBaseMs);
+
+      expect(await harness.mountedText(pod.target)).to.include({ 'db-password': 'db-password-v2' });
+      expect(harness.events('MountRotationComplete')).to.have.length(1);
+      await harness.advance(interval() - 1);
+      expect(harness.provider.calls).to.equal(3);
+    });
+  });
+
+  describe('when the provider cannot be reached', () => {
+    it('keeps the files and reports ProviderUnavailable', async () => {
+      const before = await harness.snapshot(pod.target);
+      harness.fake.fail({ kind: 'unavailable' });
+
+      await harness.advance(interval());
+
+      expect(await harness.snapshot(pod.target)).to.deep.equal(before);
+      expect(harness.metrics.count('rotation_reconcile_error_total', { error_type: 'ProviderUnavailable' })).to.equal(1);
+    });
+  });
+});
+
+describe('Rotation switched off', () => {
+  it('never checks a mounted volume again', async () => {
+    const harness = new DriverHarness({ rotation: { enabled: false } });
+    harness.addClass();
+    const pod = harness.addPod();
+    await harness.publish(pod);
+    harness.store.rotate('db-password');
+
+    await harness.advance(harness.rotation.intervalMs * 10);
+    await harness.publish(pod);
+
+    expect(harness.provider.calls).to.equal(1);
+    expect(harness.clock.pendingTimers).to.equal(0);
+    expect(await harness.mountedText(pod.target)).to.deep.equal({ 'db-password': 'db-password-v1' });
+    await harness.stop();
+  });
+});

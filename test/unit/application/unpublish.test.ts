@@ -1,0 +1,103 @@
+import { expect } from 'chai';
+import { targetPathFor } from '../../support/builders.js';
+import { expectNoSecretLeaked, expectRejection } from '../../support/driver-assertions.js';
+import { aSyncedPassword, DriverHarness, type TestPod } from '../../support/driver-harness.js';
+
+describe('Unpublishing a volume', () => {
+  let harness: DriverHarness;
+  let pod: TestPod;
+
+  beforeEach(async () => {
+    harness = new DriverHarness();
+    harness.addClass({ secretObjects: [aSyncedPassword()] });
+    pod = harness.addPod();
+    await harness.publish(pod);
+  });
+  afterEach(async () => {
+    expectNoSecretLeaked(harness);
+    await harness.stop();
+  });
+
+  it('removes the files, the hidden versions and the target directory', async () => {
+    await harness.unpublish(pod.target);
+
+    expect(harness.exists(pod.target)).to.equal(false);
+    expect(await harness.mountedFiles(pod.target)).to.deep.equal([]);
+  });
+
+  it('deletes the pod status object and, for a bare pod, the Secret it owned', async () => {
+    await harness.unpublish(pod.target);
+
+    expect(harness.podStatus(pod)).to.equal(undefined);
+    expect(harness.secret('app-synced')).to.equal(undefined);
+  });
+
+  it('stops rotating the binding: later passes never ask the provider about it', async () => {
+    await harness.unpublish(pod.target);
+    harness.store.rotate('db-password');
+
+    await harness.advance(harness.rotation.intervalMs * 3);
+
+    expect(harness.provider.calls).to.equal(1);
+    expect(harness.registry.all()).to.deep.equal([]);
+    expect(harness.events()).to.deep.equal([]);
+  });
+
+  it('counts node_unpublish_total', async () => {
+    await harness.unpublish(pod.target);
+
+    expect(harness.metrics.count('node_unpublish_total', { os_type: 'linux' })).to.equal(1);
+    expect(harness.metrics.count('node_unpublish_error_total')).to.equal(0);
+  });
+
+  it('succeeds when called twice', async () => {
+    await harness.unpublish(pod.target);
+
+    await harness.unpublish(pod.target);
+
+    expect(harness.exists(pod.target)).to.equal(false);
+    expect(harness.metrics.count('node_unpublish_total')).to.equal(2);
+  });
+
+  it('succeeds for a target this driver never published, touching no other volume', async () => {
+    const before = await harness.snapshot(pod.target);
+
+    await harness.unpublish(targetPathFor('never-published'));
+
+    expect(await harness.snapshot(pod.target)).to.deep.equal(before);
+    expect(harness.podStatus(pod)).to.not.equal(undefined);
+    expect(harness.registry.all()).to.have.length(1);
+  });
+
+  it('refuses a path outside the kubelet root (InvalidTargetPath) and leaves the file system alone', async () => {
+    harness.volume.mkdirSync('/etc/secrets', { recursive: true });
+    harness.volume.writeFileSync('/etc/secrets/keep', 'kept');
+
+    await expectRejection(harness.unpublish('/etc/secrets'), 'InvalidTargetPath');
+
+    expect(harness.volume.readFileSync('/etc/secrets/keep', 'utf8')).to.equal('kept');
+    expect(harness.exists(pod.target)).to.equal(true);
+  });
+
+  it('can publish the same target again afterwards', async () => {
+    await harness.unpublish(pod.target);
+
+    await harness.publish(pod);
+
+    expect(await harness.mountedText(pod.target)).to.deep.equal({ 'db-password': 'db-password-v1' });
+    expect(harness.podStatus(pod)?.status?.mounted).to.equal(true);
+  });
+
+  it("refuses an unpublish while a rotation check holds the target (OperationPending); kubelet's retry then succeeds", async () => {
+    const held = harness.provider.holdNext();
+    harness.clock.advance(harness.rotation.intervalMs);
+    await held.entered;
+
+    await expectRejection(harness.unpublish(pod.target), 'OperationPending');
+
+    held.release();
+    await harness.advance(0);
+    await harness.unpublish(pod.target);
+    expect(harness.exists(pod.target)).to.equal(false);
+  });
+});
