@@ -1,12 +1,14 @@
 import { describeError, toDomainError, type DomainError } from '../domain/errors.js';
 import { EventReason } from '../domain/events.js';
 import { describeDiff, isEmptyDiff, type ObjectVersionsDiff } from '../domain/object-versions.js';
+import { rotationSkipReason } from '../domain/rotation-policy.js';
 import type { SecretProviderClass } from '../domain/secret-provider-class.js';
 import type { VolumeBinding } from '../domain/volume-binding.js';
 import type { Clock } from '../ports/clock.js';
 import type { EventRecorder } from '../ports/event-recorder.js';
 import type { Logger } from '../ports/logger.js';
 import type { Metrics } from '../ports/metrics.js';
+import type { PodSource } from '../ports/pod-source.js';
 import type { ApplyPayload } from './apply-payload.js';
 import type { FetchSecrets } from './fetch-secrets.js';
 
@@ -27,7 +29,9 @@ export type RotationOutcome =
       readonly secretsChanged: readonly string[];
       readonly secretFailures: readonly string[];
     }
-  | { readonly kind: 'failed'; readonly binding: VolumeBinding; readonly error: DomainError };
+  | { readonly kind: 'failed'; readonly binding: VolumeBinding; readonly error: DomainError }
+  /** The pod is finished or terminating: nothing was fetched or written. */
+  | { readonly kind: 'skipped'; readonly binding: VolumeBinding; readonly reason: string };
 
 /**
  * One rotation check of a mounted binding: re-fetch with the mounted versions, and update files,
@@ -36,6 +40,7 @@ export type RotationOutcome =
  */
 export class RotateBinding {
   constructor(
+    private readonly pods: PodSource,
     private readonly fetch: FetchSecrets,
     private readonly apply: ApplyPayload,
     private readonly events: EventRecorder,
@@ -47,6 +52,10 @@ export class RotateBinding {
   async execute(binding: VolumeBinding): Promise<RotationOutcome> {
     const started = this.clock.now();
     const { pod } = binding.request;
+    const podInfo = await this.pods.get(pod.namespace, pod.name);
+    // A pod the cluster does not know (yet) is rotated: only a known finished pod is left alone.
+    const skip = podInfo && podInfo.uid === pod.uid ? rotationSkipReason(podInfo) : undefined;
+    if (skip !== undefined) return { kind: 'skipped', binding, reason: skip };
     try {
       const { spc, payload } = await this.fetch.execute(binding.request, binding.objectVersions);
       const result = await this.apply.execute({

@@ -128,6 +128,8 @@ export class RotationReconciler {
       entry.schedule === scheduleBefore ? schedule : { ...schedule, nextDueAt: Math.min(schedule.nextDueAt, entry.schedule.nextDueAt) };
     if (outcome.kind === 'failed') {
       this.registry.put({ ...entry, schedule: keepEarlierDue(scheduleAfterFailure(this.settings, entry.intervalMs, entry.schedule, now, random)) });
+    } else if (outcome.kind === 'skipped') {
+      this.registry.put({ ...entry, schedule: keepEarlierDue(scheduleAfterSuccess(this.settings, entry.intervalMs, now, random, entry.schedule.handledRequests)) });
     } else {
       const interval = effectiveInterval(this.settings, outcome.spc.annotations);
       if (interval.problem) this.logger.warn('ignoring class rotation interval', { class: `${outcome.spc.namespace}/${outcome.spc.name}`, problem: interval.problem });

@@ -118,3 +118,10 @@ export function pendingRotationRequests(
   }
   return changed ? current : undefined;
 }
+
+/** Why a pod's mounts are not rotated, or undefined when they are: finished or terminating pods are left alone. */
+export function rotationSkipReason(pod: { readonly phase: string; readonly terminating: boolean }): string | undefined {
+  if (pod.terminating) return 'pod is terminating';
+  if (pod.phase === 'Succeeded' || pod.phase === 'Failed') return `pod has ${pod.phase.toLowerCase()}`;
+  return undefined;
+}

@@ -78,8 +78,9 @@ export function applicationModule(settings: ApplicationSettings): ContainerModul
       ])
       .inSingletonScope();
     bind(RotateBinding)
-      .toResolvedValue((fetch: FetchSecrets, apply: ApplyPayload, events: EventRecorder, metrics: Metrics, clock: Clock, logger: Logger) =>
-        new RotateBinding(fetch, apply, events, metrics, clock, logger), [
+      .toResolvedValue((pods: PodSource, fetch: FetchSecrets, apply: ApplyPayload, events: EventRecorder, metrics: Metrics, clock: Clock, logger: Logger) =>
+        new RotateBinding(pods, fetch, apply, events, metrics, clock, logger), [
+        PodSource,
         FetchSecrets,
         ApplyPayload,
         EventRecorder,

@@ -10,6 +10,7 @@ import {
   scheduleAfterSuccess,
   type BindingSchedule,
   type RotationSettings,
+  rotationSkipReason,
 } from '../../../src/domain/rotation-policy.js';
 import { randomValue } from '../../support/domain-arbitraries.js';
 
@@ -255,4 +256,19 @@ describe('domain/rotation-policy', () => {
       );
     });
   });
+});
+
+describe('rotationSkipReason', () => {
+  const cases: { pod: { phase: string; terminating: boolean }; skipped: boolean }[] = [
+    { pod: { phase: 'Running', terminating: false }, skipped: false },
+    { pod: { phase: 'Pending', terminating: false }, skipped: false },
+    { pod: { phase: 'Running', terminating: true }, skipped: true },
+    { pod: { phase: 'Succeeded', terminating: false }, skipped: true },
+    { pod: { phase: 'Failed', terminating: false }, skipped: true },
+  ];
+  for (const { pod, skipped } of cases) {
+    it(`${skipped ? 'skips' : 'rotates'} a ${pod.terminating ? 'terminating ' : ''}${pod.phase} pod`, () => {
+      expect(rotationSkipReason(pod) !== undefined).to.equal(skipped);
+    });
+  }
 });
