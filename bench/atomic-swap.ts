@@ -103,7 +103,7 @@ async function measureTornReads(place: BenchPlace, swaps: number, readers: numbe
 }
 
 async function main(): Promise<void> {
-  const [swaps = 5000, tornSwaps = 20000, readers = Math.max(2, availableParallelism())] = process.argv.slice(2).map(Number);
+  const [swaps = 5000, tornSwaps = 10000, readers = Math.max(2, availableParallelism())] = process.argv.slice(2).map(Number);
   const place = await preparePlace();
   try {
     console.log(`atomic-swap bench on ${place.kind}, node ${process.version}, ${availableParallelism()} CPUs`);

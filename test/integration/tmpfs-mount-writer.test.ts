@@ -3,6 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AtomicMountWriter } from '../../src/adapters/files/atomic-mount-writer.js';
 import { blockingNodeFileSystem, nodeFileSystem } from '../../src/adapters/files/file-system.js';
+import { ManualClock } from '../../src/adapters/clock/manual-clock.js';
 import { SystemClock } from '../../src/adapters/clock/system-clock.js';
 import { probeMountCapability } from '../../src/adapters/tmpfs/can-mount.js';
 import { DomainError } from '../../src/domain/errors.js';
@@ -11,7 +12,7 @@ import { FaultyFileSystem } from '../support/faulty-file-system.js';
 import { TmpfsSandbox } from '../support/tmpfs-sandbox.js';
 import { mountWriterContract } from '../contract/mount-writer.contract.js';
 
-describe('AtomicMountWriter on a real tmpfs', function () {
+describe('AtomicMountWriter on a real tmpfs', () => {
   const sandboxes: TmpfsSandbox[] = [];
   const newSandbox = async (): Promise<TmpfsSandbox> => {
     const sandbox = await TmpfsSandbox.create('tmpfs-writer-');
@@ -76,6 +77,20 @@ describe('AtomicMountWriter on a real tmpfs', function () {
       expect(await writer.read(target)).to.deep.equal([aFile('small', 'v1')]);
       const entries = (await nodeFileSystem().readdir(target)).map((entry) => entry.name).sort();
       expect(entries).to.deep.equal(['..data', version, 'small'].sort());
+    });
+
+    it('gives up retired versions still in their grace period when the new version needs the space', async () => {
+      const clock = new ManualClock();
+      const graceful = new AtomicMountWriter(blockingNodeFileSystem(), { clock, retirement: { graceMs: 60_000, scheduler: clock } });
+      const version = (fill: number) => [{ path: 'big', mode: 0o644, contents: new Uint8Array(400 * 1024).fill(fill) }];
+      const dataDir = (): Promise<string> => nodeFileSystem().readlink(`${target}/..data`);
+      await graceful.write(target, version(1));
+      await graceful.write(target, version(2));
+      const second = await dataDir();
+      expect(await graceful.write(target, version(3))).to.deep.equal({ changed: true });
+      expect((await graceful.read(target))[0]!.contents[0]).to.equal(3);
+      const hidden = (await nodeFileSystem().readdir(target)).map((entry) => entry.name).filter((name) => name !== '..data' && name.startsWith('..'));
+      expect(hidden.sort(), 'the first version made room; the second stays for its grace').to.deep.equal([second, await dataDir()].sort());
     });
   });
 });

@@ -64,7 +64,7 @@ describe('tmpfs mount table and decisions', () => {
   });
 });
 
-describe('TmpfsVolumeMounter on the real system', function () {
+describe('TmpfsVolumeMounter on the real system', () => {
   const sandboxes: TmpfsSandbox[] = [];
   const newSandbox = async (): Promise<TmpfsSandbox> => {
     const sandbox = await TmpfsSandbox.create('tmpfs-mounter-');

@@ -10,12 +10,15 @@ export interface TornReadOptions {
   readonly target: string;
   readonly fileCount: number;
   readonly swaps: number;
+  /** Stop rotating early after this long (a loaded machine still finishes in time). */
+  readonly maxSeconds?: number;
   readonly readers: number;
   /** A path outside the target the readers poll: its creation tells them to stop and report. */
   readonly stopFile: string;
 }
 
 export interface TornReadReport {
+  /** Swaps done: `swaps`, or fewer when `maxSeconds` ran out first. */
   readonly swaps: number;
   readonly seconds: number;
   readonly readers: readonly ReaderReport[];
@@ -36,13 +39,15 @@ export async function runTornReadStress(options: TornReadOptions): Promise<TornR
   try {
     await Promise.all(readers.map((reader) => reader.ready));
     const started = process.hrtime.bigint();
-    for (let version = 1; version <= swaps; version++) {
-      const { changed } = await writer.write(target, versionedPayload(version, fileCount));
-      if (!changed) throw new Error(`version ${version} was not written`);
+    const elapsed = (): number => Number(process.hrtime.bigint() - started) / 1e9;
+    let done = 0;
+    while (done < swaps && elapsed() < (options.maxSeconds ?? Infinity)) {
+      const { changed } = await writer.write(target, versionedPayload(++done, fileCount));
+      if (!changed) throw new Error(`version ${done} was not written`);
     }
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const seconds = elapsed();
     await writeFile(stopFile, 'stop');
-    return { swaps, seconds, readers: await Promise.all(readers.map((reader) => reader.report)) };
+    return { swaps: done, seconds, readers: await Promise.all(readers.map((reader) => reader.report)) };
   } finally {
     await writeFile(stopFile, 'stop');
     for (const reader of readers) if (reader.process.exitCode === null) reader.process.kill();

@@ -1,16 +1,16 @@
 import { topLevelNames, validatePayload, type SecretFile } from '../../domain/secret-payload.js';
 import type { Clock } from '../../ports/clock.js';
 import type { MountWriter, WriteResult } from '../../ports/mount-writer.js';
-import type { FileSystem } from './file-system.js';
+import { errorCode, type FileSystem } from './file-system.js';
 import { withFileErrors } from './file-errors.js';
 import {
-  errorCode,
   inspectTarget,
   isOwnUserLink,
   refuseDataLinkOutside,
   refuseLinksOutside,
   requireTargetDirectory,
   userLinkValue,
+  type TargetEntry,
   type TargetLayout,
 } from './target-layout.js';
 import {
@@ -23,7 +23,7 @@ import {
   type UniqueSuffixSource,
 } from './version-dir-name.js';
 import { RetiredVersions, type RetirementPolicy } from './retired-versions.js';
-import { listTree, readFiles, treeMatchesPayload } from './version-tree.js';
+import { comparePaths, listPath, readFiles, treeMatchesPayload, type TreeFile } from './version-tree.js';
 
 export interface AtomicMountWriterOptions {
   /** Dates the hidden version directories (UTC). */
@@ -50,7 +50,11 @@ const NAME_ATTEMPTS = 5;
  * with InvalidTargetPath; a link in the target that leads outside it on a payload path or through
  * `..data` is refused with InvalidPayloadPath; file-system failures become Internal with the errno
  * code (ENOSPC says the payload does not fit). Clean-up after the swap is best effort: a later
- * write removes what is left.
+ * write removes what is left. Without a retirement policy the replaced version is removed right
+ * after the swap (kubelet's step 7); with one it stays readable for the grace period, so a reader
+ * that resolved `..data` just before the swap still finds its files (see RetiredVersions).
+ * `read` returns the files behind the user-visible entries (its own links through `..data`, plain
+ * files a legacy provider wrote) and never follows a link it did not make.
  */
 export class AtomicMountWriter implements MountWriter {
   private readonly names: VersionDirNames;
@@ -86,10 +90,9 @@ export class AtomicMountWriter implements MountWriter {
       if (!(await this.targetExists(target))) return [];
       const layout = await inspectTarget(this.fs, target);
       refuseDataLinkOutside(layout);
-      if (layout.currentVersion === undefined) return [];
-      const listing = await listTree(this.fs, `${target}/${layout.currentVersion}`);
-      const visible = listing.files.filter((file) => isOwnUserLink(layout.entries.get(file.path.split('/')[0]!)));
-      return readFiles(this.fs, visible);
+      const visible = [...layout.entries.values()].filter((entry) => !isHiddenName(entry.name));
+      const listed = (await Promise.all(visible.map((entry) => this.visibleFiles(layout, entry)))).flat();
+      return readFiles(this.fs, listed.sort((a, b) => comparePaths(a.path, b.path)));
     });
   }
 
@@ -104,6 +107,20 @@ export class AtomicMountWriter implements MountWriter {
       const hidden = entries.filter((entry) => isHiddenName(entry.name) && entry.name !== DATA_LINK);
       await Promise.all(hidden.map((entry) => this.fs.removeTree(`${target}/${entry.name}`)));
     });
+  }
+
+  /**
+   * The files behind one user-visible entry: through `..data` for the writer's own links, in place
+   * for plain files and directories (written by a legacy provider or an older writer). Links the
+   * writer did not make are never followed: they could lead anywhere.
+   */
+  private async visibleFiles(layout: TargetLayout, entry: TargetEntry): Promise<TreeFile[]> {
+    if (isOwnUserLink(entry)) {
+      const version = layout.currentVersion;
+      return version === undefined ? [] : listPath(this.fs, `${layout.target}/${version}/${entry.name}`, entry.name);
+    }
+    if (entry.kind === 'file' || entry.kind === 'directory') return listPath(this.fs, `${layout.target}/${entry.name}`, entry.name);
+    return [];
   }
 
   /** False for a missing target; refuses one that is a link or not a directory. */
@@ -134,7 +151,7 @@ export class AtomicMountWriter implements MountWriter {
 
   /** Steps 3-7 of wire.md 4; anything failing before the rename is undone. */
   private async publish(layout: TargetLayout, names: readonly string[], payload: readonly SecretFile[]): Promise<void> {
-    const versionDir = await this.writeVersion(layout.target, payload);
+    const versionDir = await this.writeVersionMakingRoom(layout.target, payload);
     let createdLinks: string[] = [];
     try {
       createdLinks = await this.createMissingLinks(layout, names);
@@ -146,9 +163,19 @@ export class AtomicMountWriter implements MountWriter {
     await this.replaceForeignEntries(layout, names);
     await bestEffort(async () => {
       await this.removeStaleUserLinks(layout, names);
-      if (layout.currentVersion !== undefined) await this.retired.retire(`${layout.target}/${layout.currentVersion}`);
+      if (layout.currentVersion !== undefined) await this.retired.retire(layout.target, layout.currentVersion);
       await this.removeHiddenEntries(layout, versionDir);
     });
+  }
+
+  /** Space beats grace: when the volume is full, retired versions go early and the write is retried once. */
+  private async writeVersionMakingRoom(target: string, payload: readonly SecretFile[]): Promise<string> {
+    try {
+      return await this.writeVersion(target, payload);
+    } catch (error) {
+      if (errorCode(error) !== 'ENOSPC' || !(await this.retired.releaseNow(target))) throw error;
+      return this.writeVersion(target, payload);
+    }
   }
 
   private async writeVersion(target: string, payload: readonly SecretFile[]): Promise<string> {
@@ -252,15 +279,14 @@ export class AtomicMountWriter implements MountWriter {
   }
 
   /**
-   * The clean-ups: every hidden entry but `..data`, the current version, the version just retired
-   * (the retirement policy owns it) and retired versions still in their grace period.
+   * The clean-ups: every hidden entry but `..data`, the version to keep, the version just retired
+   * and retired versions still in their grace period.
    */
   private async removeHiddenEntries(layout: TargetLayout, keep: string): Promise<void> {
-    const doomed = [...layout.entries.keys()]
-      .filter((name) => isHiddenName(name) && name !== DATA_LINK && name !== keep && name !== layout.currentVersion)
-      .map((name) => `${layout.target}/${name}`)
-      .filter((path) => !this.retired.isInGrace(path));
-    await Promise.all(doomed.map((path) => this.fs.removeTree(path)));
+    const inGrace = this.retired.inGrace(layout.target);
+    const spared = (name: string): boolean => name === DATA_LINK || name === keep || name === layout.currentVersion || inGrace(name);
+    const doomed = [...layout.entries.keys()].filter((name) => isHiddenName(name) && !spared(name));
+    await Promise.all(doomed.map((name) => this.retired.discard(layout.target, name)));
   }
 }
 

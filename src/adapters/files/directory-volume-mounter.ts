@@ -1,7 +1,6 @@
 import { DomainError } from '../../domain/errors.js';
 import type { VolumeMounter } from '../../ports/volume-mounter.js';
-import type { FileSystem } from './file-system.js';
-import { errorCode } from './target-layout.js';
+import { errorCode, type FileSystem } from './file-system.js';
 
 const TARGET_MODE = 0o750;
 

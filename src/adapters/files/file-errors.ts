@@ -1,6 +1,6 @@
 import { DomainError, isDomainError } from '../../domain/errors.js';
 import type { SecretFile } from '../../domain/secret-payload.js';
-import { errorCode } from './target-layout.js';
+import { errorCode } from './file-system.js';
 
 export interface FileOperation {
   readonly target: string;

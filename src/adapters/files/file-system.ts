@@ -45,6 +45,12 @@ export interface FileSystem {
   removeTree(path: string): Promise<void>;
 }
 
+/** The errno code of a file-system error (ENOENT, EEXIST ...), if it has one. */
+export function errorCode(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
 /** The real file system through node:fs/promises. */
 export function nodeFileSystem(): FileSystem {
   return {
@@ -93,8 +99,32 @@ export function blockingNodeFileSystem(): FileSystem {
     readFile: async (path) => syncFs.readFileSync(path),
     readdir: async (path) => syncFs.readdirSync(path, { withFileTypes: true }),
     unlink: async (path) => syncFs.unlinkSync(path),
-    removeTree: async (path) => syncFs.rmSync(path, { recursive: true, force: true }),
+    removeTree: async (path) => removeTreeSync(path),
   };
+}
+
+/** rm -rf without following links; one readdir per directory, no stat per entry (unlike rmSync). */
+function removeTreeSync(path: string): void {
+  let stats;
+  try {
+    stats = syncFs.lstatSync(path);
+  } catch (error) {
+    if (errorCode(error) === 'ENOENT') return;
+    throw error;
+  }
+  if (!stats.isDirectory()) {
+    syncFs.unlinkSync(path);
+    return;
+  }
+  const removeEntries = (dir: string): void => {
+    for (const entry of syncFs.readdirSync(dir, { withFileTypes: true })) {
+      const child = `${dir}/${entry.name}`;
+      if (entry.isDirectory()) removeEntries(child);
+      else syncFs.unlinkSync(child);
+    }
+    syncFs.rmdirSync(dir);
+  };
+  removeEntries(path);
 }
 
 /**

@@ -1,6 +1,6 @@
 import { posix } from 'node:path';
 import { DomainError } from '../../domain/errors.js';
-import type { FileSystem } from './file-system.js';
+import { errorCode, type FileStats, type FileSystem } from './file-system.js';
 import { DATA_LINK, DATA_TMP_LINK, USER_LINK_TMP, isHiddenName } from './version-dir-name.js';
 
 export type EntryKind = 'link' | 'file' | 'directory' | 'other';
@@ -52,14 +52,15 @@ export async function requireTargetDirectory(fs: FileSystem, target: string): Pr
  * version directory of the target (dangling, not a link, leading elsewhere) means no current version.
  */
 export async function inspectTarget(fs: FileSystem, target: string): Promise<TargetLayout> {
-  const listed = await fs.readdir(target);
   const entries = new Map<string, TargetEntry>();
+  const links: string[] = [];
+  for (const dirent of await fs.readdir(target)) {
+    const kind: EntryKind = dirent.isSymbolicLink() ? 'link' : dirent.isDirectory() ? 'directory' : dirent.isFile() ? 'file' : 'other';
+    if (kind === 'link') links.push(dirent.name);
+    else entries.set(dirent.name, { name: dirent.name, kind, linkValue: undefined });
+  }
   await Promise.all(
-    listed.map(async (dirent) => {
-      const kind: EntryKind = dirent.isSymbolicLink() ? 'link' : dirent.isDirectory() ? 'directory' : dirent.isFile() ? 'file' : 'other';
-      const linkValue = kind === 'link' ? await fs.readlink(`${target}/${dirent.name}`) : undefined;
-      entries.set(dirent.name, { name: dirent.name, kind, linkValue });
-    }),
+    links.map(async (name) => entries.set(name, { name, kind: 'link', linkValue: await fs.readlink(`${target}/${name}`) })),
   );
   return { target, entries, currentVersion: currentVersionOf(entries) };
 }
@@ -95,24 +96,27 @@ function isVersionDirName(name: string): boolean {
  * replaces top-level entries); refusing makes a tampered target visible instead of quietly fixing it.
  */
 export async function refuseLinksOutside(fs: FileSystem, layout: TargetLayout, paths: readonly string[]): Promise<void> {
+  const checkedLinks = new Set<string>();
   for (const path of paths) {
     const elements = path.split('/');
     const top = layout.entries.get(elements[0]!);
-    if (top?.kind === 'link') refuseLinkOutside(layout.target, top.name, top.linkValue!);
+    if (top?.kind === 'link' && !isOwnUserLink(top) && !checkedLinks.has(top.name)) {
+      refuseLinkOutside(layout.target, top.name, top.linkValue!);
+      checkedLinks.add(top.name);
+    }
     if (top?.kind !== 'directory') continue;
     for (let depth = 2; depth <= elements.length; depth++) {
       const inner = elements.slice(0, depth).join('/');
-      const linkValue = await readlinkIfLink(fs, `${layout.target}/${inner}`);
-      if (linkValue === undefined) break;
-      refuseLinkOutside(layout.target, inner, linkValue);
+      const stats = await lstatIfExists(fs, `${layout.target}/${inner}`);
+      if (stats?.isSymbolicLink()) refuseLinkOutside(layout.target, inner, await fs.readlink(`${layout.target}/${inner}`));
+      if (!stats?.isDirectory()) break; // missing, a file, or a link inside the target: nothing deeper to check
     }
   }
 }
 
-async function readlinkIfLink(fs: FileSystem, path: string): Promise<string | undefined> {
+async function lstatIfExists(fs: FileSystem, path: string): Promise<FileStats | undefined> {
   try {
-    const stats = await fs.lstat(path);
-    return stats.isSymbolicLink() ? await fs.readlink(path) : undefined;
+    return await fs.lstat(path);
   } catch (error) {
     if (errorCode(error) === 'ENOENT' || errorCode(error) === 'ENOTDIR') return undefined;
     throw error;
@@ -121,7 +125,7 @@ async function readlinkIfLink(fs: FileSystem, path: string): Promise<string | un
 
 /** Lexical check: the link's value, resolved from the directory holding the link, stays inside the target. */
 function refuseLinkOutside(target: string, linkPath: string, linkValue: string): void {
-  const root = posix.normalize(target).replace(/\/+$/, '');
+  const root = posix.resolve(target);
   const from = posix.dirname(`${root}/${linkPath}`);
   const resolved = posix.resolve(from, linkValue);
   if (resolved === root || resolved.startsWith(`${root}/`)) return;
@@ -129,9 +133,4 @@ function refuseLinkOutside(target: string, linkPath: string, linkValue: string):
     'InvalidPayloadPath',
     `refusing to write to "${target}": "${linkPath}" is a symbolic link to "${linkValue}", which leads outside the target`,
   );
-}
-
-export function errorCode(error: unknown): string | undefined {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : undefined;
 }

@@ -1,5 +1,5 @@
 import { sameBytes, type SecretFile } from '../../domain/secret-payload.js';
-import type { FileSystem } from './file-system.js';
+import { errorCode, type FileSystem } from './file-system.js';
 
 /** A regular file found in a version directory, without its bytes. */
 export interface TreeFile {
@@ -19,8 +19,9 @@ export interface TreeListing {
 /**
  * Lists the regular files under `root` without following links: the writer never creates links
  * inside a version directory, so any link there is foreign and is neither followed nor returned.
+ * Paths are relative to `root`, under `prefix` when one is given.
  */
-export async function listTree(fs: FileSystem, root: string): Promise<TreeListing> {
+export async function listTree(fs: FileSystem, root: string, prefix = ''): Promise<TreeListing> {
   const files: TreeFile[] = [];
   let foreign = false;
   const visit = async (dir: string, prefix: string): Promise<void> => {
@@ -39,9 +40,22 @@ export async function listTree(fs: FileSystem, root: string): Promise<TreeListin
       }),
     );
   };
-  await visit(root, '');
+  await visit(root, prefix);
   files.sort((a, b) => comparePaths(a.path, b.path));
   return { files, foreign };
+}
+
+/** The regular files at `absolutePath`: itself when it is a file, its tree when a directory, else none. */
+export async function listPath(fs: FileSystem, absolutePath: string, path: string): Promise<TreeFile[]> {
+  let stats;
+  try {
+    stats = await fs.lstat(absolutePath);
+  } catch (error) {
+    if (errorCode(error) === 'ENOENT') return [];
+    throw error;
+  }
+  if (stats.isDirectory()) return (await listTree(fs, absolutePath, path)).files;
+  return stats.isFile() ? [{ path, absolutePath, mode: stats.mode & 0o777, size: stats.size }] : [];
 }
 
 /** Reads the listed files' bytes. */
