@@ -3,7 +3,6 @@ import { compareStrings } from '../../domain/object-versions.js';
 import type { Clock } from '../../ports/clock.js';
 import {
   KNOWN_KINDS,
-  isKnownKind,
   toKubeTime,
   type KindMap,
   type KnownKind,
@@ -76,6 +75,8 @@ export class InMemoryCluster {
   private idleWaiters: (() => void)[] = [];
   private drainScheduled = false;
   private revision = 0;
+  /** Uids of every object deleted so far: the owners the garbage collector counts as gone. */
+  private readonly deletedUids = new Set<string>();
   private readonly clock: Clock;
   private readonly newUid: () => string;
   private readonly onListenerError: (error: unknown) => void;
@@ -113,7 +114,9 @@ export class InMemoryCluster {
       throw new KubeApiError('Invalid', `${kind} "${name}": resourceVersion should not be set on objects to be created`);
     }
     applyCreateDefaults(object);
-    object.metadata.uid = this.newUid();
+    // Unlike the API server, a Pod keeps a uid it was created with: in the memory profile kubelet's
+    // pods live outside this store, and a manifest can name the uid kubelet sends.
+    object.metadata.uid = kind === 'Pod' && object.metadata.uid ? object.metadata.uid : this.newUid();
     object.metadata.creationTimestamp = toKubeTime(this.clock.now());
     if (kind === 'SecretProviderClass') object.metadata.generation = 1;
     return this.store(kind, object, 'ADDED') as T;
@@ -140,10 +143,11 @@ export class InMemoryCluster {
     return this.commitChange(existing, normalizeObject(patched)) as KindMap[K];
   }
 
-  /** Deletes an object, then garbage-collects every object left without an existing owner. */
+  /** Deletes an object, then garbage-collects every object whose owners have all been deleted. */
   delete(kind: KnownKind, namespace: string, name: string): void {
-    this.existing(kind, namespace, name, 'delete');
+    const existing = this.existing(kind, namespace, name, 'delete');
     this.remove(kind, namespace, name);
+    this.deletedUids.add(existing.metadata.uid!);
     this.collectGarbage();
   }
 
@@ -232,14 +236,13 @@ export class InMemoryCluster {
 
   /**
    * Like kube-controller-manager's garbage collector: objects whose owners are all gone go too,
-   * transitively. Owners of kinds this store does not hold (a ReplicaSet, say) count as present,
-   * since their absence cannot be known here.
+   * transitively. Unlike it, an owner counts as gone only once it was deleted here: an owner this
+   * store never held (a ReplicaSet, or a pod that only kubelet knows in the memory profile) counts as
+   * present, since its absence cannot be known here.
    */
   private collectGarbage(): void {
     for (;;) {
-      const uids = new Set<string>();
-      for (const bucket of this.objects.values()) for (const object of bucket.values()) uids.add(object.metadata.uid!);
-      const gone = (owner: OwnerReferenceShape): boolean => isKnownKind(owner.kind) && !uids.has(owner.uid);
+      const gone = (owner: OwnerReferenceShape): boolean => this.deletedUids.has(owner.uid);
       const orphans: KubeObject[] = [];
       for (const bucket of this.objects.values()) {
         for (const object of bucket.values()) {
@@ -248,7 +251,10 @@ export class InMemoryCluster {
         }
       }
       if (orphans.length === 0) return;
-      for (const orphan of orphans) this.remove(orphan.kind as KnownKind, orphan.metadata.namespace!, orphan.metadata.name);
+      for (const orphan of orphans) {
+        this.remove(orphan.kind as KnownKind, orphan.metadata.namespace!, orphan.metadata.name);
+        this.deletedUids.add(orphan.metadata.uid!);
+      }
     }
   }
 

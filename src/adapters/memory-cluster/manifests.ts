@@ -90,7 +90,7 @@ function toManifestObject(content: unknown, fail: (reason: string) => never): { 
   if (!isJsonObject(metadata) || typeof metadata['name'] !== 'string' || metadata['name'] === '') {
     return fail(`${kind} has no metadata.name`);
   }
-  for (const field of SERVER_FIELDS) delete metadata[field];
+  for (const field of SERVER_FIELDS) if (!(field === 'uid' && kind === 'Pod')) delete metadata[field];
   try {
     const object = normalizeObject(content);
     return { key: objectKeyText(kind, object.metadata.namespace!, object.metadata.name), object };

@@ -210,6 +210,14 @@ describe('InMemoryCluster', () => {
       expect(cluster.get('Secret', 'default', 'shared')).to.equal(undefined);
     });
 
+    it('keeps a dependent whose owner it never held (a pod only kubelet knows) when other objects go', () => {
+      const absent = { apiVersion: 'v1', kind: 'Pod', name: 'kubelet-only', uid: 'never-stored' };
+      cluster.create(aPodStatusResource({ owner: absent }));
+      cluster.create(aPodResource({ name: 'bystander' }));
+      cluster.delete('Pod', 'default', 'bystander');
+      expect(cluster.list('SecretProviderClassPodStatus')).to.have.length(1);
+    });
+
     it('assumes owners of kinds it does not hold exist', () => {
       const owner = { apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'rs', uid: 'rs-uid' };
       cluster.create(aPodResource({ name: 'replica', ownerReferences: [owner] }));

@@ -153,9 +153,15 @@ describe('ManifestApplier', () => {
   });
 
   it('ignores server-owned fields copied from `kubectl get -o yaml`', async () => {
-    await write('pod.yaml', POD('copied').replace('  namespace: apps', '  namespace: apps\n  uid: copied-uid\n  resourceVersion: "42"'));
+    await write('class.yaml', CLASS('copied').replace('  name: copied', '  name: copied\n  uid: copied-uid\n  resourceVersion: "42"'));
     const result = await new ManifestApplier(cluster, [dir]).apply();
     expect(result.errors).to.deep.equal([]);
-    expect(cluster.get('Pod', 'apps', 'copied')!.metadata.uid).not.to.equal('copied-uid');
+    expect(cluster.get('SecretProviderClass', 'default', 'copied')!.metadata.uid).not.to.equal('copied-uid');
+  });
+
+  it("keeps a Pod's uid, so a manifest can name the uid kubelet sends for it", async () => {
+    await write('pod.yaml', POD('pinned').replace('  namespace: apps', '  namespace: apps\n  uid: 6c1e0f2a-pinned'));
+    await new ManifestApplier(cluster, [dir]).apply();
+    expect(cluster.get('Pod', 'apps', 'pinned')!.metadata.uid).to.equal('6c1e0f2a-pinned');
   });
 });
