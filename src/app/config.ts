@@ -125,7 +125,8 @@ export function driverConfig(values: Record<string, FlagValue>): DriverConfig {
 
 /** CSI endpoints are unix sockets given as `unix:///absolute/path` (a socket path fits in 107 bytes). */
 export function validateEndpoint(endpoint: string): string {
-  const match = /^unix:\/\/(\/.+)$/.exec(endpoint);
+  // The path must not end in "/": that names a directory, which the CSI server would refuse only at bind time.
+  const match = /^unix:\/\/(\/.*[^/])$/.exec(endpoint);
   if (!match) throw new UsageError(`invalid value "${endpoint}" for flag "--endpoint": expected unix:///absolute/path.sock`);
   const path = match[1]!;
   if (new TextEncoder().encode(path).length > 107) {

@@ -50,7 +50,9 @@ export function parseFlags(
   for (const definition of definitions) {
     if (given.has(definition.name)) continue;
     const fromEnv = definition.env ? env[definition.env] : undefined;
-    values[definition.name] = fromEnv !== undefined && fromEnv !== '' ? convert(definition, fromEnv) : definition.default;
+    // A copy of a list default: callers may change their result without changing the definition.
+    const fallback = Array.isArray(definition.default) ? [...definition.default] : definition.default;
+    values[definition.name] = fromEnv !== undefined && fromEnv !== '' ? convert(definition, fromEnv) : fallback;
   }
   return values;
 }
