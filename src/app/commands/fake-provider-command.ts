@@ -6,6 +6,7 @@ import { parseFlags, usage, type FlagDefinition } from '../flags.js';
 const FLAGS: readonly FlagDefinition[] = [
   { name: 'endpoint', kind: 'string', default: 'unix:///var/run/secrets-store-csi-providers/fake.sock', help: 'provider socket to serve (the file name is the provider name)' },
   { name: 'control-port', kind: 'int', default: -1, help: 'serve the control endpoint (rotate, fail) on 127.0.0.1:<port>; 0 = any free port, -1 = off' },
+  { name: 'latency', kind: 'duration', default: 0, help: 'answer every Mount after this delay (a slow external store)' },
   { name: 'help', kind: 'bool', default: false, help: 'print this help and exit' },
 ];
 
@@ -23,6 +24,8 @@ export async function runFakeProviderCommand(args: readonly string[], io: CliIo)
   const socketPath = validateEndpoint(values['endpoint'] as string);
   const port = values['control-port'] as number;
   const provider = await startFakeProvider({ socketPath, ...(port >= 0 ? { controlPort: port } : {}) });
+  const latencyMs = values['latency'] as number;
+  if (latencyMs > 0) provider.setFailure({ delayMs: latencyMs });
   io.err(`fake provider serving ${socketPath}${provider.controlUrl ? `, control endpoint ${provider.controlUrl}` : ''}\n`);
   await io.stopRequested;
   await provider.stop();

@@ -1,0 +1,48 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The compiled CLI next to the compiled bench (dist/bench -> dist/src/app/main.js). */
+export function compiledMain(): string {
+  const main = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'app', 'main.js');
+  if (!existsSync(main)) throw new Error(`compiled CLI not found at ${main}: run npm run build first`);
+  return main;
+}
+
+/** Starts `secrets-store-csi <args>` as a child process; its logs are dropped (they would be the measurement). */
+export function startCli(args: readonly string[]): ChildProcess {
+  return spawn(process.execPath, [compiledMain(), ...args], { stdio: 'ignore' });
+}
+
+export async function waitForFile(path: string, timeoutMs = 15_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!existsSync(path)) {
+    if (Date.now() > until) throw new Error(`${path} did not appear within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+export async function stopProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+/** Peak resident set size of a process in MiB (VmHWM), or NaN when it cannot be read. */
+export function peakRssMiB(pid: number | undefined): number {
+  if (pid === undefined) return Number.NaN;
+  try {
+    const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) / 1024 : Number.NaN;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** Nearest-rank percentile. */
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
