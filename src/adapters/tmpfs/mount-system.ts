@@ -5,6 +5,8 @@ import * as fs from 'node:fs/promises';
 export interface PathStats {
   isDirectory(): boolean;
   isSymbolicLink(): boolean;
+  /** The device holding the path: it differs from the parent's on a mount point. */
+  readonly dev: number;
 }
 
 /**

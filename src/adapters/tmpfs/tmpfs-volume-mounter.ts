@@ -2,7 +2,7 @@ import { posix } from 'node:path';
 import { DomainError } from '../../domain/errors.js';
 import type { VolumeMounter } from '../../ports/volume-mounter.js';
 import { findMount, parseMountInfo } from './mount-table.js';
-import { nodeMountSystem, type MountSystem } from './mount-system.js';
+import { nodeMountSystem, type MountSystem, type PathStats } from './mount-system.js';
 
 export const DEFAULT_KUBELET_ROOT = '/var/lib/kubelet';
 /**
@@ -110,14 +110,22 @@ export class TmpfsVolumeMounter implements VolumeMounter {
     throw new DomainError('Internal', `"${path}" is still mounted after ${MAX_STACKED_MOUNTS} unmounts`);
   }
 
+  /**
+   * A directory on another device than its parent is a mount point: two stat calls, where reading the
+   * mount table costs time that grows with the number of mounts on the node. The table is read only
+   * when the target cannot be stat'ed, to tell a corrupt mount from a missing directory.
+   */
   private async stateOf(path: string): Promise<TargetState> {
-    const inMountTable = findMount(parseMountInfo(await this.system.mountInfo()), path) !== undefined;
+    let stats: PathStats;
     try {
-      const stats = await this.system.stat(path);
-      return targetState({ inMountTable, isDirectory: stats.isDirectory() });
+      stats = await this.system.stat(path);
     } catch (error) {
+      const inMountTable = findMount(parseMountInfo(await this.system.mountInfo()), path) !== undefined;
       return targetState({ inMountTable, statError: errnoOf(error) ?? 'EUNKNOWN' });
     }
+    if (!stats.isDirectory()) return targetState({ inMountTable: false, isDirectory: false });
+    const parent = await this.system.stat(posix.dirname(path));
+    return targetState({ inMountTable: stats.dev !== parent.dev, isDirectory: true });
   }
 
   /**
