@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { parseMountInfo } from '../../src/adapters/tmpfs/mount-table.js';
+import { parseMountInfo } from '../support/mount-table.js';
 
 /**
  * The compiled CLI next to the compiled tests: tests compile to <out>/test/e2e/*.js (dist/ in CI,

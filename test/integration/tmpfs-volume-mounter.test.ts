@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { nodeFileSystem } from '../../src/adapters/files/file-system.js';
 import { probeMountCapability } from '../../src/adapters/tmpfs/can-mount.js';
 import { nodeMountSystem, type MountSystem } from '../../src/adapters/tmpfs/mount-system.js';
-import { findMount, parseMountInfo, unescapeMountField, type MountInfoEntry } from '../../src/adapters/tmpfs/mount-table.js';
+import { findMount, parseMountInfo, unescapeMountField, type MountInfoEntry } from '../support/mount-table.js';
 import { TmpfsVolumeMounter, targetState } from '../../src/adapters/tmpfs/tmpfs-volume-mounter.js';
 import { DomainError } from '../../src/domain/errors.js';
 import { TmpfsSandbox } from '../support/tmpfs-sandbox.js';
@@ -44,13 +44,12 @@ describe('tmpfs mount table and decisions', () => {
   });
 
   it('decides the state of a target from the mount table and stat', () => {
-    expect(targetState({ inMountTable: false, statError: 'ENOENT' })).to.equal('missing');
-    expect(targetState({ inMountTable: false, isDirectory: true })).to.equal('directory');
-    expect(targetState({ inMountTable: true, isDirectory: true })).to.equal('mounted');
-    expect(targetState({ inMountTable: false, isDirectory: false })).to.equal('not-a-directory');
-    for (const statError of ['ENOTCONN', 'EIO', 'ESTALE']) expect(targetState({ inMountTable: true, statError })).to.equal('corrupt');
-    expect(targetState({ inMountTable: true, statError: 'ENOENT' })).to.equal('corrupt');
-    expect(() => targetState({ inMountTable: false, statError: 'EACCES' })).to.throw(DomainError, 'EACCES');
+    expect(targetState({ mountPoint: false, statError: 'ENOENT' })).to.equal('missing');
+    expect(targetState({ mountPoint: false, isDirectory: true })).to.equal('directory');
+    expect(targetState({ mountPoint: true, isDirectory: true })).to.equal('mounted');
+    expect(targetState({ mountPoint: false, isDirectory: false })).to.equal('not-a-directory');
+    for (const statError of ['ENOTCONN', 'EIO', 'ESTALE']) expect(targetState({ mountPoint: false, statError })).to.equal('corrupt');
+    expect(() => targetState({ mountPoint: false, statError: 'EACCES' })).to.throw(DomainError, 'EACCES');
   });
 
   it('rejects a size limit that tmpfs would not understand', () => {

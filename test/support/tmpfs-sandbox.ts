@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, readFile, realpath, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { parseMountInfo } from '../../src/adapters/tmpfs/mount-table.js';
+import { parseMountInfo } from './mount-table.js';
 import { TmpfsVolumeMounter, type TmpfsVolumeMounterOptions } from '../../src/adapters/tmpfs/tmpfs-volume-mounter.js';
 import { targetPathFor } from './builders.js';
 

@@ -1,5 +1,5 @@
-import { execFile } from 'node:child_process';
 import * as fs from 'node:fs/promises';
+import { CommandShell } from './command-shell.js';
 
 /** What the mounter asks of a stat result. */
 export interface PathStats {
@@ -10,12 +10,11 @@ export interface PathStats {
 }
 
 /**
- * The operating-system calls the tmpfs mounter makes. Commands run without a shell (argument
- * arrays only) and reject with an Error whose message carries the command's stderr.
+ * The operating-system calls the tmpfs mounter makes. Command arguments are passed as words, never
+ * interpreted; a failing command rejects with an Error whose message carries its output.
  */
 export interface MountSystem {
   run(command: 'mount' | 'umount', args: readonly string[]): Promise<void>;
-  mountInfo(): Promise<string>;
   lstat(path: string): Promise<PathStats>;
   stat(path: string): Promise<PathStats>;
   realpath(path: string): Promise<string>;
@@ -25,13 +24,11 @@ export interface MountSystem {
   removeTree(path: string): Promise<void>;
 }
 
-const COMMAND_TIMEOUT_MS = 30_000;
-
-/** The real system: mount(8)/umount(8) via execFile, /proc/self/mountinfo, node:fs/promises. */
+/** The real system: mount(8)/umount(8) through one long-lived shell, node:fs/promises. */
 export function nodeMountSystem(): MountSystem {
+  const shell = new CommandShell();
   return {
-    run: (command, args) => runCommand(command, args),
-    mountInfo: () => fs.readFile('/proc/self/mountinfo', 'utf8'),
+    run: (command, args) => shell.run(command, args),
     lstat: (path) => fs.lstat(path),
     stat: (path) => fs.stat(path),
     realpath: (path) => fs.realpath(path),
@@ -41,17 +38,4 @@ export function nodeMountSystem(): MountSystem {
     },
     removeTree: (path) => fs.rm(path, { recursive: true, force: true }),
   };
-}
-
-function runCommand(command: string, args: readonly string[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    execFile(command, [...args], { timeout: COMMAND_TIMEOUT_MS, env: { ...process.env, LC_ALL: 'C' } }, (error, _stdout, stderr) => {
-      if (error === null) {
-        resolve();
-        return;
-      }
-      const detail = String(stderr).trim() || error.message;
-      reject(Object.assign(new Error(`${command} ${args.join(' ')}: ${detail}`), { cause: error }));
-    });
-  });
 }

@@ -1,7 +1,6 @@
 import { posix } from 'node:path';
 import { DomainError } from '../../domain/errors.js';
 import type { VolumeMounter } from '../../ports/volume-mounter.js';
-import { findMount, parseMountInfo } from './mount-table.js';
 import { nodeMountSystem, type MountSystem, type PathStats } from './mount-system.js';
 
 export const DEFAULT_KUBELET_ROOT = '/var/lib/kubelet';
@@ -30,24 +29,25 @@ export type TargetState = 'missing' | 'directory' | 'mounted' | 'corrupt' | 'not
 
 /** What was observed at a target: whether it is a mount point, and what stat(2) said. */
 export interface TargetProbe {
-  readonly inMountTable: boolean;
+  /** On another device than its parent directory. */
+  readonly mountPoint: boolean;
   readonly isDirectory?: boolean;
   /** The errno code when stat failed. */
   readonly statError?: string;
 }
 
 /**
- * Decides the state of a target. A mount point that cannot be stat'ed (ENOTCONN, EIO, ESTALE) or
- * that the mount table lists but stat cannot find is corrupt: it must be unmounted and re-created.
+ * Decides the state of a target. A target that cannot be stat'ed because its file system is gone
+ * (ENOTCONN, EIO, ESTALE) is a corrupt mount: it must be unmounted and re-created.
  */
 export function targetState(probe: TargetProbe): TargetState {
   if (probe.statError !== undefined) {
     if (CORRUPT_MOUNT_ERRORS.has(probe.statError)) return 'corrupt';
-    if (probe.statError === 'ENOENT') return probe.inMountTable ? 'corrupt' : 'missing';
+    if (probe.statError === 'ENOENT') return 'missing';
     throw new DomainError('Internal', `cannot inspect the target: stat failed with ${probe.statError}`);
   }
   if (probe.isDirectory !== true) return 'not-a-directory';
-  return probe.inMountTable ? 'mounted' : 'directory';
+  return probe.mountPoint ? 'mounted' : 'directory';
 }
 
 /**
@@ -112,20 +112,18 @@ export class TmpfsVolumeMounter implements VolumeMounter {
 
   /**
    * A directory on another device than its parent is a mount point: two stat calls, where reading the
-   * mount table costs time that grows with the number of mounts on the node. The table is read only
-   * when the target cannot be stat'ed, to tell a corrupt mount from a missing directory.
+   * mount table would cost time growing with the number of mounts on the node.
    */
   private async stateOf(path: string): Promise<TargetState> {
     let stats: PathStats;
     try {
       stats = await this.system.stat(path);
     } catch (error) {
-      const inMountTable = findMount(parseMountInfo(await this.system.mountInfo()), path) !== undefined;
-      return targetState({ inMountTable, statError: errnoOf(error) ?? 'EUNKNOWN' });
+      return targetState({ mountPoint: false, statError: errnoOf(error) ?? 'EUNKNOWN' });
     }
-    if (!stats.isDirectory()) return targetState({ inMountTable: false, isDirectory: false });
+    if (!stats.isDirectory()) return targetState({ mountPoint: false, isDirectory: false });
     const parent = await this.system.stat(posix.dirname(path));
-    return targetState({ inMountTable: stats.dev !== parent.dev, isDirectory: true });
+    return targetState({ mountPoint: stats.dev !== parent.dev, isDirectory: true });
   }
 
   /**
