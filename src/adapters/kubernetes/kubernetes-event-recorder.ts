@@ -1,0 +1,89 @@
+import type { CoreV1Event } from '@kubernetes/client-node';
+import type { Clock } from '../../ports/clock.js';
+import type { EventRecorder, PodEvent } from '../../ports/event-recorder.js';
+import type { Logger } from '../../ports/logger.js';
+import { eventName, toEventResource } from '../kube-objects/event-mapping.js';
+import { toKubeTime } from '../kube-objects/object-shapes.js';
+import { apiFailure } from './api-errors.js';
+import { mergePatch } from './custom-resources.js';
+import type { KubernetesClient } from './kubernetes-client.js';
+
+export interface KubernetesEventRecorderOptions {
+  readonly client: KubernetesClient;
+  readonly clock: Clock;
+  /** Reported as `source.host` / `reportingInstance`, as upstream does. */
+  readonly nodeName?: string;
+  readonly logger?: Logger;
+  /** How many recent events are remembered for counting repeats (client-go keeps 4096). */
+  readonly rememberedEvents?: number;
+}
+
+interface Recorded {
+  readonly namespace: string;
+  readonly name: string;
+  count: number;
+}
+
+/**
+ * Records core/v1 Events on pods through the API server. A repeat of an event this recorder wrote
+ * recently bumps `count` and `lastTimestamp` of that Event (merge patch) instead of adding another,
+ * like client-go's event correlator; if that Event is gone a new one is created. Never rejects: a
+ * refused write is logged as a warning and the event is lost.
+ */
+export class KubernetesEventRecorder implements EventRecorder {
+  private readonly recent = new Map<string, Recorded>();
+  /** Keeps names unique when several events share one clock reading. */
+  private sequence = 0;
+
+  constructor(private readonly options: KubernetesEventRecorderOptions) {}
+
+  async record(event: PodEvent): Promise<void> {
+    try {
+      await this.recordNow(event);
+    } catch (error) {
+      this.options.logger?.warn('could not record event', {
+        reason: event?.reason,
+        pod: `${event?.pod?.namespace}/${event?.pod?.name}`,
+        error: apiFailure(error).message,
+      });
+    }
+  }
+
+  private async recordNow(event: PodEvent): Promise<void> {
+    const now = this.options.clock.now();
+    const key = JSON.stringify([event.pod.namespace, event.pod.uid, event.pod.name, event.type, event.reason, event.message]);
+    const repeated = this.recent.get(key);
+    if (repeated !== undefined && (await this.bump(repeated, now))) {
+      this.remember(key, repeated);
+      return;
+    }
+    const namespace = event.pod.namespace;
+    const name = eventName(event.pod.name, now, this.sequence++);
+    const body = toEventResource(event, { name, timeMs: now, ...(this.options.nodeName ? { nodeName: this.options.nodeName } : {}) });
+    await this.options.client.core.createNamespacedEvent({ namespace, body: body as unknown as CoreV1Event });
+    this.remember(key, { namespace, name, count: 1 });
+  }
+
+  /** Counts a repeat on the existing Event; false when it is gone (the caller creates a new one). */
+  private async bump(recorded: Recorded, now: number): Promise<boolean> {
+    try {
+      await this.options.client.core.patchNamespacedEvent(
+        { namespace: recorded.namespace, name: recorded.name, body: { count: recorded.count + 1, lastTimestamp: toKubeTime(now) } },
+        mergePatch(),
+      );
+      recorded.count += 1;
+      return true;
+    } catch (error) {
+      if (apiFailure(error).code === 404) return false;
+      throw error;
+    }
+  }
+
+  /** Most recent last; the oldest is forgotten beyond the limit. */
+  private remember(key: string, recorded: Recorded): void {
+    this.recent.delete(key);
+    this.recent.set(key, recorded);
+    const limit = this.options.rememberedEvents ?? 4096;
+    while (this.recent.size > limit) this.recent.delete(this.recent.keys().next().value!);
+  }
+}

@@ -1,0 +1,86 @@
+import type { SecretProviderClass } from '../../domain/secret-provider-class.js';
+import type { Logger } from '../../ports/logger.js';
+import type { ClassChange, SecretProviderClassSource } from '../../ports/secret-provider-class-source.js';
+import { toSecretProviderClass } from '../kube-objects/class-mapping.js';
+import type { SecretProviderClassResource } from '../kube-objects/object-shapes.js';
+import { apiError, isNotFound } from './api-errors.js';
+import { CSI_GROUP, CSI_VERSION, SECRET_PROVIDER_CLASSES } from './custom-resources.js';
+import type { KubernetesClient } from './kubernetes-client.js';
+import { WatchedCache } from './watched-cache.js';
+
+export interface KubernetesSecretProviderClassSourceOptions {
+  readonly client: KubernetesClient;
+  readonly logger?: Logger;
+  /** First retry delay of the watch after a failure (tests shorten it). */
+  readonly retryDelayMs?: number;
+}
+
+/**
+ * SecretProviderClasses of all namespaces from a watch-backed cache (one list + watch for the node).
+ * Until the first list has loaded, `get` reads from the API server instead; a failed read rejects with
+ * an Internal DomainError naming the class. Call `start` once and `stop` on shutdown.
+ */
+export class KubernetesSecretProviderClassSource implements SecretProviderClassSource {
+  private readonly cache: WatchedCache<SecretProviderClassResource>;
+  private readonly client: KubernetesClient;
+
+  constructor(options: KubernetesSecretProviderClassSourceOptions) {
+    this.client = options.client;
+    this.cache = new WatchedCache<SecretProviderClassResource>({
+      resource: SECRET_PROVIDER_CLASSES,
+      path: `/apis/${CSI_GROUP}/${CSI_VERSION}/${SECRET_PROVIDER_CLASSES}`,
+      watch: options.client.watch,
+      list: async () => {
+        const list = (await this.client.customObjects.listClusterCustomObject({ group: CSI_GROUP, version: CSI_VERSION, plural: SECRET_PROVIDER_CLASSES })) as {
+          items?: SecretProviderClassResource[];
+          metadata?: { resourceVersion?: string };
+        };
+        return { items: list.items ?? [], resourceVersion: list.metadata?.resourceVersion ?? '' };
+      },
+      ...(options.logger ? { logger: options.logger } : {}),
+      ...(options.retryDelayMs !== undefined ? { retryDelayMs: options.retryDelayMs } : {}),
+    });
+  }
+
+  start(): void {
+    this.cache.start();
+  }
+
+  stop(): void {
+    this.cache.stop();
+  }
+
+  /** Resolves once the cache has loaded (tests and readiness). */
+  whenSynced(): Promise<void> {
+    return this.cache.whenSynced();
+  }
+
+  /** The resourceVersion of the cached object, or undefined when the cache does not hold it. */
+  cachedResourceVersion(namespace: string, name: string): string | undefined {
+    return this.cache.get(namespace, name)?.metadata.resourceVersion;
+  }
+
+  async get(namespace: string, name: string): Promise<SecretProviderClass | undefined> {
+    const object = this.cache.hasSynced() ? this.cache.get(namespace, name) : await this.read(namespace, name);
+    return object === undefined ? undefined : toSecretProviderClass(object);
+  }
+
+  onChange(listener: (change: ClassChange) => void): () => void {
+    return this.cache.subscribe(({ object }) => listener({ namespace: object.metadata.namespace ?? '', name: object.metadata.name }));
+  }
+
+  private async read(namespace: string, name: string): Promise<SecretProviderClassResource | undefined> {
+    try {
+      return (await this.client.customObjects.getNamespacedCustomObject({
+        group: CSI_GROUP,
+        version: CSI_VERSION,
+        namespace,
+        plural: SECRET_PROVIDER_CLASSES,
+        name,
+      })) as SecretProviderClassResource;
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw apiError(`failed to get secretproviderclass ${namespace}/${name}`, error);
+    }
+  }
+}

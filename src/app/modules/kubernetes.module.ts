@@ -1,0 +1,57 @@
+import type { KubeConfig } from '@kubernetes/client-node';
+import { ContainerModule } from 'inversify';
+import { KubernetesClient } from '../../adapters/kubernetes/kubernetes-client.js';
+import { KubernetesEventRecorder } from '../../adapters/kubernetes/kubernetes-event-recorder.js';
+import { KubernetesPodSource } from '../../adapters/kubernetes/kubernetes-pod-source.js';
+import { KubernetesPodStatusStore } from '../../adapters/kubernetes/kubernetes-pod-status-store.js';
+import { KubernetesSecretProviderClassSource } from '../../adapters/kubernetes/kubernetes-secret-provider-class-source.js';
+import { KubernetesSecretSink } from '../../adapters/kubernetes/kubernetes-secret-sink.js';
+import { KubernetesTokenSource } from '../../adapters/kubernetes/kubernetes-token-source.js';
+import { Clock } from '../../ports/clock.js';
+import { EventRecorder } from '../../ports/event-recorder.js';
+import { Logger } from '../../ports/logger.js';
+import { PodSource } from '../../ports/pod-source.js';
+import { PodStatusStore } from '../../ports/pod-status-store.js';
+import { SecretProviderClassSource } from '../../ports/secret-provider-class-source.js';
+import { SecretSink } from '../../ports/secret-sink.js';
+import { TokenSource } from '../../ports/token-source.js';
+
+export { loadKubeConfig } from '../../adapters/kubernetes/kubernetes-client.js';
+
+export interface KubernetesModuleOptions {
+  /** From `loadKubeConfig(config.kubeconfig)`: `--kubeconfig`, else KUBECONFIG, else in-cluster. */
+  readonly kubeConfig: KubeConfig;
+  /** This node (`--nodeid`): pods are watched for it only, events name it as their source. */
+  readonly nodeName: string;
+}
+
+/**
+ * The cluster-facing ports over the Kubernetes API (`driver --cluster kubernetes`, production). The
+ * class and pod caches start watching when first resolved and stop when the container unbinds.
+ */
+export function kubernetesModule(options: KubernetesModuleOptions): ContainerModule {
+  const client = new KubernetesClient(options.kubeConfig);
+  return new ContainerModule(({ bind }) => {
+    bind(KubernetesSecretProviderClassSource)
+      .toResolvedValue((logger: Logger) => started(new KubernetesSecretProviderClassSource({ client, logger })), [Logger])
+      .inSingletonScope()
+      .onDeactivation((source) => source.stop());
+    bind(SecretProviderClassSource).toService(KubernetesSecretProviderClassSource);
+    bind(KubernetesPodSource)
+      .toResolvedValue((logger: Logger) => started(new KubernetesPodSource({ client, nodeName: options.nodeName, logger })), [Logger])
+      .inSingletonScope()
+      .onDeactivation((source) => source.stop());
+    bind(PodSource).toService(KubernetesPodSource);
+    bind(PodStatusStore).toConstantValue(new KubernetesPodStatusStore({ client }));
+    bind(SecretSink).toConstantValue(new KubernetesSecretSink({ client }));
+    bind(TokenSource).toConstantValue(new KubernetesTokenSource({ client }));
+    bind(EventRecorder)
+      .toResolvedValue((clock: Clock, logger: Logger) => new KubernetesEventRecorder({ client, clock, nodeName: options.nodeName, logger }), [Clock, Logger])
+      .inSingletonScope();
+  });
+}
+
+function started<T extends { start(): void }>(watcher: T): T {
+  watcher.start();
+  return watcher;
+}

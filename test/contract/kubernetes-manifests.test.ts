@@ -1,0 +1,115 @@
+import { AuthorizationV1Api } from '@kubernetes/client-node';
+import { expect } from 'chai';
+import type { SecretProviderClassResource } from '../../src/adapters/kube-objects/object-shapes.js';
+import { KubernetesClient } from '../../src/adapters/kubernetes/kubernetes-client.js';
+import { KubernetesPodStatusStore } from '../../src/adapters/kubernetes/kubernetes-pod-status-store.js';
+import { aPodResource, aPodStatusFor, ownerOf } from '../support/cluster-builders.js';
+import { requireControlPlaneBinaries, startControlPlane, type ControlPlane } from '../support/control-plane.js';
+import { Admin, CSI, getJson } from '../support/kube-admin.js';
+import { eventually } from './eventually.js';
+
+/** The CRDs and RBAC of deploy/ as a cluster sees them: served versions, printer columns, who may do what. */
+describe('deploy/ manifests on a real API server', function () {
+  this.timeout(180_000);
+  let plane: ControlPlane | undefined;
+  let admin: Admin;
+
+  before(async function () {
+    plane = await startControlPlane(requireControlPlaneBinaries(this));
+    admin = new Admin(plane);
+  });
+  after(async () => plane?.stop());
+
+  const DRIVER = 'system:serviceaccount:kube-system:secrets-store-csi-driver';
+
+
+  /** `kubectl auth can-i` for the driver's service account, as `<verb> <resource>[/<subresource>][.<group>]`. */
+  async function driverCan(check: string): Promise<boolean> {
+    const [verb, target] = check.split(' ') as [string, string];
+    const [resourcePath, ...groupParts] = target.split('.');
+    const [resource, subresource] = resourcePath!.split('/');
+    const review = await plane!
+      .adminKubeConfig()
+      .makeApiClient(AuthorizationV1Api)
+      .createSubjectAccessReview({
+        body: {
+          spec: {
+            user: DRIVER,
+            groups: ['system:serviceaccounts', 'system:serviceaccounts:kube-system', 'system:authenticated'],
+            resourceAttributes: { namespace: 'any-namespace', verb, resource: resource!, group: groupParts.join('.'), ...(subresource ? { subresource } : {}) },
+          },
+        },
+      });
+    return review.status?.allowed === true;
+  }
+
+  async function expectMatrix(allowed: readonly string[], denied: readonly string[]): Promise<void> {
+    await eventually(
+      async () => {
+        const wrong: string[] = [];
+        for (const check of allowed) if (!(await driverCan(check))) wrong.push(`denied: ${check}`);
+        for (const check of denied) if (await driverCan(check)) wrong.push(`allowed: ${check}`);
+        expect(wrong).to.deep.equal([]);
+      },
+      15_000,
+      200,
+    );
+  }
+
+  const SPC = 'secretproviderclasses.secrets-store.csi.x-k8s.io';
+  const SPCPS = 'secretproviderclasspodstatuses.secrets-store.csi.x-k8s.io';
+  const BASE = [
+    ...['get', 'list', 'watch'].map((verb) => `${verb} ${SPC}`),
+    ...['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'].map((verb) => `${verb} ${SPCPS}`),
+    ...['get', 'list', 'watch'].map((verb) => `${verb} pods`),
+    'create events',
+    'patch events',
+  ];
+  const SECRET_SYNC = ['get', 'list', 'watch', 'create', 'patch', 'update', 'delete'].map((verb) => `${verb} secrets`);
+  const TOKEN_REQUESTS = ['create serviceaccounts/token'];
+  const NEVER = [
+    ...['create', 'update', 'patch', 'delete'].map((verb) => `${verb} ${SPC}`),
+    ...['create', 'update', 'patch', 'delete'].map((verb) => `${verb} pods`),
+    'deletecollection secrets',
+    'get serviceaccounts',
+    'get configmaps',
+    'get nodes',
+    'delete events',
+    `deletecollection ${SPCPS}`,
+  ];
+
+  it('grants the driver its base verbs, Secret sync and token requests each through their own role (can-i matrix)', async () => {
+    await admin.apply('deploy/rbac/serviceaccount.yaml');
+    await admin.apply('deploy/rbac/base.yaml');
+    await expectMatrix(BASE, [...SECRET_SYNC, ...TOKEN_REQUESTS, ...NEVER]);
+    await admin.apply('deploy/rbac/secret-sync.yaml');
+    await expectMatrix([...BASE, ...SECRET_SYNC], [...TOKEN_REQUESTS, ...NEVER]);
+    await admin.apply('deploy/rbac/token-requests.yaml');
+    await expectMatrix([...BASE, ...SECRET_SYNC, ...TOKEN_REQUESTS], NEVER);
+  });
+
+  it('serves SecretProviderClass in the deprecated v1alpha1 and in v1 alike', async () => {
+    const namespace = await plane!.createNamespace('crds');
+    const resource = { group: CSI.group, namespace, plural: 'secretproviderclasses' };
+    const secretObjects = [{ secretName: 's', type: 'Opaque', labels: { a: 'b' }, data: [{ objectName: 'f', key: 'k' }] }];
+    await admin.custom.createNamespacedCustomObject({
+      ...resource,
+      version: 'v1alpha1',
+      body: { apiVersion: `${CSI.group}/v1alpha1`, kind: 'SecretProviderClass', metadata: { name: 'old' }, spec: { provider: 'vault', parameters: { roleName: 'r' }, secretObjects } },
+    });
+    const read = (await admin.custom.getNamespacedCustomObject({ ...resource, version: 'v1', name: 'old' })) as SecretProviderClassResource;
+    expect(read.apiVersion).to.equal(`${CSI.group}/v1`);
+    expect(read.spec).to.deep.equal({ provider: 'vault', parameters: { roleName: 'r' }, secretObjects });
+  });
+
+  it('prints pod, class, mounted and age columns for pod statuses', async () => {
+    const namespace = await plane!.createNamespace('columns');
+    const pod = await admin.putPod(aPodResource({ namespace, name: 'app-0' }));
+    await new KubernetesPodStatusStore({ client: new KubernetesClient(plane!.adminKubeConfig()) }).save(aPodStatusFor(pod), ownerOf(pod));
+    const table = await getJson(`${plane!.server}/apis/${CSI.group}/v1/namespaces/${namespace}/secretproviderclasspodstatuses`, plane!.adminToken, 'application/json;as=Table;v=v1;g=meta.k8s.io');
+    const columns = (table['columnDefinitions'] as { name: string }[]).map((column) => column.name);
+    expect(columns).to.deep.equal(['Name', 'Pod', 'Class', 'Mounted', 'Age']);
+    const cells = (table['rows'] as { cells: unknown[] }[])[0]!.cells;
+    expect(cells.slice(0, 4)).to.deep.equal([`app-0-${namespace}-app-secrets`, 'app-0', 'app-secrets', true]);
+  });
+});

@@ -1,0 +1,225 @@
+import { KubeConfig } from '@kubernetes/client-node';
+import { expect } from 'chai';
+import type { PodResource } from '../../src/adapters/kube-objects/object-shapes.js';
+import { KubernetesClient } from '../../src/adapters/kubernetes/kubernetes-client.js';
+import { KubernetesEventRecorder } from '../../src/adapters/kubernetes/kubernetes-event-recorder.js';
+import { KubernetesPodSource } from '../../src/adapters/kubernetes/kubernetes-pod-source.js';
+import { KubernetesPodStatusStore } from '../../src/adapters/kubernetes/kubernetes-pod-status-store.js';
+import { KubernetesSecretProviderClassSource } from '../../src/adapters/kubernetes/kubernetes-secret-provider-class-source.js';
+import { KubernetesSecretSink } from '../../src/adapters/kubernetes/kubernetes-secret-sink.js';
+import { KubernetesTokenSource } from '../../src/adapters/kubernetes/kubernetes-token-source.js';
+import { DomainError } from '../../src/domain/errors.js';
+import { aClassResource, aNewSecret, aPodResource, aPodStatusFor, ownerOf } from '../support/cluster-builders.js';
+import { requireControlPlaneBinaries, startControlPlane, type ControlPlane } from '../support/control-plane.js';
+import { Admin, CSI, json, startProxy } from '../support/kube-admin.js';
+import { eventRecorderContract } from './event-recorder.contract.js';
+import { eventually } from './eventually.js';
+import { podSourceContract } from './pod-source.contract.js';
+import { podStatusStoreContract } from './pod-status-store.contract.js';
+import { secretSinkContract } from './secret-sink.contract.js';
+import { classSourceContract } from './secret-provider-class-source.contract.js';
+
+const NODE = 'node-1';
+/** How long a fixture waits for a watch-backed cache to see a write. */
+const CACHE_WAIT_MS = 10_000;
+
+/** Waits until a cache reports `expected` as the resourceVersion it holds for an object. */
+async function cacheHolds(read: () => string | undefined, expected: string | undefined): Promise<void> {
+  await eventually(() => {
+    if (read() !== expected) throw new Error(`cache holds resourceVersion ${read()}, expected ${expected}`);
+  }, CACHE_WAIT_MS);
+}
+
+describe('Kubernetes adapters on a real API server', function () {
+  this.timeout(180_000);
+  let plane: ControlPlane | undefined;
+  let admin: Admin;
+
+  before(async function () {
+    const binaries = requireControlPlaneBinaries(this);
+    plane = await startControlPlane(binaries);
+    admin = new Admin(plane);
+  });
+  after(async () => plane?.stop());
+
+  const client = (): KubernetesClient => new KubernetesClient(plane!.adminKubeConfig());
+
+  classSourceContract(async () => {
+    const namespace = await plane!.createNamespace('class-source');
+    const source = new KubernetesSecretProviderClassSource({ client: client(), retryDelayMs: 50 });
+    source.start();
+    await source.whenSynced();
+    return {
+      source,
+      namespace,
+      putClass: async (object) => {
+        const version = await admin.putClass(object);
+        await cacheHolds(() => source.cachedResourceVersion(object.metadata.namespace ?? 'default', object.metadata.name), version);
+      },
+      deleteClass: async (ns, name) => {
+        await admin.custom.deleteNamespacedCustomObject({ ...CSI, namespace: ns, plural: 'secretproviderclasses', name });
+        await cacheHolds(() => source.cachedResourceVersion(ns, name), undefined);
+      },
+      close: async () => source.stop(),
+    };
+  });
+
+  podStatusStoreContract(async () => ({
+    store: new KubernetesPodStatusStore({ client: client() }),
+    namespace: await plane!.createNamespace('pod-status'),
+    putPod: (object) => admin.putPod(object),
+    readPodStatusObject: (namespace, name) => admin.readPodStatusObject(namespace, name),
+    close: async () => undefined,
+  }));
+
+  secretSinkContract(async () => ({
+    sink: new KubernetesSecretSink({ client: client() }),
+    namespace: await plane!.createNamespace('secret-sink'),
+    putPod: (object) => admin.putPod(object),
+    readSecret: (namespace, name) => admin.readSecret(namespace, name),
+    close: async () => undefined,
+  }));
+
+  podSourceContract(async () => {
+    const namespace = await plane!.createNamespace('pod-source');
+    const source = new KubernetesPodSource({ client: client(), nodeName: NODE, retryDelayMs: 50 });
+    source.start();
+    await source.whenSynced();
+    const cached = (ns: string, name: string) => () => source.cachedResourceVersion(ns, name);
+    return {
+      source,
+      namespace,
+      putPod: async (object) => {
+        const stored = await admin.putPod(object);
+        await cacheHolds(cached(stored.metadata.namespace!, stored.metadata.name), stored.metadata.resourceVersion);
+        return stored;
+      },
+      terminatePod: async (ns, name) => {
+        const deleting = json<PodResource>(await admin.core.deleteNamespacedPod({ namespace: ns, name, gracePeriodSeconds: 30 }));
+        await cacheHolds(cached(ns, name), deleting.metadata.resourceVersion);
+      },
+      deletePod: async (ns, name) => {
+        await admin.core.deleteNamespacedPod({ namespace: ns, name, gracePeriodSeconds: 0 });
+        await cacheHolds(cached(ns, name), undefined);
+      },
+      close: async () => source.stop(),
+    };
+  });
+
+  eventRecorderContract(async () => {
+    const kubeConfig = plane!.adminKubeConfig();
+    return {
+      recorder: new KubernetesEventRecorder({ client: new KubernetesClient(kubeConfig), clock: { now: () => Date.now() }, nodeName: NODE }),
+      namespace: await plane!.createNamespace('events'),
+      putPod: (object) => admin.putPod(object),
+      readEvents: (namespace) => admin.readEvents(namespace),
+      // The recorder's credentials stop working: every later request is refused (401).
+      failWrites: () => void ((kubeConfig.getCurrentUser() as { token?: string }).token = 'revoked'),
+      close: async () => undefined,
+    };
+  });
+
+  describe('beyond the port contracts', () => {
+    let namespace: string;
+    let pod: PodResource;
+
+    beforeEach(async () => {
+      namespace = await plane!.createNamespace('adapters');
+      pod = await admin.putPod(aPodResource({ namespace, name: 'app-0' }));
+    });
+
+    const nobody = (): KubernetesClient => new KubernetesClient(plane!.kubeConfigWithToken(plane!.nobodyToken));
+    const rejection = async (promise: Promise<unknown>): Promise<Error> => {
+      try {
+        await promise;
+      } catch (error) {
+        return error as Error;
+      }
+      throw new Error('expected a rejection');
+    };
+
+    it('saves pod statuses from concurrent writers, retrying the conflicting ones', async () => {
+      const versions = ['v1', 'v2', 'v3'];
+      const saved = await Promise.all(
+        versions.map((version) =>
+          new KubernetesPodStatusStore({ client: client() }).save(aPodStatusFor(pod, { objects: [{ id: 'secret/db', version }] }), ownerOf(pod)),
+        ),
+      );
+      expect(new Set(saved.map((status) => status.uid)).size).to.equal(1);
+      const stored = await admin.readPodStatusObject(namespace, saved[0]!.name);
+      expect(versions).to.include(stored!.status!.objects![0]!.version);
+    });
+
+    it('reports refused writes as Internal DomainErrors that quote the API server', async () => {
+      const statusError = await rejection(new KubernetesPodStatusStore({ client: nobody() }).save(aPodStatusFor(pod), ownerOf(pod)));
+      expect(statusError).to.be.instanceOf(DomainError).and.to.include({ code: 'Internal' });
+      expect(statusError.message).to.match(/^failed to save secretproviderclasspodstatus .+: .*forbidden: User "nobody" cannot get resource "secretproviderclasspodstatuses"/);
+      const secretError = await rejection(new KubernetesSecretSink({ client: nobody() }).create(aNewSecret({ namespace, name: 'denied' })));
+      expect(secretError.message).to.match(new RegExp(`^failed to create Secret ${namespace}/denied: secrets is forbidden: User "nobody" cannot create resource "secrets"`));
+      const exists = await rejection(
+        (async () => {
+          const sink = new KubernetesSecretSink({ client: client() });
+          await sink.create(aNewSecret({ namespace, name: 'twice' }));
+          await sink.create(aNewSecret({ namespace, name: 'twice' }));
+        })(),
+      );
+      expect(exists.message).to.equal(`failed to create Secret ${namespace}/twice: secrets "twice" already exists`);
+      const classError = await rejection(new KubernetesSecretProviderClassSource({ client: nobody() }).get(namespace, 'app-secrets'));
+      expect(classError.message).to.match(new RegExp(`^failed to get secretproviderclass ${namespace}/app-secrets: .*forbidden`));
+    });
+
+    it('counts a repeated event on the first Event instead of adding another', async () => {
+      const recorder = new KubernetesEventRecorder({ client: client(), clock: { now: () => Date.now() } });
+      const event = { pod: { namespace, name: 'app-0', uid: pod.metadata.uid! }, type: 'Warning', reason: 'MountRotationFailed', message: 'provider down' } as const;
+      await recorder.record(event);
+      await recorder.record(event);
+      const events = (await admin.readEvents(namespace)).filter((e) => e.reason === 'MountRotationFailed');
+      expect(events).to.have.length(1);
+      expect(events[0]!.count).to.equal(2);
+    });
+
+    it('requests one pod-bound token per audience through TokenRequest', async () => {
+      await admin.core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: 'app' } } });
+      const source = new KubernetesTokenSource({ client: client(), expirationSeconds: 3600 });
+      const identity = { namespace, name: 'app-0', uid: pod.metadata.uid!, serviceAccountName: 'app' };
+      expect(await source.tokensFor(identity, [])).to.equal(undefined);
+      const tokens = JSON.parse((await source.tokensFor(identity, ['vault', 'aws']))!) as Record<string, { token: string; expirationTimestamp: string }>;
+      expect(Object.keys(tokens).sort()).to.deep.equal(['aws', 'vault']);
+      for (const [audience, { token, expirationTimestamp }] of Object.entries(tokens)) {
+        const claims = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString('utf8')) as Record<string, unknown>;
+        expect(claims['aud']).to.deep.equal([audience]);
+        expect(claims['sub']).to.equal(`system:serviceaccount:${namespace}:app`);
+        expect((claims['kubernetes.io'] as { pod: { uid: string } }).pod.uid).to.equal(pod.metadata.uid);
+        expect(expirationTimestamp).to.match(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+      }
+      const wrongPod = await rejection(source.tokensFor({ ...identity, uid: 'not-the-pod-uid' }, ['vault']));
+      expect(wrongPod.message).to.match(new RegExp(`^failed to request a token for serviceaccount ${namespace}/app \\(pod app-0, audience "vault"\\): `));
+    });
+
+    it('lets the garbage collector delete a pod status with its pod', async () => {
+      const saved = await new KubernetesPodStatusStore({ client: client() }).save(aPodStatusFor(pod), ownerOf(pod));
+      await admin.core.deleteNamespacedPod({ namespace, name: 'app-0', gracePeriodSeconds: 0 });
+      await eventually(async () => expect(await admin.readPodStatusObject(namespace, saved.name)).to.equal(undefined), 60_000, 250);
+    });
+
+    it('resumes watching classes after the connection to the API server drops', async () => {
+      const proxy = await startProxy(new URL(plane!.server).port);
+      const kubeConfig = plane!.adminKubeConfig();
+      const proxied = new KubeConfig();
+      proxied.loadFromString(kubeConfig.exportConfig().replace(plane!.server, `https://127.0.0.1:${proxy.port}`));
+      const source = new KubernetesSecretProviderClassSource({ client: new KubernetesClient(proxied), retryDelayMs: 50 });
+      try {
+        source.start();
+        await source.whenSynced();
+        const before = await admin.putClass(aClassResource({ namespace, name: 'before' }));
+        await cacheHolds(() => source.cachedResourceVersion(namespace, 'before'), before);
+        expect(proxy.dropConnections()).to.be.greaterThan(0);
+        const after = await admin.putClass(aClassResource({ namespace, name: 'after' }));
+        await cacheHolds(() => source.cachedResourceVersion(namespace, 'after'), after);
+      } finally {
+        source.stop();
+        await proxy.close();
+      }
+    });
+  });
+});
