@@ -1,3 +1,4 @@
+import type { ContainerModule } from 'inversify';
 import { ConsoleLogger } from '../../adapters/console-log/console-logger.js';
 import { SystemClock } from '../../adapters/clock/system-clock.js';
 import { InMemoryCluster } from '../../adapters/memory-cluster/cluster-store.js';
@@ -9,7 +10,8 @@ import type { Logger } from '../../ports/logger.js';
 import { buildInfo } from '../build-info.js';
 import type { CliIo } from '../cli-io.js';
 import { DRIVER_FLAGS, driverConfig, type DriverConfig } from '../config.js';
-import { parseFlags, usage, UsageError } from '../flags.js';
+import { parseFlags, usage } from '../flags.js';
+import { kubernetesModule, loadKubeConfig } from '../modules/kubernetes.module.js';
 import { chooseMountMode, nodeFilesModule } from '../modules/files.module.js';
 import { memoryClusterModule } from '../modules/memory-cluster.module.js';
 import { grpcProviderModule } from '../modules/provider.module.js';
@@ -29,21 +31,17 @@ export async function runDriverCommand(args: readonly string[], io: CliIo): Prom
     return 0;
   }
   const config = driverConfig(values);
-  if (config.cluster === 'kubernetes') {
-    throw new UsageError('--cluster kubernetes needs the Kubernetes API adapters, which this build does not have yet; run with --cluster memory --manifests <files>');
-  }
   const clock = new SystemClock();
   const logger = new ConsoleLogger({ json: config.logFormatJson, verbosity: config.verbosity, write: (line) => io.err(`${line}\n`), now: () => new Date() });
-  const cluster = new InMemoryCluster({ clock });
-  const manifests = await loadManifests(cluster, config, logger);
-  const stateFile = config.stateFile ? new StateFileWriter(cluster, config.stateFile) : undefined;
-  stateFile?.start();
-  const mountMode = await chooseMountMode(true, logger);
+  const memory = config.cluster === 'memory' ? await startMemoryCluster(config, clock, logger) : undefined;
+  const cluster = memory?.module ?? kubernetesModule({ kubeConfig: loadKubeConfig(config.kubeconfig, io.env), nodeName: config.nodeId });
+  // Only the local profile may fall back to plain directories; on a node, secrets stay off the disk.
+  const mountMode = await chooseMountMode(config.cluster === 'memory', logger);
   const agent = await startNodeAgent(
     config,
     { clock, logger, metrics: new MemoryMetrics() },
     {
-      cluster: memoryClusterModule(cluster),
+      cluster,
       files: nodeFilesModule(mountMode, config.kubeletRoot),
       provider: grpcProviderModule(config),
     },
@@ -52,9 +50,27 @@ export async function runDriverCommand(args: readonly string[], io: CliIo): Prom
   await io.stopRequested;
   logger.info('stopping');
   await agent.stop();
-  await manifests.stop();
-  await stateFile?.stop();
+  await memory?.stop();
   return 0;
+}
+
+/** `--cluster memory`: an in-memory cluster loaded from (and following) the manifests, optionally mirrored to a state file. */
+async function startMemoryCluster(
+  config: DriverConfig,
+  clock: SystemClock,
+  logger: Logger,
+): Promise<{ module: ContainerModule; stop(): Promise<void> }> {
+  const cluster = new InMemoryCluster({ clock });
+  const manifests = await loadManifests(cluster, config, logger);
+  const stateFile = config.stateFile ? new StateFileWriter(cluster, config.stateFile) : undefined;
+  stateFile?.start();
+  return {
+    module: memoryClusterModule(cluster),
+    async stop() {
+      await manifests.stop();
+      await stateFile?.stop();
+    },
+  };
 }
 
 async function loadManifests(cluster: InMemoryCluster, config: DriverConfig, logger: Logger): Promise<{ stop(): Promise<void> }> {

@@ -151,10 +151,10 @@ describe('app/cli runCli', () => {
     }
   });
 
-  it('driver --cluster kubernetes exits 2 and says which profile works in this build', async () => {
+  it('driver --cluster kubernetes without a kubeconfig, outside a pod, exits 1 naming what is missing', async () => {
     const { code, io } = await run(['driver', '--nodeid=n', '--cluster=kubernetes']);
-    expect(code).to.equal(2);
-    expect(io.stderr).to.contain('--cluster memory');
+    expect(code).to.equal(1);
+    expect(io.stderr).to.contain('secrets-store-csi driver: no kubeconfig: pass --kubeconfig (or set KUBECONFIG)');
   });
 
   it('reads CSI_ENDPOINT from the environment it is given, not from process.env', async () => {
