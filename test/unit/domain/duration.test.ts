@@ -2,16 +2,8 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import { formatDuration, parseDuration } from '../../../src/domain/duration.js';
 import { DomainError } from '../../../src/domain/errors.js';
+import { codeOf } from '../../support/domain-error-code.js';
 
-function codeOf(action: () => unknown): string | undefined {
-  try {
-    action();
-  } catch (error) {
-    if (error instanceof DomainError) return error.code;
-    throw error;
-  }
-  return undefined;
-}
 
 /** Go's largest Duration, 2^63-1 ns, in milliseconds. */
 const GO_MAX_MS = 9_223_372_036_854.775;

@@ -12,16 +12,8 @@ import { parseVolumeRequest, type PublishCommand } from '../../../src/domain/vol
 import { VolumeContextKey } from '../../../src/domain/volume-context.js';
 import { aClass, aFile, aPublishCommand, KUBELET_ROOT, targetPathFor } from '../../support/builders.js';
 import { objectVersions, stringMap } from '../../support/domain-arbitraries.js';
+import { codeOf } from '../../support/domain-error-code.js';
 
-function codeOf(action: () => unknown): string | undefined {
-  try {
-    action();
-  } catch (error) {
-    if (error instanceof DomainError) return error.code;
-    throw error;
-  }
-  return undefined;
-}
 
 const TOKENS = '{"api://AzureADTokenExchange":{"token":"eyJ.x.y","expirationTimestamp":"2026-01-01T00:00:00Z"}}';
 const v = (id: string, version: string): ObjectVersion => ({ id, version });

@@ -16,16 +16,8 @@ import {
 } from '../../../src/domain/secret-payload.js';
 import { aFile } from '../../support/builders.js';
 import { anyPathText, assembledPath, validPayloadPath } from '../../support/domain-arbitraries.js';
+import { codeOf } from '../../support/domain-error-code.js';
 
-function codeOf(action: () => unknown): string | undefined {
-  try {
-    action();
-  } catch (error) {
-    if (error instanceof DomainError) return error.code;
-    throw error;
-  }
-  return undefined;
-}
 
 function utf8Length(text: string): number {
   return new TextEncoder().encode(text).length;

@@ -3,16 +3,8 @@ import fc from 'fast-check';
 import { DomainError } from '../../../src/domain/errors.js';
 import { assertMountable, PROVIDER_NAME_PATTERN } from '../../../src/domain/secret-provider-class.js';
 import { aClass } from '../../support/builders.js';
+import { codeOf } from '../../support/domain-error-code.js';
 
-function codeOf(action: () => unknown): string | undefined {
-  try {
-    action();
-  } catch (error) {
-    if (error instanceof DomainError) return error.code;
-    throw error;
-  }
-  return undefined;
-}
 
 describe('domain/secret-provider-class', () => {
   describe('assertMountable', () => {

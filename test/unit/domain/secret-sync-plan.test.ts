@@ -13,16 +13,8 @@ import {
   type SecretPatch,
 } from '../../../src/domain/secret-sync-plan.js';
 import { aClass, aFile, aSecretObject, text } from '../../support/builders.js';
+import { codeOf } from '../../support/domain-error-code.js';
 
-function codeOf(action: () => unknown): string | undefined {
-  try {
-    action();
-  } catch (error) {
-    if (error instanceof DomainError) return error.code;
-    throw error;
-  }
-  return undefined;
-}
 
 const enc = (value: string) => new TextEncoder().encode(value);
 

@@ -3,16 +3,8 @@ import fc from 'fast-check';
 import { DomainError } from '../../../src/domain/errors.js';
 import { parseTargetPath } from '../../../src/domain/target-path.js';
 import { KUBELET_ROOT, targetPathFor } from '../../support/builders.js';
+import { codeOf } from '../../support/domain-error-code.js';
 
-function codeOf(action: () => unknown): string | undefined {
-  try {
-    action();
-  } catch (error) {
-    if (error instanceof DomainError) return error.code;
-    throw error;
-  }
-  return undefined;
-}
 
 const UID = '8a1f2c3d-0000-4000-8000-123456789abc';
 

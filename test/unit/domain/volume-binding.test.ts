@@ -4,16 +4,8 @@ import { DomainError } from '../../../src/domain/errors.js';
 import { bindingKey, parseVolumeRequest, sameVolume, type PublishCommand, type VolumeRequest } from '../../../src/domain/volume-binding.js';
 import { VolumeContextKey } from '../../../src/domain/volume-context.js';
 import { aPublishCommand, KUBELET_ROOT, targetPathFor } from '../../support/builders.js';
+import { codeOf } from '../../support/domain-error-code.js';
 
-function codeOf(action: () => unknown): string | undefined {
-  try {
-    action();
-  } catch (error) {
-    if (error instanceof DomainError) return error.code;
-    throw error;
-  }
-  return undefined;
-}
 
 function withContext(changes: Record<string, string | undefined>, base: PublishCommand = aPublishCommand()): PublishCommand {
   const volumeContext: Record<string, string> = { ...base.volumeContext };
