@@ -100,6 +100,8 @@ async function startDriverAndProvider() {
     `--provider-volume=${providers}`,
     '--additional-provider-volume-paths=',
     `--kubelet-root=${kubeletRoot}`,
+    '--metrics-addr=127.0.0.1:0',
+    '--health-addr=127.0.0.1:0',
   ]);
   await waitForFile(join(work, 'csi.sock'));
   return [driver, provider];

@@ -1,3 +1,4 @@
+import { InvalidListenAddress, parseListenAddress, type ListenAddress } from '../adapters/http-endpoints/listen-address.js';
 import type { FlagDefinition, FlagValue } from './flags.js';
 import { UsageError } from './flags.js';
 
@@ -25,6 +26,12 @@ export const DRIVER_FLAGS: readonly FlagDefinition[] = [
   { name: 'kubeconfig', kind: 'string', default: '', env: 'KUBECONFIG', help: 'kubeconfig file (else in-cluster)' },
   { name: 'version', kind: 'bool', default: false, help: 'print the version and exit' },
   { name: 'help', kind: 'bool', default: false, help: 'print this help and exit' },
+  {
+    name: 'health-addr',
+    kind: 'string',
+    default: ':9809',
+    help: 'address of /healthz and /readyz (ready = CSI socket serving and cluster caches loaded); 9808 is the livenessprobe sidecar\'s',
+  },
   { name: 'kubelet-root', kind: 'string', default: '/var/lib/kubelet', help: 'kubelet root directory; targets must lie under it' },
   { name: 'min-rotation-poll-interval', kind: 'duration', default: 5_000, help: 'lowest interval a class annotation may ask for' },
   { name: 'rotation-jitter', kind: 'float', default: 0.1, help: 'fraction by which each due time varies at random (0-1)' },
@@ -53,6 +60,8 @@ export interface DriverConfig {
   readonly providerVolume: string;
   readonly additionalProviderVolumePaths: readonly string[];
   readonly metricsAddr: string;
+  /** `--health-addr`: where /healthz and /readyz are served. */
+  readonly healthAddr: string;
   readonly metricsBackend: string;
   readonly rotation: RotationConfig;
   readonly maxCallRecvMsgSize: number;
@@ -79,6 +88,8 @@ export function driverConfig(values: Record<string, FlagValue>): DriverConfig {
   }
   if (str('nodeid').trim() === '') throw new UsageError('flag "--nodeid" is required (the name of this node)');
   validateEndpoint(str('endpoint'));
+  validateListenAddress('metrics-addr', str('metrics-addr'));
+  validateListenAddress('health-addr', str('health-addr'));
   positive('rotation-poll-interval', num('rotation-poll-interval'));
   positive('min-rotation-poll-interval', num('min-rotation-poll-interval'));
   positive('provider-health-check-interval', num('provider-health-check-interval'));
@@ -101,6 +112,7 @@ export function driverConfig(values: Record<string, FlagValue>): DriverConfig {
     providerVolume: str('provider-volume'),
     additionalProviderVolumePaths: Object.freeze([...(values['additional-provider-volume-paths'] as string[])]),
     metricsAddr: str('metrics-addr'),
+    healthAddr: str('health-addr'),
     metricsBackend: str('metrics-backend'),
     rotation: Object.freeze({
       enabled: values['enable-secret-rotation'] as boolean,
@@ -133,6 +145,16 @@ export function validateEndpoint(endpoint: string): string {
     throw new UsageError(`invalid value "${endpoint}" for flag "--endpoint": socket path longer than 107 bytes`);
   }
   return path;
+}
+
+/** `--metrics-addr`/`--health-addr`: `host:port` as Go listens on it (`:8095` = every interface). */
+export function validateListenAddress(flag: string, value: string): ListenAddress {
+  try {
+    return parseListenAddress(value);
+  } catch (error) {
+    if (error instanceof InvalidListenAddress) throw new UsageError(`invalid value "${value}" for flag "--${flag}": ${error.message}`);
+    throw error;
+  }
 }
 
 function positive(name: string, value: number): void {

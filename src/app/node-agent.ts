@@ -1,3 +1,4 @@
+import { lstatSync } from 'node:fs';
 import { Container, type ContainerModule } from 'inversify';
 import { startCsiServer, type CsiServer } from '../adapters/csi-grpc/csi-server.js';
 import { RotationReconciler } from '../application/rotation-reconciler.js';
@@ -11,12 +12,23 @@ export interface Profile {
   readonly cluster: ContainerModule;
   readonly files: ContainerModule;
   readonly provider: ContainerModule;
+  /** Resolves once the cluster caches hold their first list (readiness); absent when there is nothing to wait for. */
+  readonly whenSynced?: (container: Container) => Promise<void>;
+}
+
+/** The conditions `/readyz` reports. */
+export interface NodeAgentReadiness {
+  /** The CSI server is bound and its socket file is in place (kubelet can reach it). */
+  readonly csiSocket: boolean;
+  /** The cluster caches have loaded (classes and pods are answered locally). */
+  readonly clusterCaches: boolean;
 }
 
 export interface NodeAgent {
   readonly container: Container;
   readonly reconciler: RotationReconciler;
   readonly csi: CsiServer;
+  readiness(): NodeAgentReadiness;
   stop(): Promise<void>;
 }
 
@@ -31,6 +43,11 @@ export async function startNodeAgent(config: DriverConfig, runtime: Runtime, pro
     applicationModule({ nodeName: config.nodeId, kubeletRoot: config.kubeletRoot, rotation: config.rotation }),
   );
   const reconciler = container.get(RotationReconciler);
+  let synced = profile.whenSynced === undefined;
+  void profile.whenSynced?.(container).then(
+    () => (synced = true),
+    (error: unknown) => runtime.logger.error('waiting for the cluster caches failed', { error }),
+  );
   const csi = await startCsiServer({
     endpoint: config.endpoint,
     driverName: config.driverName,
@@ -38,8 +55,10 @@ export async function startNodeAgent(config: DriverConfig, runtime: Runtime, pro
     nodeId: config.nodeId,
     volumes: container.get<NodeVolumes>(NodeVolumes),
     logger: runtime.logger,
+    metrics: runtime.metrics,
   });
   reconciler.start();
+  let serving = true;
   runtime.logger.info('driver started', {
     endpoint: config.endpoint,
     node: config.nodeId,
@@ -49,10 +68,20 @@ export async function startNodeAgent(config: DriverConfig, runtime: Runtime, pro
     container,
     reconciler,
     csi,
+    readiness: () => ({ csiSocket: serving && isSocket(csi.address), clusterCaches: synced }),
     async stop() {
+      serving = false;
       await csi.stop();
       await reconciler.stop();
       await container.unbindAll();
     },
   };
+}
+
+function isSocket(path: string): boolean {
+  try {
+    return lstatSync(path).isSocket();
+  } catch {
+    return false;
+  }
 }

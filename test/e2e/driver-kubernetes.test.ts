@@ -140,6 +140,9 @@ describe('e2e: driver --cluster kubernetes on a real API server', function () {
       '--provider-volume', providers,
       '--additional-provider-volume-paths=',
       '--kubelet-root', sandbox.kubeletRoot,
+      // Loopback and any free port: a test must not take the well-known ports of a driver on this machine.
+      '--metrics-addr=127.0.0.1:0',
+      '--health-addr=127.0.0.1:0',
       '--enable-secret-rotation',
       '--rotation-poll-interval', '1s',
     ]);

@@ -165,6 +165,9 @@ describe('e2e: driver --cluster memory', function () {
       '--provider-volume', paths.providers,
       '--additional-provider-volume-paths=',
       '--kubelet-root', paths.kubeletRoot,
+      // Loopback and any free port: a test must not take the well-known ports of a driver on this machine.
+      '--metrics-addr=127.0.0.1:0',
+      '--health-addr=127.0.0.1:0',
       '--enable-secret-rotation',
       '--rotation-poll-interval', '1s',
     ]);

@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { loadCsiProtos } from '../../gen/load.js';
 import type { Logger } from '../../ports/logger.js';
+import type { Metrics } from '../../ports/metrics.js';
 import type { NodeVolumes } from '../../ports/node-volumes.js';
 import { controllerHandlers } from './controller-service.js';
 import { parseCsiEndpoint } from './endpoint.js';
@@ -17,6 +18,8 @@ export interface CsiServerOptions {
   readonly nodeId: string;
   readonly volumes: NodeVolumes;
   readonly logger: Logger;
+  /** Counts the publish/unpublish requests refused before they reach `volumes` (which counts the rest). */
+  readonly metrics?: Metrics;
 }
 
 /** A running CSI server. */
@@ -40,7 +43,7 @@ export async function startCsiServer(options: CsiServerOptions): Promise<CsiServ
   const protos = loadCsiProtos();
   const server = new Server();
   server.addService(protos.csi.v1.Identity.service, identityHandlers(options, options.logger));
-  server.addService(protos.csi.v1.Node.service, nodeHandlers(options.volumes, options, options.logger));
+  server.addService(protos.csi.v1.Node.service, nodeHandlers(options.volumes, options, options.logger, options.metrics));
   server.addService(protos.csi.v1.Controller.service, controllerHandlers(options.logger));
   await mkdir(dirname(socketPath), { recursive: true });
   await rm(socketPath, { force: true });

@@ -2,8 +2,10 @@ import { status } from '@grpc/grpc-js';
 import type { NodeHandlers } from '../../gen/csi/v1/Node.js';
 import type { NodePublishVolumeRequest__Output } from '../../gen/csi/v1/NodePublishVolumeRequest.js';
 import type { NodeUnpublishVolumeRequest__Output } from '../../gen/csi/v1/NodeUnpublishVolumeRequest.js';
+import { DomainError, toDomainError, type DomainErrorCode } from '../../domain/errors.js';
 import type { PublishCommand } from '../../domain/volume-binding.js';
 import type { Logger } from '../../ports/logger.js';
+import type { Metrics } from '../../ports/metrics.js';
 import type { NodeVolumes, UnpublishCommand } from '../../ports/node-volumes.js';
 import { CsiStatusError } from './error-status.js';
 import { unaryCall } from './unary-call.js';
@@ -17,14 +19,17 @@ export interface NodeIdentity {
  * CSI Node for inline ephemeral volumes: kubelet only publishes and unpublishes, so no node
  * capability is advertised and the other RPCs answer UNIMPLEMENTED, as the spec requires.
  */
-export function nodeHandlers(volumes: NodeVolumes, identity: NodeIdentity, logger: Logger): NodeHandlers {
+export function nodeHandlers(volumes: NodeVolumes, identity: NodeIdentity, logger: Logger, metrics?: Metrics): NodeHandlers {
   return {
     NodePublishVolume: unaryCall('NodePublishVolume', logger, 'info', async (request: NodePublishVolumeRequest__Output) => {
-      await volumes.publish(toPublishCommand(request));
+      // The core counts every failure it sees; a request refused here never reaches it, so count it here.
+      const command = counted(() => toPublishCommand(request), (error) => metrics?.nodePublishError('', toDomainError(error).errorType));
+      await volumes.publish(command);
       return {};
     }),
     NodeUnpublishVolume: unaryCall('NodeUnpublishVolume', logger, 'info', async (request: NodeUnpublishVolumeRequest__Output) => {
-      await volumes.unpublish(toUnpublishCommand(request));
+      const command = counted(() => toUnpublishCommand(request), () => metrics?.nodeUnpublishError());
+      await volumes.unpublish(command);
       return {};
     }),
     NodeGetCapabilities: unaryCall('NodeGetCapabilities', logger, 'debug', async () => ({ capabilities: [] })),
@@ -41,11 +46,12 @@ export function nodeHandlers(volumes: NodeVolumes, identity: NodeIdentity, logge
 
 /** Checks what the CSI spec requires of the request, in the order csi-sanity probes it. */
 export function toPublishCommand(request: NodePublishVolumeRequest__Output): PublishCommand {
-  requireField(request.volumeId, 'volume_id');
-  requireField(request.targetPath, 'target_path');
+  // The codes the core uses for the same problems (INVALID_ARGUMENT, and the metric error_type).
+  requireField(request.volumeId, 'volume_id', 'InvalidVolumeContext');
+  requireField(request.targetPath, 'target_path', 'InvalidTargetPath');
   const capability = request.volumeCapability;
-  if (!capability) throw invalidArgument('volume_capability is missing');
-  if (capability.block) throw invalidArgument('block volumes are not supported: use a mount volume');
+  if (!capability) throw new DomainError('InvalidVolumeContext', 'volume_capability is missing');
+  if (capability.block) throw new DomainError('InvalidVolumeContext', 'block volumes are not supported: use a mount volume');
   return {
     volumeId: request.volumeId,
     targetPath: request.targetPath,
@@ -56,17 +62,23 @@ export function toPublishCommand(request: NodePublishVolumeRequest__Output): Pub
 }
 
 export function toUnpublishCommand(request: NodeUnpublishVolumeRequest__Output): UnpublishCommand {
-  requireField(request.volumeId, 'volume_id');
-  requireField(request.targetPath, 'target_path');
+  requireField(request.volumeId, 'volume_id', 'InvalidVolumeContext');
+  requireField(request.targetPath, 'target_path', 'InvalidTargetPath');
   return { volumeId: request.volumeId, targetPath: request.targetPath };
 }
 
-function requireField(value: string, field: string): void {
-  if (value === '') throw invalidArgument(`${field} is missing`);
+function requireField(value: string, field: string, code: DomainErrorCode): void {
+  if (value === '') throw new DomainError(code, `${field} is missing`);
 }
 
-function invalidArgument(message: string): CsiStatusError {
-  return new CsiStatusError(status.INVALID_ARGUMENT, message);
+/** `parse()`'s value; a rejection is reported to `onRejected` before it propagates. */
+function counted<T>(parse: () => T, onRejected: (error: unknown) => void): T {
+  try {
+    return parse();
+  } catch (error) {
+    onRejected(error);
+    throw error;
+  }
 }
 
 function unimplemented(method: string, logger: Logger) {

@@ -7,6 +7,12 @@ import type { NodeVolumes, UnpublishCommand } from '../../ports/node-volumes.js'
 /** kubelet's per-call deadline for CSI node operations. */
 const KUBELET_CALL_TIMEOUT_MS = 120_000;
 
+/** Per-call options; the default is kubelet's own. */
+export interface CsiCallOptions {
+  /** The call's deadline, in milliseconds from now (default 2 minutes, as kubelet). */
+  readonly timeoutMs?: number;
+}
+
 /** A failed CSI call as kubelet sees it: the gRPC status name and the driver's message. */
 export class CsiCallError extends Error {
   override readonly name = 'CsiCallError';
@@ -29,7 +35,7 @@ export class CsiNodeClient implements NodeVolumes {
     this.client = new (loadCsiProtos().csi.v1.Node)(`unix://${socketPath}`, credentials.createInsecure());
   }
 
-  publish(command: PublishCommand): Promise<void> {
+  publish(command: PublishCommand, options: CsiCallOptions = {}): Promise<void> {
     return new Promise((resolve, reject) => {
       this.client.NodePublishVolume(
         {
@@ -40,7 +46,7 @@ export class CsiNodeClient implements NodeVolumes {
           volumeContext: { ...command.volumeContext },
           secrets: { ...command.secrets },
         },
-        { deadline: Date.now() + KUBELET_CALL_TIMEOUT_MS },
+        { deadline: Date.now() + (options.timeoutMs ?? KUBELET_CALL_TIMEOUT_MS) },
         (error) => (error ? reject(toCallError(error)) : resolve()),
       );
     });

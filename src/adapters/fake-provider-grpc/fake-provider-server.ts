@@ -8,11 +8,11 @@ import type { MountRequest__Output } from '../../gen/v1alpha1/MountRequest.js';
 import type { MountResponse } from '../../gen/v1alpha1/MountResponse.js';
 import { startControlEndpoint, type ControlEndpoint } from './control-endpoint.js';
 import { answerFakeMount } from './fake-mount.js';
-import { FakeProviderState, type FakeFailure } from './fake-provider-state.js';
+import { FakeProviderState, type FakeAnswerTransform, type FakeFailure } from './fake-provider-state.js';
 import { FakeSecretStore, type FakeObjectState } from './fake-secret-store.js';
 import { InvalidAttributesError } from './mount-attributes.js';
 
-export type { FakeFailure } from './fake-provider-state.js';
+export type { FakeAnswerTransform, FakeFailure } from './fake-provider-state.js';
 
 export interface FakeProviderOptions {
   readonly socketPath: string;
@@ -38,6 +38,8 @@ export interface FakeProviderControls {
   rotate(name: string, contents?: string | Uint8Array): FakeObjectState;
   setFailure(failure: FakeFailure): void;
   clearFailure(): void;
+  /** Rewrites every normal Mount answer from now on (undefined: answer normally again). */
+  setAnswer(transform: FakeAnswerTransform | undefined): void;
   stop(): Promise<void>;
 }
 
@@ -48,16 +50,17 @@ export interface FakeProviderControls {
  */
 export async function startFakeProvider(options: FakeProviderOptions): Promise<FakeProviderControls> {
   const state = new FakeProviderState(options.store ?? new FakeSecretStore());
+  const stopping = new AbortController();
   const server = new Server();
-  server.addService(loadProviderProtos().v1alpha1.CSIDriverProvider.service, fakeProviderHandlers(state, options));
+  server.addService(loadProviderProtos().v1alpha1.CSIDriverProvider.service, fakeProviderHandlers(state, options, stopping.signal));
   await mkdir(dirname(options.socketPath), { recursive: true });
   await rm(options.socketPath, { force: true }); // a stale socket from a previous run
   await bind(server, `unix://${options.socketPath}`);
   const control = options.controlPort === undefined ? undefined : await startControlEndpoint(state, options.controlPort);
-  return controlsFor(state, options.socketPath, server, control);
+  return controlsFor(state, options.socketPath, server, control, stopping);
 }
 
-function fakeProviderHandlers(state: FakeProviderState, options: FakeProviderOptions): CSIDriverProviderHandlers {
+function fakeProviderHandlers(state: FakeProviderState, options: FakeProviderOptions, stopped: AbortSignal): CSIDriverProviderHandlers {
   return {
     Version(call, callback) {
       state.versionCount++;
@@ -69,7 +72,8 @@ function fakeProviderHandlers(state: FakeProviderState, options: FakeProviderOpt
       });
     },
     Mount(call, callback) {
-      void answerMount(state, call, callback);
+      // A delayed answer is dropped when the server stops, so no timer outlives it.
+      answerMount(state, call, callback, stopped).catch(() => undefined);
     },
   };
 }
@@ -78,18 +82,20 @@ async function answerMount(
   state: FakeProviderState,
   call: ServerUnaryCall<MountRequest__Output, MountResponse>,
   callback: sendUnaryData<MountResponse>,
+  stopped: AbortSignal,
 ): Promise<void> {
   state.mountCount++;
   state.lastMountRequest = call.request;
   state.lastAuthority = call.getHost();
   const failure = state.takeFailure();
-  if (failure?.delayMs) await sleep(failure.delayMs);
+  if (failure?.delayMs) await sleep(failure.delayMs, undefined, { signal: stopped });
   if (failure?.grpcStatus !== undefined) {
     return callback({ code: statusCode(failure.grpcStatus), details: 'fake provider: injected failure' });
   }
   if (failure?.code) return callback(null, { error: { code: failure.code } });
   try {
-    callback(null, mountResponse(state.store, call.request));
+    const answer = mountResponse(state.store, call.request);
+    callback(null, state.answerTransform ? state.answerTransform(answer, call.request) : answer);
   } catch (error) {
     const invalid = error instanceof InvalidAttributesError;
     callback({ code: invalid ? status.INVALID_ARGUMENT : status.INTERNAL, details: invalid ? error.message : 'fake provider: internal error' });
@@ -115,7 +121,13 @@ function bind(server: Server, address: string): Promise<void> {
   });
 }
 
-function controlsFor(state: FakeProviderState, socketPath: string, server: Server, control: ControlEndpoint | undefined): FakeProviderControls {
+function controlsFor(
+  state: FakeProviderState,
+  socketPath: string,
+  server: Server,
+  control: ControlEndpoint | undefined,
+  stopping: AbortController,
+): FakeProviderControls {
   return {
     socketPath,
     store: state.store,
@@ -127,7 +139,9 @@ function controlsFor(state: FakeProviderState, socketPath: string, server: Serve
     rotate: (name, contents) => state.store.rotate(name, contents),
     setFailure: (failure) => { state.failure = failure; },
     clearFailure: () => { state.failure = undefined; },
+    setAnswer: (transform) => { state.answerTransform = transform; },
     async stop() {
+      stopping.abort();
       server.forceShutdown();
       await control?.close();
       await rm(socketPath, { force: true });

@@ -1,5 +1,6 @@
 import type { status } from '@grpc/grpc-js';
 import type { MountRequest__Output } from '../../gen/v1alpha1/MountRequest.js';
+import type { MountResponse } from '../../gen/v1alpha1/MountResponse.js';
 import type { FakeSecretStore } from './fake-secret-store.js';
 
 /** A failure the fake provider injects into Mount calls until cleared (or for `times` calls). */
@@ -14,6 +15,12 @@ export interface FakeFailure {
   readonly times?: number;
 }
 
+/**
+ * Rewrites the fake's normal answer before it is sent, to make the provider misbehave on the wire
+ * (escaping file paths, no object versions, an oversized response ...). Not applied to injected failures.
+ */
+export type FakeAnswerTransform = (answer: MountResponse, request: MountRequest__Output) => MountResponse;
+
 /** Mutable state shared by the gRPC handlers, the controls and the HTTP endpoint. */
 export class FakeProviderState {
   mountCount = 0;
@@ -21,6 +28,7 @@ export class FakeProviderState {
   lastMountRequest: MountRequest__Output | undefined;
   lastAuthority: string | undefined;
   failure: FakeFailure | undefined;
+  answerTransform: FakeAnswerTransform | undefined;
 
   constructor(readonly store: FakeSecretStore) {}
 

@@ -5,17 +5,18 @@ import { InMemoryCluster } from '../../adapters/memory-cluster/cluster-store.js'
 import { watchManifests } from '../../adapters/memory-cluster/manifest-watcher.js';
 import { ManifestApplier, type ApplyResult } from '../../adapters/memory-cluster/manifests.js';
 import { StateFileWriter } from '../../adapters/memory-cluster/state-file.js';
-import { MemoryMetrics } from '../../adapters/memory-metrics/memory-metrics.js';
+import { PrometheusMetrics } from '../../adapters/prometheus/prometheus-metrics.js';
 import type { Logger } from '../../ports/logger.js';
 import { buildInfo } from '../build-info.js';
 import type { CliIo } from '../cli-io.js';
 import { DRIVER_FLAGS, driverConfig, type DriverConfig } from '../config.js';
 import { parseFlags, usage } from '../flags.js';
-import { kubernetesModule, loadKubeConfig } from '../modules/kubernetes.module.js';
+import { kubernetesCachesSynced, kubernetesModule, loadKubeConfig } from '../modules/kubernetes.module.js';
 import { chooseMountMode, nodeFilesModule } from '../modules/files.module.js';
 import { memoryClusterModule } from '../modules/memory-cluster.module.js';
 import { grpcProviderModule } from '../modules/provider.module.js';
-import { startNodeAgent } from '../node-agent.js';
+import { startNodeAgent, type NodeAgent } from '../node-agent.js';
+import { startObservabilityEndpoints } from '../observability.js';
 
 const SUMMARY = 'The node agent: serves kubelet on the CSI socket, mounts secrets from providers and rotates them.';
 
@@ -37,20 +38,34 @@ export async function runDriverCommand(args: readonly string[], io: CliIo): Prom
   const cluster = memory?.module ?? kubernetesModule({ kubeConfig: loadKubeConfig(config.kubeconfig, io.env), nodeName: config.nodeId });
   // Only the local profile may fall back to plain directories; on a node, secrets stay off the disk.
   const mountMode = await chooseMountMode(config.cluster === 'memory', logger);
-  const agent = await startNodeAgent(
-    config,
-    { clock, logger, metrics: new MemoryMetrics() },
-    {
-      cluster,
-      files: nodeFilesModule(mountMode, config.kubeletRoot),
-      provider: grpcProviderModule(config),
-    },
-    buildInfo(io.env).version,
-  );
-  await io.stopRequested;
-  logger.info('stopping');
-  await agent.stop();
-  await memory?.stop();
+  const metrics = new PrometheusMetrics();
+  let agent: NodeAgent | undefined;
+  const endpoints = await startObservabilityEndpoints({
+    metricsAddr: config.metricsAddr,
+    healthAddr: config.healthAddr,
+    metrics,
+    readiness: () => agent?.readiness(),
+    logger,
+  });
+  try {
+    agent = await startNodeAgent(
+      config,
+      { clock, logger, metrics },
+      {
+        cluster,
+        files: nodeFilesModule(mountMode, config.kubeletRoot),
+        provider: grpcProviderModule(config),
+        ...(memory ? {} : { whenSynced: kubernetesCachesSynced }),
+      },
+      buildInfo(io.env).version,
+    );
+    await io.stopRequested;
+    logger.info('stopping');
+    await agent.stop();
+    await memory?.stop();
+  } finally {
+    await endpoints.stop();
+  }
   return 0;
 }
 

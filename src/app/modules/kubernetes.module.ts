@@ -1,5 +1,5 @@
 import type { KubeConfig } from '@kubernetes/client-node';
-import { ContainerModule } from 'inversify';
+import { ContainerModule, type Container } from 'inversify';
 import { KubernetesClient } from '../../adapters/kubernetes/kubernetes-client.js';
 import { KubernetesEventRecorder } from '../../adapters/kubernetes/kubernetes-event-recorder.js';
 import { KubernetesPodSource } from '../../adapters/kubernetes/kubernetes-pod-source.js';
@@ -49,6 +49,14 @@ export function kubernetesModule(options: KubernetesModuleOptions): ContainerMod
       .toResolvedValue((clock: Clock, logger: Logger) => new KubernetesEventRecorder({ client, clock, nodeName: options.nodeName, logger }), [Clock, Logger])
       .inSingletonScope();
   });
+}
+
+/**
+ * Resolves once the class and pod caches of a container loaded with `kubernetesModule` hold their first
+ * list (the driver's readiness). Resolving them starts their watches if nothing has yet.
+ */
+export async function kubernetesCachesSynced(container: Container): Promise<void> {
+  await Promise.all([container.get(KubernetesSecretProviderClassSource).whenSynced(), container.get(KubernetesPodSource).whenSynced()]);
 }
 
 function started<T extends { start(): void }>(watcher: T): T {

@@ -1,0 +1,46 @@
+import { text, type HttpRoute } from './http-endpoints.js';
+
+/** What `/metrics` reads: the exposition text and its Content-Type (the Prometheus adapter is one). */
+export interface MetricsExposition {
+  scrape(): Promise<string>;
+  readonly contentType: string;
+}
+
+/** One condition of readiness, named in the `/readyz` body. A check that throws counts as failed. */
+export interface ReadinessCheck {
+  readonly name: string;
+  check(): boolean | Promise<boolean>;
+}
+
+/** `/metrics`: the Prometheus text exposition. */
+export function metricsRoute(source: MetricsExposition): HttpRoute {
+  return async () => ({ status: 200, contentType: source.contentType, body: await source.scrape() });
+}
+
+/** `/healthz`: the process is alive and its event loop answers. */
+export function healthzRoute(): HttpRoute {
+  return () => text(200, 'ok\n');
+}
+
+/**
+ * `/readyz`: 200 `ok` when every check passes, else 503 with one line per check (`[+]name ok`,
+ * `[-]name failed`) as the Kubernetes API server writes its own; `?verbose` lists the checks on
+ * success too.
+ */
+export function readyzRoute(checks: readonly ReadinessCheck[]): HttpRoute {
+  return async (query) => {
+    const results = await Promise.all(checks.map(async (c) => ({ name: c.name, ok: await passes(c) })));
+    const ready = results.every((r) => r.ok);
+    const lines = results.map((r) => (r.ok ? `[+]${r.name} ok` : `[-]${r.name} failed`));
+    if (ready && !query.has('verbose')) return text(200, 'ok\n');
+    return text(ready ? 200 : 503, `${lines.join('\n')}\nreadyz check ${ready ? 'passed' : 'failed'}\n`);
+  };
+}
+
+async function passes(readiness: ReadinessCheck): Promise<boolean> {
+  try {
+    return (await readiness.check()) === true;
+  } catch {
+    return false;
+  }
+}

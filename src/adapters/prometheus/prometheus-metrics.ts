@@ -1,0 +1,109 @@
+import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import type { Metrics } from '../../ports/metrics.js';
+
+export interface PrometheusMetricsOptions {
+  /** Add the process metrics (`process_cpu_seconds_total`, `process_resident_memory_bytes`, `nodejs_*`). Default true. */
+  readonly processMetrics?: boolean;
+}
+
+/** The upstream driver reports `runtime.GOOS`; this driver runs on Linux nodes only. */
+const OS_TYPE = 'linux';
+
+/** Histogram boundaries of the upstream driver's exporter (seconds), so dashboards keep their buckets. */
+export const DURATION_BUCKETS: readonly number[] = [0.1, 0.2, 0.3, 0.4, 0.5, 1, 1.5, 2, 2.5, 3, 5, 10, 15, 30];
+
+/**
+ * The driver's metrics in the Prometheus text format, named and labelled as the upstream driver's
+ * OpenTelemetry exporter writes them (counters carry `_total`, histograms `_bucket`/`_sum`/`_count`).
+ * Each instance owns its registry: nothing goes to prom-client's global default registry, so two
+ * instances (tests) never collide.
+ */
+export class PrometheusMetrics implements Metrics {
+  readonly registry = new Registry();
+  private readonly publishTotal: Counter<'provider' | 'os_type'>;
+  private readonly publishErrorTotal: Counter<'provider' | 'error_type' | 'os_type'>;
+  private readonly unpublishTotal: Counter<'os_type'>;
+  private readonly unpublishErrorTotal: Counter<'os_type'>;
+  private readonly rotationTotal: Counter<'provider' | 'os_type' | 'rotated'>;
+  private readonly rotationErrorTotal: Counter<'provider' | 'error_type' | 'os_type' | 'rotated'>;
+  private readonly rotationDuration: Histogram<'os_type'>;
+  private readonly syncTotal: Counter<'provider' | 'os_type'>;
+  private readonly syncDuration: Histogram<'os_type'>;
+
+  constructor(options: PrometheusMetricsOptions = {}) {
+    const registers = [this.registry];
+    const counter = <L extends string>(name: string, help: string, labelNames: readonly L[]): Counter<L> =>
+      new Counter<L>({ name, help, labelNames, registers });
+    const histogram = (name: string, help: string): Histogram<'os_type'> =>
+      new Histogram<'os_type'>({ name, help, labelNames: ['os_type'], buckets: [...DURATION_BUCKETS], registers });
+
+    this.publishTotal = counter('node_publish_total', 'Total number of node publish calls', ['provider', 'os_type']);
+    this.publishErrorTotal = counter('node_publish_error_total', 'Total number of node publish calls with error', ['provider', 'error_type', 'os_type']);
+    this.unpublishTotal = counter('node_unpublish_total', 'Total number of node unpublish calls', ['os_type']);
+    this.unpublishErrorTotal = counter('node_unpublish_error_total', 'Total number of node unpublish calls with error', ['os_type']);
+    this.rotationTotal = counter('rotation_reconcile_total', 'Total number of rotation reconciles', ['provider', 'os_type', 'rotated']);
+    this.rotationErrorTotal = counter('rotation_reconcile_error_total', 'Total number of rotation reconciles with error', [
+      'provider',
+      'error_type',
+      'os_type',
+      'rotated',
+    ]);
+    this.rotationDuration = histogram('rotation_reconcile_duration_sec', 'Distribution of how long it took to rotate secrets-store content for pods');
+    this.syncTotal = counter('sync_k8s_secret_total', 'Total number of k8s secrets synced', ['provider', 'os_type']);
+    this.syncDuration = histogram('sync_k8s_secret_duration_sec', 'Distribution of how long it took to sync k8s secret');
+
+    // Series without a per-call label exist from the start (at zero), so rate() works before the first event.
+    const linux = { os_type: OS_TYPE };
+    this.unpublishTotal.labels(linux).inc(0);
+    this.unpublishErrorTotal.labels(linux).inc(0);
+    this.rotationDuration.zero(linux);
+    this.syncDuration.zero(linux);
+
+    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+  }
+
+  nodePublish(provider: string): void {
+    this.publishTotal.inc({ provider, os_type: OS_TYPE });
+  }
+
+  nodePublishError(provider: string, errorType: string): void {
+    this.publishErrorTotal.inc({ provider, error_type: errorType, os_type: OS_TYPE });
+  }
+
+  nodeUnpublish(): void {
+    this.unpublishTotal.inc({ os_type: OS_TYPE });
+  }
+
+  nodeUnpublishError(): void {
+    this.unpublishErrorTotal.inc({ os_type: OS_TYPE });
+  }
+
+  rotationReconcile(provider: string, rotated: boolean, durationSeconds: number): void {
+    this.rotationTotal.inc({ provider, os_type: OS_TYPE, rotated: String(rotated) });
+    this.rotationDuration.observe({ os_type: OS_TYPE }, seconds(durationSeconds));
+  }
+
+  rotationReconcileError(provider: string, errorType: string, rotated: boolean): void {
+    this.rotationErrorTotal.inc({ provider, error_type: errorType, os_type: OS_TYPE, rotated: String(rotated) });
+  }
+
+  syncK8sSecret(provider: string, durationSeconds: number): void {
+    this.syncTotal.inc({ provider, os_type: OS_TYPE });
+    this.syncDuration.observe({ os_type: OS_TYPE }, seconds(durationSeconds));
+  }
+
+  /** The Prometheus text exposition of every metric (what `/metrics` serves). */
+  scrape(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  /** The Content-Type of `scrape()`'s text. */
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}
+
+/** The port promises never to throw: a clock step backwards (a negative or NaN duration) is recorded as 0. */
+function seconds(value: number): number {
+  return Number.isFinite(value) && value > 0 ? value : 0;
+}

@@ -1,0 +1,123 @@
+import { expect } from 'chai';
+import { register as globalRegistry } from 'prom-client';
+import { DURATION_BUCKETS, PrometheusMetrics } from '../../../../src/adapters/prometheus/prometheus-metrics.js';
+import type { Metrics } from '../../../../src/ports/metrics.js';
+
+/** `name{labels}` -> value for each sample line of a Prometheus text exposition. */
+function samples(exposition: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of exposition.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const cut = line.lastIndexOf(' ');
+    out.set(line.slice(0, cut), Number(line.slice(cut + 1)));
+  }
+  return out;
+}
+
+describe('prometheus PrometheusMetrics', () => {
+  const withoutProcess = (): PrometheusMetrics => new PrometheusMetrics({ processMetrics: false });
+
+  const cases: Array<[string, (m: Metrics) => void, string[]]> = [
+    ['nodePublish', (m) => m.nodePublish('vault'), ['node_publish_total{provider="vault",os_type="linux"}']],
+    [
+      'nodePublishError',
+      (m) => m.nodePublishError('vault', 'ProviderError'),
+      ['node_publish_error_total{provider="vault",error_type="ProviderError",os_type="linux"}'],
+    ],
+    ['nodeUnpublish', (m) => m.nodeUnpublish(), ['node_unpublish_total{os_type="linux"}']],
+    ['nodeUnpublishError', (m) => m.nodeUnpublishError(), ['node_unpublish_error_total{os_type="linux"}']],
+    [
+      'rotationReconcile',
+      (m) => m.rotationReconcile('vault', true, 0.25),
+      [
+        'rotation_reconcile_total{provider="vault",os_type="linux",rotated="true"}',
+        'rotation_reconcile_duration_sec_count{os_type="linux"}',
+        'rotation_reconcile_duration_sec_bucket{le="0.3",os_type="linux"}',
+      ],
+    ],
+    [
+      'rotationReconcileError',
+      (m) => m.rotationReconcileError('vault', 'ProviderUnavailable', false),
+      ['rotation_reconcile_error_total{provider="vault",error_type="ProviderUnavailable",os_type="linux",rotated="false"}'],
+    ],
+    [
+      'syncK8sSecret',
+      (m) => m.syncK8sSecret('vault', 0.05),
+      ['sync_k8s_secret_total{provider="vault",os_type="linux"}', 'sync_k8s_secret_duration_sec_count{os_type="linux"}', 'sync_k8s_secret_duration_sec_bucket{le="0.1",os_type="linux"}'],
+    ],
+  ];
+  for (const [method, drive, series] of cases) {
+    it(`${method} counts one in ${series.join(', ')}`, async () => {
+      const metrics = withoutProcess();
+      drive(metrics);
+      const scraped = samples(await metrics.scrape());
+      for (const name of series) expect(scraped.get(name), name).to.equal(1);
+    });
+  }
+
+  it('sums histogram observations and fills the upstream buckets cumulatively', async () => {
+    const metrics = withoutProcess();
+    metrics.rotationReconcile('vault', false, 0.05);
+    metrics.rotationReconcile('vault', false, 2);
+    metrics.rotationReconcile('vault', true, 45);
+    const scraped = samples(await metrics.scrape());
+    expect(scraped.get('rotation_reconcile_duration_sec_sum{os_type="linux"}')).to.be.closeTo(47.05, 1e-9);
+    expect(scraped.get('rotation_reconcile_duration_sec_count{os_type="linux"}')).to.equal(3);
+    expect(scraped.get('rotation_reconcile_duration_sec_bucket{le="0.1",os_type="linux"}')).to.equal(1);
+    expect(scraped.get('rotation_reconcile_duration_sec_bucket{le="2",os_type="linux"}')).to.equal(2);
+    expect(scraped.get('rotation_reconcile_duration_sec_bucket{le="30",os_type="linux"}')).to.equal(2);
+    expect(scraped.get('rotation_reconcile_duration_sec_bucket{le="+Inf",os_type="linux"}')).to.equal(3);
+    const bounds = [...scraped.keys()].flatMap((key) => /^rotation_reconcile_duration_sec_bucket\{le="([^"]+)"/.exec(key)?.[1] ?? []);
+    expect(bounds).to.deep.equal([...DURATION_BUCKETS.map(String), '+Inf']);
+  });
+
+  it('keeps providers and error types apart', async () => {
+    const metrics = withoutProcess();
+    metrics.nodePublish('vault');
+    metrics.nodePublish('vault');
+    metrics.nodePublish('azure');
+    metrics.nodePublishError('', 'ClassNotFound');
+    const scraped = samples(await metrics.scrape());
+    expect(scraped.get('node_publish_total{provider="vault",os_type="linux"}')).to.equal(2);
+    expect(scraped.get('node_publish_total{provider="azure",os_type="linux"}')).to.equal(1);
+    expect(scraped.get('node_publish_error_total{provider="",error_type="ClassNotFound",os_type="linux"}')).to.equal(1);
+  });
+
+  it('shows the series without per-call labels at zero before anything happened', async () => {
+    const scraped = samples(await withoutProcess().scrape());
+    expect(scraped.get('node_unpublish_total{os_type="linux"}')).to.equal(0);
+    expect(scraped.get('node_unpublish_error_total{os_type="linux"}')).to.equal(0);
+    expect(scraped.get('rotation_reconcile_duration_sec_count{os_type="linux"}')).to.equal(0);
+    expect(scraped.get('sync_k8s_secret_duration_sec_count{os_type="linux"}')).to.equal(0);
+  });
+
+  it('never throws, recording a negative or non-finite duration as zero', async () => {
+    const metrics = withoutProcess();
+    for (const duration of [-1, Number.NaN, Number.POSITIVE_INFINITY]) {
+      expect(() => metrics.rotationReconcile('vault', false, duration)).not.to.throw();
+      expect(() => metrics.syncK8sSecret('vault', duration)).not.to.throw();
+    }
+    const scraped = samples(await metrics.scrape());
+    expect(scraped.get('rotation_reconcile_duration_sec_sum{os_type="linux"}')).to.equal(0);
+    expect(scraped.get('sync_k8s_secret_duration_sec_count{os_type="linux"}')).to.equal(3);
+  });
+
+  it('adds the process metrics by default', async () => {
+    const text = await new PrometheusMetrics().scrape();
+    for (const name of ['process_cpu_seconds_total', 'process_resident_memory_bytes', 'process_start_time_seconds', 'process_open_fds']) {
+      expect(text, name).to.match(new RegExp(`^# TYPE ${name} `, 'm'));
+    }
+    expect(await withoutProcess().scrape()).not.to.contain('process_');
+  });
+
+  it('keeps each instance on its own registry, away from the global default one', async () => {
+    const before = await globalRegistry.metrics();
+    const a = withoutProcess();
+    const b = withoutProcess();
+    a.nodePublish('vault');
+    expect(samples(await a.scrape()).get('node_publish_total{provider="vault",os_type="linux"}')).to.equal(1);
+    expect(samples(await b.scrape()).has('node_publish_total{provider="vault",os_type="linux"}')).to.equal(false);
+    expect(await globalRegistry.metrics()).to.equal(before);
+    expect(a.contentType).to.match(/^text\/plain; version=0\.0\.4/);
+  });
+});
