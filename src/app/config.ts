@@ -36,6 +36,13 @@ export const DRIVER_FLAGS: readonly FlagDefinition[] = [
   { name: 'min-rotation-poll-interval', kind: 'duration', default: 5_000, help: 'lowest interval a class annotation may ask for' },
   { name: 'rotation-jitter', kind: 'float', default: 0.1, help: 'fraction by which each due time varies at random (0-1)' },
   { name: 'rotation-workers', kind: 'int', default: 4, help: 'rotation checks run at the same time' },
+  {
+    name: 'provider-qps',
+    kind: 'float',
+    default: 0,
+    help: 'provider calls per second per provider for rotation checks (0 = unlimited); kubelet publishes never wait but spend the tokens there are',
+  },
+  { name: 'provider-burst', kind: 'int', default: 1, help: 'with --provider-qps: provider calls per provider that may go out at once' },
   { name: 'cluster', kind: 'string', default: 'kubernetes', help: 'where classes and statuses live: kubernetes or memory' },
   { name: 'manifests', kind: 'list', default: [], help: 'with --cluster memory: YAML files or directories loaded into the cluster (watched)' },
   { name: 'state-file', kind: 'string', default: '', help: 'with --cluster memory: write pod statuses, Secrets and Events here as YAML' },
@@ -50,6 +57,9 @@ export interface RotationConfig {
   readonly jitterFraction: number;
   readonly backoffBaseMs: number;
   readonly workers: number;
+  /** `--provider-qps` (0 = unlimited) and `--provider-burst`: the per-provider limit of rotation calls. */
+  readonly providerQps: number;
+  readonly providerBurst: number;
 }
 
 /** Everything the driver is told at start, validated once and frozen. */
@@ -95,6 +105,8 @@ export function driverConfig(values: Record<string, FlagValue>): DriverConfig {
   positive('provider-health-check-interval', num('provider-health-check-interval'));
   positive('max-call-recv-msg-size', num('max-call-recv-msg-size'));
   positive('rotation-workers', num('rotation-workers'));
+  if (num('provider-qps') < 0) throw new UsageError(`invalid value "${num('provider-qps')}" for flag "--provider-qps": must be 0 (unlimited) or more`);
+  positive('provider-burst', num('provider-burst'));
   const jitter = num('rotation-jitter');
   if (jitter < 0 || jitter > 1) throw new UsageError(`invalid value "${jitter}" for flag "--rotation-jitter": expected a fraction from 0 to 1`);
   if (!str('kubelet-root').startsWith('/')) throw new UsageError('flag "--kubelet-root" must be an absolute path');
@@ -121,6 +133,8 @@ export function driverConfig(values: Record<string, FlagValue>): DriverConfig {
       jitterFraction: jitter,
       backoffBaseMs: ROTATION_BACKOFF_BASE_MS,
       workers: num('rotation-workers'),
+      providerQps: num('provider-qps'),
+      providerBurst: num('provider-burst'),
     }),
     maxCallRecvMsgSize: num('max-call-recv-msg-size'),
     providerHealthCheck: values['provider-health-check'] as boolean,

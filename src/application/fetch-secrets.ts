@@ -1,24 +1,51 @@
 import { DomainError, toDomainError } from '../domain/errors.js';
+import { FetchKey, fetchSharing } from '../domain/fetch-key.js';
 import type { ObjectVersion } from '../domain/object-versions.js';
-import { buildMountRequest, interpretMountResponse, type ProviderPayload } from '../domain/provider-request.js';
+import {
+  buildMountRequest,
+  interpretMountResponse,
+  type ProviderMountRequest,
+  type ProviderMountResponse,
+  type ProviderPayload,
+} from '../domain/provider-request.js';
 import { assertMountable, type SecretProviderClass } from '../domain/secret-provider-class.js';
 import type { VolumeRequest } from '../domain/volume-binding.js';
+import type { Logger } from '../ports/logger.js';
 import type { SecretProvider } from '../ports/secret-provider.js';
 import type { SecretProviderClassSource } from '../ports/secret-provider-class-source.js';
+import { KeyedTable, KUBELET_FETCH, type FetchContext } from './fetch-coalescing.js';
+import type { CallOrigin, ProviderRateLimiter } from './provider-rate-limiter.js';
 
 export interface FetchedSecrets {
   readonly spc: SecretProviderClass;
   readonly payload: ProviderPayload;
 }
 
-/** Resolves the binding's class as it is now and asks its provider for the current secrets. */
+interface InFlightCall {
+  readonly answer: Promise<ProviderMountResponse>;
+  /** True once the call got past the rate limiter (a kubelet call never joins one still waiting). */
+  readonly started: () => boolean;
+}
+
+/**
+ * Resolves the binding's class as it is now and asks its provider for the current secrets.
+ * Provider calls are coalesced: identical concurrent requests are one call (single-flight), and in a
+ * rotation pass the bindings of a class that opted in to fetch-sharing share one call per sharing key.
+ * The rotation loop's calls wait for the per-provider rate limiter; kubelet's calls never do.
+ */
 export class FetchSecrets {
+  private readonly inFlight = new KeyedTable<InFlightCall>();
+  /** Classes (uid -> generation) whose provider answered without files: sharing stays off for them. */
+  private readonly providerWritesFiles = new Map<string, number>();
+
   constructor(
     private readonly classes: SecretProviderClassSource,
     private readonly provider: SecretProvider,
+    private readonly limiter?: ProviderRateLimiter,
+    private readonly logger?: Logger,
   ) {}
 
-  async execute(request: VolumeRequest, currentVersions: readonly ObjectVersion[]): Promise<FetchedSecrets> {
+  async execute(request: VolumeRequest, currentVersions: readonly ObjectVersion[], context: FetchContext = KUBELET_FETCH): Promise<FetchedSecrets> {
     const { namespace } = request.pod;
     const spc = await this.classes.get(namespace, request.className);
     if (spc === undefined) {
@@ -26,10 +53,60 @@ export class FetchSecrets {
     }
     try {
       assertMountable(spc);
-      const response = await this.provider.mount(spc.provider, buildMountRequest(spc, request, currentVersions));
+      const mountRequest = buildMountRequest(spc, request, currentVersions);
+      const response = await this.answer(spc, request, mountRequest, context);
       return { spc, payload: interpretMountResponse(spc.provider, response) };
     } catch (error) {
       throw toDomainError(error).forProvider(spc.provider);
     }
+  }
+
+  /** Provider calls in flight now (single-flight table size). */
+  get callsInFlight(): number {
+    return this.inFlight.size;
+  }
+
+  private async answer(
+    spc: SecretProviderClass,
+    request: VolumeRequest,
+    mountRequest: ProviderMountRequest,
+    context: FetchContext,
+  ): Promise<ProviderMountResponse> {
+    const ownCall = (): Promise<ProviderMountResponse> => this.call(spc.provider, mountRequest, context.origin);
+    if (context.pass === undefined || !fetchSharing(spc.annotations).enabled) return ownCall();
+    if (this.providerWritesFiles.get(spc.uid) === spc.generation) return ownCall();
+    const { response } = await context.pass.share(FetchKey.sharing(spc, request), ownCall, () => {
+      if (this.providerWritesFiles.get(spc.uid) === spc.generation) return;
+      this.providerWritesFiles.set(spc.uid, spc.generation);
+      this.logger?.warn('provider wrote the files itself; not sharing its calls among bindings of this class', {
+        class: `${spc.namespace}/${spc.name}`,
+        provider: spc.provider,
+      });
+    });
+    return response;
+  }
+
+  /** Single-flight: an identical request already on its way to the provider is joined, not repeated. */
+  private call(providerName: string, mountRequest: ProviderMountRequest, origin: CallOrigin): Promise<ProviderMountResponse> {
+    const key = FetchKey.singleFlight(providerName, mountRequest);
+    const existing = this.inFlight.find(key);
+    // kubelet does not wait behind a rotation call that is still queued at the rate limiter.
+    if (existing !== undefined && (existing.started() || origin === 'rotation')) return existing.answer;
+    const limiter = this.limiter;
+    let started = limiter === undefined || limiter.tryAcquire(providerName, origin);
+    const answer = (async () => {
+      if (!started) {
+        await limiter!.acquire(providerName, origin);
+        started = true;
+      }
+      return this.provider.mount(providerName, mountRequest);
+    })();
+    const entry: InFlightCall = { answer, started: () => started };
+    if (existing === undefined) {
+      this.inFlight.set(key, entry);
+      const forget = (): void => this.inFlight.delete(key, entry);
+      entry.answer.then(forget, forget);
+    }
+    return entry.answer;
   }
 }

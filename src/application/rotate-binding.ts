@@ -10,6 +10,7 @@ import type { Logger } from '../ports/logger.js';
 import type { Metrics } from '../ports/metrics.js';
 import type { PodSource } from '../ports/pod-source.js';
 import type { ApplyPayload } from './apply-payload.js';
+import { KUBELET_FETCH, type FetchContext } from './fetch-coalescing.js';
 import type { FetchSecrets } from './fetch-secrets.js';
 
 export type RotationOutcome =
@@ -49,7 +50,8 @@ export class RotateBinding {
     private readonly logger: Logger,
   ) {}
 
-  async execute(binding: VolumeBinding): Promise<RotationOutcome> {
+  /** `context` says who waits (kubelet's republish by default) and the rotation pass the check belongs to. */
+  async execute(binding: VolumeBinding, context: FetchContext = KUBELET_FETCH): Promise<RotationOutcome> {
     const started = this.clock.now();
     const { pod } = binding.request;
     const podInfo = await this.pods.get(pod.namespace, pod.name);
@@ -57,7 +59,7 @@ export class RotateBinding {
     const skip = podInfo && podInfo.uid === pod.uid ? rotationSkipReason(podInfo) : undefined;
     if (skip !== undefined) return { kind: 'skipped', binding, reason: skip };
     try {
-      const { spc, payload } = await this.fetch.execute(binding.request, binding.objectVersions);
+      const { spc, payload } = await this.fetch.execute(binding.request, binding.objectVersions, context);
       const result = await this.apply.execute({
         request: binding.request,
         spc,

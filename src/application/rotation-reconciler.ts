@@ -1,3 +1,4 @@
+import { fetchSharing, sharingCandidate } from '../domain/fetch-key.js';
 import {
   effectiveInterval,
   isDue,
@@ -13,6 +14,7 @@ import type { CancelTimer, Clock, Random, Scheduler } from '../ports/clock.js';
 import type { Logger } from '../ports/logger.js';
 import type { ClassChange, SecretProviderClassSource } from '../ports/secret-provider-class-source.js';
 import type { BindingRegistry, RegisteredBinding } from './binding-registry.js';
+import { FetchPass, KUBELET_FETCH, type FetchContext } from './fetch-coalescing.js';
 import type { RotateBinding, RotationOutcome } from './rotate-binding.js';
 import type { TargetLocks } from './target-locks.js';
 
@@ -21,12 +23,24 @@ export interface ReconcilerSettings extends RotationSettings {
   readonly enabled: boolean;
   /** How many bindings are checked at the same time. */
   readonly workers: number;
+  /**
+   * `--provider-qps` / `--provider-burst`: the per-provider rate limit of the loop's provider calls
+   * (0 or absent = unlimited). Read by the composition root for FetchSecrets, not by the loop itself.
+   */
+  readonly providerQps?: number;
+  readonly providerBurst?: number;
 }
 
 /**
  * The rotation loop: every binding has its own due time (interval +/- jitter, backoff after a
  * failure); a timer fires at the earliest one and the due bindings are checked by a bounded pool.
  * A change of a class makes its bindings due at once.
+ *
+ * Fetch sharing: when a class has `secrets-store.csi.k8s.io/fetch-sharing: serviceaccount`, a pass
+ * that checks one of its bindings also checks the other bindings of the same provider, namespace,
+ * class and service account (due or not), and they share one provider call per sharing key within the
+ * pass. Such a group is therefore checked as one, when its earliest member is due: the jitter no
+ * longer spreads it over many calls, and no member is ever checked later than its own due time.
  */
 export class RotationReconciler {
   private cancelTimer: CancelTimer | undefined;
@@ -34,6 +48,8 @@ export class RotationReconciler {
   private unsubscribe: (() => void)[] = [];
   private started = false;
   private readonly outcomeListeners = new Set<(outcome: RotationOutcome) => void>();
+  /** fetch-sharing annotation problems already logged (once per class, generation and value). */
+  private readonly sharingWarnings = new Set<string>();
 
   constructor(
     private readonly settings: ReconcilerSettings,
@@ -81,10 +97,10 @@ export class RotationReconciler {
     return this.settings.enabled && isDue(entry.schedule, this.clock.now());
   }
 
-  /** Checks one binding now; the caller already holds its target. */
-  async checkNow(binding: VolumeBinding): Promise<RotationOutcome> {
+  /** Checks one binding now; the caller already holds its target. Without a context the check is kubelet's (republish). */
+  async checkNow(binding: VolumeBinding, context: FetchContext = KUBELET_FETCH): Promise<RotationOutcome> {
     const scheduleBefore = this.registry.get(binding.request.target.path)?.schedule;
-    const outcome = await this.rotate.execute(binding);
+    const outcome = await this.rotate.execute(binding, context);
     this.record(outcome, scheduleBefore);
     return outcome;
   }
@@ -100,20 +116,75 @@ export class RotationReconciler {
   }
 
   private async checkDue(): Promise<void> {
-    const now = this.clock.now();
-    const due = this.registry.all().filter((entry) => isDue(entry.schedule, now));
+    const batch = await this.passBatch(this.clock.now());
+    const pass = new FetchPass();
+    const context: FetchContext = { origin: 'rotation', pass };
     let next = 0;
     const worker = async (): Promise<void> => {
-      while (next < due.length) {
-        const entry = due[next++]!;
+      while (next < batch.length) {
+        const entry = batch[next++]!;
         const target = entry.binding.request.target.path;
         await this.locks.tryRun(target, async () => {
           const current = this.registry.get(target);
-          if (current !== undefined) await this.checkNow(current.binding);
+          if (current !== undefined) await this.checkNow(current.binding, context);
         });
       }
     };
-    await Promise.all(Array.from({ length: Math.max(1, Math.min(this.settings.workers, due.length)) }, worker));
+    try {
+      await Promise.all(Array.from({ length: Math.max(1, Math.min(this.settings.workers, batch.length)) }, worker));
+    } finally {
+      pass.close();
+    }
+  }
+
+  /**
+   * The bindings this pass checks: the due ones, plus the fetch-sharing companions of each (see the
+   * class comment). Ordered so the first member of each group comes before any second member: the
+   * workers start distinct provider calls side by side and the other members find the answers ready.
+   */
+  private async passBatch(now: number): Promise<RegisteredBinding[]> {
+    const all = this.registry.all();
+    const due = all.filter((entry) => isDue(entry.schedule, now));
+    const groupOf = (entry: RegisteredBinding): string => sharingCandidate(entry.binding.providerName, entry.binding.request);
+    const sharingGroups = new Set<string>();
+    const classSharing = new Map<string, boolean>();
+    for (const entry of due) {
+      const { namespace } = entry.binding.request.pod;
+      const classKey = `${namespace}/${entry.binding.request.className}`;
+      if (!classSharing.has(classKey)) classSharing.set(classKey, await this.sharesFetches(namespace, entry.binding.request.className));
+      if (classSharing.get(classKey)) sharingGroups.add(groupOf(entry));
+    }
+    if (sharingGroups.size === 0) return due;
+    const batch = new Set(due);
+    for (const entry of all) if (sharingGroups.has(groupOf(entry))) batch.add(entry);
+    const rank = new Map<string, number>();
+    return [...batch]
+      .map((entry) => {
+        const group = groupOf(entry);
+        const position = rank.get(group) ?? 0;
+        rank.set(group, position + 1);
+        return { entry, position };
+      })
+      .sort((a, b) => a.position - b.position)
+      .map(({ entry }) => entry);
+  }
+
+  /** Whether a class opted in to fetch sharing (a class that cannot be read does not). */
+  private async sharesFetches(namespace: string, className: string): Promise<boolean> {
+    let spc: SecretProviderClass | undefined;
+    try {
+      spc = await this.classes.get(namespace, className);
+    } catch {
+      return false;
+    }
+    if (spc === undefined) return false;
+    const sharing = fetchSharing(spc.annotations);
+    const warning = `${namespace}/${className}@${spc.generation}: ${sharing.problem}`;
+    if (sharing.problem && !this.sharingWarnings.has(warning)) {
+      this.sharingWarnings.add(warning);
+      this.logger.warn('ignoring class fetch-sharing annotation', { class: `${namespace}/${className}`, problem: sharing.problem });
+    }
+    return sharing.enabled;
   }
 
   private record(outcome: RotationOutcome, scheduleBefore: BindingSchedule | undefined): void {

@@ -3,6 +3,7 @@ import { ApplyPayload } from '../../application/apply-payload.js';
 import { BindingRegistry } from '../../application/binding-registry.js';
 import { FetchSecrets } from '../../application/fetch-secrets.js';
 import { NodeVolumeService } from '../../application/node-volume-service.js';
+import { ProviderRateLimiter } from '../../application/provider-rate-limiter.js';
 import { PublishVolume } from '../../application/publish-volume.js';
 import { RotateBinding } from '../../application/rotate-binding.js';
 import { RotationReconciler, type ReconcilerSettings } from '../../application/rotation-reconciler.js';
@@ -37,7 +38,13 @@ export function applicationModule(settings: ApplicationSettings): ContainerModul
     bind(BindingRegistry).toResolvedValue(() => new BindingRegistry()).inSingletonScope();
     bind(TargetLocks).toResolvedValue(() => new TargetLocks()).inSingletonScope();
     bind(FetchSecrets)
-      .toResolvedValue((classes: SecretProviderClassSource, provider: SecretProvider) => new FetchSecrets(classes, provider), [SecretProviderClassSource, SecretProvider])
+      .toResolvedValue(
+        (classes: SecretProviderClassSource, provider: SecretProvider, clock: Clock, scheduler: Scheduler, logger: Logger) => {
+          const limit = { qps: settings.rotation.providerQps ?? 0, burst: settings.rotation.providerBurst ?? 1 };
+          return new FetchSecrets(classes, provider, new ProviderRateLimiter(limit, clock, scheduler), logger);
+        },
+        [SecretProviderClassSource, SecretProvider, Clock, Scheduler, Logger],
+      )
       .inSingletonScope();
     bind(SyncSecrets)
       .toResolvedValue((sink: SecretSink, events: EventRecorder, metrics: Metrics, clock: Clock, logger: Logger) =>

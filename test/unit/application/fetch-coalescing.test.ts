@@ -1,0 +1,322 @@
+import { expect } from 'chai';
+import { FetchPass } from '../../../src/application/fetch-coalescing.js';
+import { FetchSecrets } from '../../../src/application/fetch-secrets.js';
+import { FETCH_SHARING_ANNOTATION, FetchKey } from '../../../src/domain/fetch-key.js';
+import type { ProviderMountResponse } from '../../../src/domain/provider-request.js';
+import { parseVolumeRequest, type PublishCommand } from '../../../src/domain/volume-binding.js';
+import { VolumeContextKey } from '../../../src/domain/volume-context.js';
+import { aClass, aPublishCommand, KUBELET_ROOT } from '../../support/builders.js';
+import { expectNoSecretLeaked } from '../../support/driver-assertions.js';
+import { CLASS_NAME, DriverHarness, type TestPod } from '../../support/driver-harness.js';
+
+const SHARING = { [FETCH_SHARING_ANNOTATION]: 'serviceaccount' };
+
+/** Lets every pending continuation (memfs, cluster watches) run. */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
+}
+
+function withServiceAccount(harness: DriverHarness, pod: TestPod, serviceAccount: string): Partial<PublishCommand> {
+  return { volumeContext: { ...harness.commandFor(pod).volumeContext, [VolumeContextKey.serviceAccountName]: serviceAccount } };
+}
+
+describe('Single-flight provider calls', () => {
+  let harness: DriverHarness;
+  afterEach(async () => {
+    expectNoSecretLeaked(harness);
+    await harness.stop();
+  });
+
+  it('collapses N concurrent identical fetches into one provider call, and forgets it once answered', async () => {
+    harness = new DriverHarness({ startRotationLoop: false });
+    harness.addClass();
+    const pod = harness.addPod();
+    const fetch = harness.container.get(FetchSecrets);
+    const request = parseVolumeRequest(harness.commandFor(pod), KUBELET_ROOT);
+
+    const answers = await Promise.all(Array.from({ length: 8 }, () => fetch.execute(request, [])));
+
+    expect(harness.provider.calls).to.equal(1);
+    expect(answers.map((a) => a.payload.objectVersions)).to.deep.equal(Array(8).fill([{ id: 'db-password', version: 'v1' }]));
+    expect(fetch.callsInFlight).to.equal(0);
+    await fetch.execute(request, []);
+    expect(harness.provider.calls, 'a later fetch is a new call (nothing cached)').to.equal(2);
+  });
+
+  it('does not collapse fetches that differ in current versions or target path', async () => {
+    harness = new DriverHarness({ startRotationLoop: false });
+    harness.addClass();
+    const [a, b] = [harness.addPod({ name: 'app-0' }), harness.addPod({ name: 'app-1' })];
+    const fetch = harness.container.get(FetchSecrets);
+    const requestA = parseVolumeRequest(harness.commandFor(a!), KUBELET_ROOT);
+    const requestB = parseVolumeRequest(harness.commandFor(b!), KUBELET_ROOT);
+
+    await Promise.all([
+      fetch.execute(requestA, []),
+      fetch.execute(requestA, [{ id: 'db-password', version: 'v1' }]),
+      fetch.execute(requestB, []),
+    ]);
+
+    expect(harness.provider.calls).to.equal(3);
+  });
+
+  it('fails every joined fetch when the one call fails', async () => {
+    harness = new DriverHarness({ startRotationLoop: false });
+    harness.addClass();
+    const fetch = harness.container.get(FetchSecrets);
+    const request = parseVolumeRequest(harness.commandFor(harness.addPod()), KUBELET_ROOT);
+    harness.fake.fail({ kind: 'provider-error', code: 'Throttled' });
+
+    const results = await Promise.allSettled(Array.from({ length: 3 }, () => fetch.execute(request, [])));
+
+    expect(harness.provider.calls).to.equal(1);
+    expect(results.map((r) => r.status)).to.deep.equal(['rejected', 'rejected', 'rejected']);
+  });
+});
+
+describe('Sharing one provider call per pass (class annotation fetch-sharing: serviceaccount)', () => {
+  let harness: DriverHarness;
+  let a: TestPod;
+  let b: TestPod;
+  const interval = (): number => harness.rotation.intervalMs;
+
+  beforeEach(() => {
+    harness = new DriverHarness();
+    a = harness.addPod({ name: 'app-0' });
+    b = harness.addPod({ name: 'app-1' });
+  });
+  afterEach(async () => {
+    expectNoSecretLeaked(harness);
+    await harness.stop();
+  });
+
+  const rotatedEvents = (pod: TestPod): number => harness.events('MountRotationComplete').filter((e) => e.involvedObject?.name === pod.name).length;
+
+  it('two pods of the same service account share one call per pass; each gets the files, status and event', async () => {
+    harness.addClass({ annotations: SHARING });
+    await harness.publish(a);
+    await harness.publish(b);
+    harness.store.rotate('db-password');
+
+    await harness.advance(interval());
+
+    expect(harness.provider.calls).to.equal(3);
+    for (const pod of [a, b]) {
+      expect(await harness.mountedText(pod.target)).to.deep.equal({ 'db-password': 'db-password-v2' });
+      expect(harness.podStatus(pod)?.status?.objects).to.deep.equal([{ id: 'db-password', version: 'v2' }]);
+      expect(rotatedEvents(pod), pod.name).to.equal(1);
+    }
+    const shared = harness.fake.requests[2]!.request;
+    expect([a.target, b.target]).to.include(shared.targetPath);
+    expect(shared.currentObjectVersion).to.deep.equal([{ id: 'db-password', version: 'v1' }]);
+  });
+
+  it('never reuses an answer in a later pass', async () => {
+    harness.addClass({ annotations: SHARING });
+    await harness.publish(a);
+    await harness.publish(b);
+
+    await harness.advance(interval());
+    await harness.advance(interval());
+
+    expect(harness.provider.calls).to.equal(4);
+  });
+
+  it('pods of different service accounts do not share', async () => {
+    harness.addClass({ annotations: SHARING });
+    await harness.publish(a);
+    await harness.publish(b, CLASS_NAME, withServiceAccount(harness, b, 'other'));
+
+    await harness.advance(interval());
+
+    expect(harness.provider.calls).to.equal(4);
+  });
+
+  it('pods with different nodePublishSecretRef data do not share; pods with the same data do', async () => {
+    harness.addClass({ annotations: SHARING });
+    const c = harness.addPod({ name: 'app-2' });
+    await harness.publish(a, CLASS_NAME, { secrets: { password: 'node-publish-one' } });
+    await harness.publish(b, CLASS_NAME, { secrets: { password: 'node-publish-two' } });
+    await harness.publish(c, CLASS_NAME, { secrets: { password: 'node-publish-one' } });
+
+    await harness.advance(interval());
+
+    expect(harness.provider.calls).to.equal(3 + 2);
+    const pass = harness.fake.requests.slice(3).map((r) => r.request.secrets);
+    expect(pass.sort()).to.deep.equal(['{"password":"node-publish-one"}', '{"password":"node-publish-two"}']);
+  });
+
+  it('without the annotation each binding makes its own call', async () => {
+    harness.addClass();
+    await harness.publish(a);
+    await harness.publish(b);
+
+    await harness.advance(interval());
+
+    expect(harness.provider.calls).to.equal(4);
+  });
+
+  it('a failing shared call fails each sharing binding: each keeps its files and gets its Warning event', async () => {
+    harness.addClass({ annotations: SHARING });
+    await harness.publish(a);
+    await harness.publish(b);
+    const before = [await harness.snapshot(a.target), await harness.snapshot(b.target)];
+    harness.store.rotate('db-password');
+    harness.fake.fail({ kind: 'provider-error', code: 'Throttled' });
+
+    await harness.advance(interval());
+
+    expect(harness.provider.calls).to.equal(3);
+    expect([await harness.snapshot(a.target), await harness.snapshot(b.target)]).to.deep.equal(before);
+    for (const pod of [a, b]) {
+      const failed = harness.events('MountRotationFailed').filter((e) => e.involvedObject?.name === pod.name);
+      expect(failed, pod.name).to.have.length(1);
+      expect(failed[0]?.message).to.contain('Throttled');
+    }
+    expect(harness.metrics.count('rotation_reconcile_error_total', { error_type: 'Throttled' })).to.equal(2);
+  });
+
+  it('checks the group together when its earliest member is due, so pods mounted at different times still share', async () => {
+    harness.addClass({ annotations: SHARING });
+    await harness.publish(a);
+    await harness.advance(3_000);
+    await harness.publish(b);
+    harness.store.rotate('db-password');
+
+    await harness.advance(interval() - 3_000);
+
+    expect(harness.provider.calls, 'a is due; b is checked with it').to.equal(3);
+    expect(await harness.mountedText(b.target)).to.deep.equal({ 'db-password': 'db-password-v2' });
+    await harness.advance(interval());
+    expect(harness.provider.calls, 'the next pass checks both with one call again').to.equal(4);
+  });
+
+  it('does not share the answer of a provider that writes the files itself; each binding asks for its own target', async () => {
+    harness.addClass({ annotations: SHARING });
+    harness.provider.answerWith((answer: ProviderMountResponse) => ({ ...answer, files: [] }));
+    await harness.publish(a);
+    await harness.publish(b);
+
+    await harness.advance(interval());
+
+    expect(harness.provider.calls).to.equal(4);
+    const targets = harness.fake.requests.slice(2).map((r) => r.request.targetPath);
+    expect(targets.sort()).to.deep.equal([a.target, b.target].sort());
+    await harness.advance(interval());
+    expect(harness.provider.calls, 'later passes do not try to share either').to.equal(6);
+    expect(harness.logger.lines.filter((line) => line.startsWith('warn provider wrote the files itself'))).to.have.length(1);
+  });
+
+  it('warns once about an annotation value it does not understand, and does not share', async () => {
+    harness.addClass({ annotations: { [FETCH_SHARING_ANNOTATION]: 'everyone' } });
+    await harness.publish(a);
+    await harness.publish(b);
+
+    await harness.advance(interval());
+
+    await harness.advance(interval());
+
+    expect(harness.provider.calls).to.equal(6);
+    const warnings = harness.logger.lines.filter((line) => line.startsWith('warn ignoring class fetch-sharing annotation'));
+    expect(warnings, 'once, not on every pass').to.have.length(1);
+    expect(warnings[0]).to.contain('everyone');
+  });
+});
+
+describe('kubelet republishes of a class that opts in to fetch sharing', () => {
+  it('never share: each due republish asks the provider for its own target', async () => {
+    const harness = new DriverHarness({ startRotationLoop: false });
+    harness.addClass({ annotations: SHARING });
+    const [a, b] = [harness.addPod({ name: 'app-0' }), harness.addPod({ name: 'app-1' })];
+    await harness.publish(a);
+    await harness.publish(b);
+    harness.clock.advance(harness.rotation.intervalMs);
+
+    await harness.publish(a);
+    await harness.publish(b);
+
+    expect(harness.provider.calls).to.equal(4);
+    expect(harness.fake.requests.slice(2).map((r) => r.request.targetPath)).to.deep.equal([a.target, b.target]);
+    await harness.stop();
+  });
+});
+
+describe('FetchPass', () => {
+  const answer: ProviderMountResponse = { objectVersions: [{ id: 'a', version: 'v1' }], errorCode: '', files: [] };
+  const key = (): FetchKey => {
+    return FetchKey.sharing(aClass(), parseVolumeRequest(aPublishCommand(), KUBELET_ROOT));
+  };
+
+  it('shares nothing once closed', async () => {
+    const pass = new FetchPass();
+    let calls = 0;
+    const call = async (): Promise<ProviderMountResponse> => {
+      calls += 1;
+      return { ...answer, files: [{ path: 'a', mode: 0o644, contents: new Uint8Array([1]) }] };
+    };
+    await pass.share(key(), call, () => undefined);
+    expect((await pass.share(key(), call, () => undefined)).shared).to.equal(true);
+    expect(pass.keys).to.equal(1);
+    pass.close();
+    expect((await pass.share(key(), call, () => undefined)).shared).to.equal(false);
+    expect(calls).to.equal(2);
+    expect(pass.keys).to.equal(0);
+  });
+});
+
+describe('Provider rate limit on rotation (--provider-qps, --provider-burst)', () => {
+  let harness: DriverHarness;
+  let callTimes: number[];
+
+  beforeEach(async () => {
+    harness = new DriverHarness({ rotation: { providerQps: 2, providerBurst: 1 } });
+    harness.addClass();
+    for (let i = 0; i < 10; i++) await harness.publish(harness.addPod({ name: `app-${i}` }));
+    callTimes = [];
+    harness.provider.answerWith((answer) => {
+      callTimes.push(harness.clock.now());
+      return answer;
+    });
+  });
+  afterEach(async () => {
+    expectNoSecretLeaked(harness);
+    await harness.stop();
+  });
+
+  /** Moves the clock in small steps, letting each pass continue, until `ms` have passed. */
+  async function run(ms: number, step = 100): Promise<void> {
+    for (let elapsed = 0; elapsed < ms; elapsed += step) {
+      await settle();
+      harness.clock.advance(step);
+    }
+    await settle();
+  }
+
+  it('spreads the calls of 10 due bindings at qps 2, burst 1 over ~5 s', async () => {
+    expect(harness.provider.calls, 'the publishes were not limited').to.equal(10);
+    harness.clock.advance(harness.rotation.intervalMs);
+    const passStart = harness.clock.now();
+
+    await run(6_000);
+
+    const offsets = callTimes.map((t) => t - passStart);
+    expect(offsets).to.have.length(10);
+    expect(offsets[0]).to.equal(0);
+    for (let i = 1; i < offsets.length; i++) expect(offsets[i]! - offsets[i - 1]!, `gap before call ${i}`).to.be.at.least(500);
+    expect(offsets[9]).to.be.within(4_500, 5_000);
+  });
+
+  it('does not make a kubelet publish wait behind the rotation queue', async () => {
+    harness.clock.advance(harness.rotation.intervalMs);
+    await run(1_000);
+    const before = harness.provider.calls;
+    const late = harness.addPod({ name: 'late' });
+
+    await harness.publish(late);
+
+    expect(harness.provider.calls).to.equal(before + 1);
+    expect(await harness.mountedText(late.target)).to.deep.equal({ 'db-password': 'db-password-v1' });
+    await run(6_000);
+    expect(harness.provider.calls, 'the rotation pass still finishes').to.equal(21);
+  });
+});
