@@ -32,6 +32,13 @@ export interface ControlPlane {
   kubeConfigWithToken(token: string): KubeConfig;
   /** Creates a namespace with a unique name starting with `prefix`. */
   createNamespace(prefix: string): Promise<string>;
+  /** etcd's client URL (`http://127.0.0.1:<port>`), e.g. to compact its history. */
+  readonly etcdUrl: string;
+  /**
+   * Stops kube-apiserver, waits `downMs`, starts it again on the same port with the same flags and
+   * data, and resolves once it is ready. etcd and kube-controller-manager keep running.
+   */
+  restartApiServer(downMs: number): Promise<void>;
   /** Stops every process and removes the temporary directory. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -126,24 +133,23 @@ export async function startControlPlane(binaries: ControlPlaneBinaries = control
     );
     await waitUntil('etcd', processes[0]!, () => httpGet(`http://127.0.0.1:${etcdPort}/health`), 60_000);
 
-    processes.push(
-      launch('kube-apiserver', binaries.kubeApiserver, dir, [
-        `--etcd-servers=http://127.0.0.1:${etcdPort}`,
-        `--secure-port=${apiPort}`,
-        '--bind-address=127.0.0.1',
-        '--advertise-address=127.0.0.1',
-        `--cert-dir=${join(dir, 'certs')}`,
-        '--service-cluster-ip-range=10.0.0.0/24',
-        '--allow-privileged=true',
-        '--disable-admission-plugins=ServiceAccount',
-        '--authorization-mode=RBAC',
-        `--token-auth-file=${join(dir, 'tokens.csv')}`,
-        `--service-account-issuer=${server}/`,
-        `--service-account-key-file=${join(dir, 'sa.pub')}`,
-        `--service-account-signing-key-file=${join(dir, 'sa.key')}`,
-        '--v=1',
-      ]),
-    );
+    const apiServerArgs = [
+      `--etcd-servers=http://127.0.0.1:${etcdPort}`,
+      `--secure-port=${apiPort}`,
+      '--bind-address=127.0.0.1',
+      '--advertise-address=127.0.0.1',
+      `--cert-dir=${join(dir, 'certs')}`,
+      '--service-cluster-ip-range=10.0.0.0/24',
+      '--allow-privileged=true',
+      '--disable-admission-plugins=ServiceAccount',
+      '--authorization-mode=RBAC',
+      `--token-auth-file=${join(dir, 'tokens.csv')}`,
+      `--service-account-issuer=${server}/`,
+      `--service-account-key-file=${join(dir, 'sa.pub')}`,
+      `--service-account-signing-key-file=${join(dir, 'sa.key')}`,
+      '--v=1',
+    ];
+    processes.push(launch('kube-apiserver', binaries.kubeApiserver, dir, apiServerArgs));
     await waitUntil('kube-apiserver', processes[1]!, () => httpsGet(`${server}/readyz`, adminToken), 120_000);
 
     const adminKubeConfig = (): KubeConfig => {
@@ -182,6 +188,13 @@ export async function startControlPlane(binaries: ControlPlaneBinaries = control
         return name;
       },
       stop,
+      etcdUrl: `http://127.0.0.1:${etcdPort}`,
+      async restartApiServer(downMs: number): Promise<void> {
+        await terminate(processes[1]!);
+        await sleep(downMs);
+        processes[1] = launch('kube-apiserver', binaries.kubeApiserver, dir, apiServerArgs);
+        await waitUntil('kube-apiserver', processes[1], () => httpsGet(`${server}/readyz`, adminToken), 120_000);
+      },
     };
   } catch (error) {
     const logs = processes.map((running) => `--- ${running.name} (last lines) ---\n${tail(running.logPath)}`).join('\n');

@@ -1,0 +1,313 @@
+import { AppsV1Api, CoreV1Api, CustomObjectsApi, type V1OwnerReference, type V1Pod, type V1ReplicaSet } from '@kubernetes/client-node';
+import { expect } from 'chai';
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CsiNodeClient } from '../../src/adapters/fake-kubelet/csi-node-client.js';
+import { DRIVER_NAME } from '../../src/adapters/fake-kubelet/fake-kubelet.js';
+import { PodWatchingKubelet } from '../../src/adapters/fake-kubelet/pod-watching-kubelet.js';
+import type { EventResource, PodStatusResource, SecretProviderClassResource, SecretResource } from '../../src/adapters/kube-objects/object-shapes.js';
+import { isNotFound } from '../../src/adapters/kubernetes/api-errors.js';
+import type { Logger } from '../../src/ports/logger.js';
+import { eventually } from '../contract/eventually.js';
+import { startControlPlane, type ControlPlaneBinaries, type ControlPlane } from '../support/control-plane.js';
+import { Admin, CSI, json } from '../support/kube-admin.js';
+import { TmpfsSandbox } from '../support/tmpfs-sandbox.js';
+import { CliProcess, mountsUnder } from './processes.js';
+
+export const NODE = 'node-1';
+export const MANAGED = 'secrets-store.csi.k8s.io/managed';
+export const NODE_LABEL = 'internal.secrets-store.csi.k8s.io/node-name';
+export const VOLUME = 'secrets-store';
+
+export const base64 = (text: string): string => Buffer.from(text).toString('base64');
+
+export interface SecretObjectSpec {
+  readonly secretName: string;
+  readonly type: string;
+  readonly labels?: Record<string, string>;
+  readonly data: readonly { readonly objectName: string; readonly key: string }[];
+}
+
+export function classObject(namespace: string, name: string, objects: readonly string[], secretObjects: readonly SecretObjectSpec[] = []): SecretProviderClassResource {
+  return {
+    apiVersion: `${CSI.group}/v1`,
+    kind: 'SecretProviderClass',
+    metadata: { name, namespace },
+    spec: {
+      provider: 'fake',
+      parameters: { objects: objects.map((object) => `- name: ${object}\n`).join('') },
+      secretObjects: secretObjects.map((object) => ({ ...object, data: object.data.map((entry) => ({ ...entry })) })),
+    },
+  } as SecretProviderClassResource;
+}
+
+export interface PodOptions {
+  readonly className: string;
+  readonly owner?: V1OwnerReference;
+  readonly readOnly?: boolean;
+  readonly serviceAccountName?: string;
+  readonly nodePublishSecretRef?: string;
+  readonly nodeName?: string;
+}
+
+/**
+ * One driver process on a real control plane, as production runs it: `driver --cluster kubernetes`
+ * authenticated with its own ServiceAccount token (only deploy/rbac), a fake provider process, and a
+ * PodWatchingKubelet for node-1 calling the driver over its CSI socket. Fields are set as `start`
+ * gets along, so `dispose` (in an after hook) cleans up whatever was started, even after a failure.
+ */
+export class KubeDriverEnv {
+  plane: ControlPlane | undefined;
+  sandbox: TmpfsSandbox | undefined;
+  provider: CliProcess | undefined;
+  driver: CliProcess | undefined;
+  client: CsiNodeClient | undefined;
+  kubelet: PodWatchingKubelet | undefined;
+  controlUrl = '';
+  csiSocket = '';
+  /** What the fake kubelet logged (warnings about its watch and calls). */
+  readonly kubeletLog: string[] = [];
+  private adminApi: Admin | undefined;
+
+  constructor(private readonly driverArgs: readonly string[] = []) {}
+
+  get admin(): Admin {
+    return this.adminApi!;
+  }
+
+  get core(): CoreV1Api {
+    return this.admin.core;
+  }
+
+  get custom(): CustomObjectsApi {
+    return this.admin.custom;
+  }
+
+  get apps(): AppsV1Api {
+    return this.plane!.adminKubeConfig().makeApiClient(AppsV1Api);
+  }
+
+  async start(binaries: ControlPlaneBinaries): Promise<void> {
+    this.plane = await startControlPlane(binaries);
+    this.adminApi = new Admin(this.plane);
+    for (const file of ['serviceaccount', 'base', 'secret-sync', 'token-requests']) await this.admin.apply(`deploy/rbac/${file}.yaml`);
+
+    // The driver authenticates as its service account: it can do only what deploy/rbac grants.
+    const token = await this.core.createNamespacedServiceAccountToken({
+      namespace: 'kube-system',
+      name: 'secrets-store-csi-driver',
+      body: { spec: { audiences: [], expirationSeconds: 3600 } },
+    });
+    this.sandbox = await TmpfsSandbox.create('sscsi-kk-');
+    const kubeconfig = join(this.sandbox.root, 'driver.kubeconfig');
+    await writeFile(kubeconfig, this.plane.kubeConfigWithToken(token.status!.token).exportConfig(), { mode: 0o600 });
+    const providers = join(this.sandbox.root, 'providers');
+    await mkdir(providers);
+    this.csiSocket = join(this.sandbox.root, 'csi.sock');
+
+    this.provider = CliProcess.start(['fake-provider', '--endpoint', `unix://${join(providers, 'fake.sock')}`, '--control-port', '0']);
+    this.controlUrl = (await this.provider.waitForStderr(/control endpoint (http:\/\/127\.0\.0\.1:\d+)/, 20_000))[1]!;
+    this.driver = CliProcess.start([
+      'driver',
+      '--cluster', 'kubernetes',
+      '--kubeconfig', kubeconfig,
+      '--endpoint', `unix://${this.csiSocket}`,
+      '--nodeid', NODE,
+      '--provider-volume', providers,
+      '--additional-provider-volume-paths=',
+      '--kubelet-root', this.sandbox.kubeletRoot,
+      '--enable-secret-rotation',
+      '--rotation-poll-interval', '1s',
+      // Loopback and any free port: other test runs on this machine must not collide.
+      '--metrics-addr', '127.0.0.1:0',
+      ...((await driverHasFlag('health-addr')) ? ['--health-addr', '127.0.0.1:0'] : []),
+      ...this.driverArgs,
+    ]);
+    await eventually(() => {
+      if (!this.driver!.running) throw new Error(`driver exited early${this.logs()}`);
+      expect(existsSync(this.csiSocket), `no CSI socket yet${this.logs()}`).to.equal(true);
+    }, 20_000, 25);
+    this.client = new CsiNodeClient(this.csiSocket);
+    this.kubelet = new PodWatchingKubelet({
+      kubeConfig: this.plane.adminKubeConfig(),
+      volumes: this.client,
+      kubeletRoot: this.sandbox.kubeletRoot,
+      nodeName: NODE,
+      retryDelayMs: 200,
+      maxRetryDelayMs: 2_000,
+      logger: lineLogger(this.kubeletLog),
+    });
+    this.kubelet.start();
+    await this.kubelet.whenSynced();
+  }
+
+  /** Stops everything that was started, in reverse order; never throws. */
+  async dispose(): Promise<void> {
+    const steps: (() => Promise<void> | void)[] = [
+      () => withDeadline(this.kubelet?.unpublishAll(), 20_000),
+      () => this.client?.close(),
+      () => this.driver?.dispose(),
+      () => this.provider?.dispose(),
+      () => this.sandbox?.dispose(),
+      () => this.plane?.stop(),
+    ];
+    for (const step of steps) {
+      try {
+        await step();
+      } catch (error) {
+        process.stderr.write(`cleanup step failed: ${error instanceof Error ? error.message : String(error)}\n`);
+      }
+    }
+  }
+
+  logs(): string {
+    return `\ndriver stderr:\n${this.driver?.stderr ?? ''}\nprovider stderr:\n${this.provider?.stderr ?? ''}\nfake kubelet:\n${this.kubeletLog.join('\n')}`;
+  }
+
+  /** Rethrows with the processes' logs appended (for `.catch` on waits). */
+  readonly withLogs = (error: Error): never => {
+    throw new Error(`${error.message}${this.logs()}`);
+  };
+
+  /** Rotates an object in the fake provider's store; resolves its new version. */
+  async rotate(name: string): Promise<string> {
+    const response = await fetch(`${this.controlUrl}/rotate`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name }),
+      signal: AbortSignal.timeout(5_000),
+    });
+    expect(response.status).to.equal(200);
+    return ((await response.json()) as { version: string }).version;
+  }
+
+  async createNamespace(prefix: string): Promise<string> {
+    const namespace = await this.plane!.createNamespace(prefix);
+    await this.core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: 'app' } } });
+    return namespace;
+  }
+
+  async createReplicaSet(namespace: string, name: string, className: string): Promise<V1ReplicaSet> {
+    const labels = { app: name };
+    return this.apps.createNamespacedReplicaSet({
+      namespace,
+      body: {
+        metadata: { name, namespace, labels },
+        spec: {
+          replicas: 2,
+          selector: { matchLabels: labels },
+          template: { metadata: { labels }, spec: podSpec({ className }) },
+        },
+      },
+    });
+  }
+
+  /** Creates a pod on node-1 (unless told otherwise) with one inline volume of the driver. */
+  async createPod(namespace: string, name: string, options: PodOptions): Promise<V1Pod> {
+    return this.core.createNamespacedPod({
+      namespace,
+      body: {
+        metadata: { name, namespace, ...(options.owner ? { labels: { app: options.owner.name }, ownerReferences: [options.owner] } : {}) },
+        spec: { nodeName: options.nodeName ?? NODE, ...podSpec(options) },
+      },
+    });
+  }
+
+  /** Waits until the fake kubelet has published the pod's volume; fails early on a final error it keeps getting. */
+  async waitMounted(uid: string, timeoutMs = 30_000): Promise<string> {
+    return eventually(() => {
+      const volume = this.kubelet!.volume(uid, VOLUME);
+      expect(volume?.phase, `volume of pod ${uid}: ${JSON.stringify(volume)}`).to.equal('mounted');
+      return volume!.targetPath;
+    }, timeoutMs, 50).catch(this.withLogs);
+  }
+
+  async readPodStatus(namespace: string, name: string): Promise<PodStatusResource | undefined> {
+    return this.admin.readPodStatusObject(namespace, name);
+  }
+
+  async readSecret(namespace: string, name: string): Promise<SecretResource | undefined> {
+    return this.admin.readSecret(namespace, name);
+  }
+
+  async events(namespace: string, reason?: string): Promise<EventResource[]> {
+    const events = await this.admin.readEvents(namespace);
+    return reason === undefined ? events : events.filter((event) => event.reason === reason);
+  }
+
+  async podExists(namespace: string, name: string): Promise<boolean> {
+    try {
+      await this.core.readNamespacedPod({ namespace, name });
+      return true;
+    } catch (error) {
+      if (isNotFound(error)) return false;
+      throw error;
+    }
+  }
+
+  /** Mount points under the kubelet root of the sandbox. */
+  mounts(): string[] {
+    return mountsUnder(this.sandbox!.kubeletRoot);
+  }
+
+  /** The file names and contents at a target (empty when the directory does not exist, or stops existing while read). */
+  async files(target: string): Promise<Record<string, string>> {
+    const out: Record<string, string> = {};
+    try {
+      for (const name of (await readdir(target)).filter((entry) => !entry.startsWith('..'))) out[name] = await readFile(join(target, name), 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return out;
+      throw error;
+    }
+    return out;
+  }
+}
+
+function podSpec(options: PodOptions): V1Pod['spec'] & object {
+  return {
+    serviceAccountName: options.serviceAccountName ?? 'app',
+    containers: [{ name: 'app', image: 'registry.k8s.io/pause:3.10' }],
+    volumes: [
+      {
+        name: VOLUME,
+        csi: {
+          driver: DRIVER_NAME,
+          ...(options.readOnly === false ? {} : { readOnly: true }),
+          volumeAttributes: { secretProviderClass: options.className },
+          ...(options.nodePublishSecretRef ? { nodePublishSecretRef: { name: options.nodePublishSecretRef } } : {}),
+        },
+      },
+    ],
+  };
+}
+
+export function ownerReference(replicaSet: V1ReplicaSet): V1OwnerReference {
+  return { apiVersion: 'apps/v1', kind: 'ReplicaSet', name: replicaSet.metadata!.name!, uid: replicaSet.metadata!.uid!, controller: true, blockOwnerDeletion: true };
+}
+
+/** Whether the compiled driver knows `--<flag>` (flags other sessions add may not be there yet). */
+async function driverHasFlag(flag: string): Promise<boolean> {
+  const help = CliProcess.start(['driver', '--help']);
+  await help.waitForExit(20_000);
+  return help.stdout.includes(`--${flag}`);
+}
+
+function lineLogger(lines: string[]): Logger {
+  const write = (level: string) => (message: string, fields?: Readonly<Record<string, unknown>>) => {
+    lines.push(`${new Date().toISOString()} ${level} ${message}${fields ? ` ${JSON.stringify(fields)}` : ''}`);
+  };
+  return { debug: write('DEBUG'), info: write('INFO'), warn: write('WARN'), error: write('ERROR') };
+}
+
+async function withDeadline(promise: Promise<void> | undefined, ms: number): Promise<void> {
+  if (promise === undefined) return;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([promise, new Promise<void>((_, reject) => (timer = setTimeout(() => reject(new Error(`not done within ${ms} ms`)), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export { eventually, json };
