@@ -57,14 +57,21 @@ export class SyncSecrets {
   }
 
   /** Returns true when the Secret's data was created or changed. */
-  private async apply(desired: DesiredSecret, owners: readonly OwnerReference[]): Promise<boolean> {
+  private async apply(desired: DesiredSecret, owners: readonly OwnerReference[], raced = false): Promise<boolean> {
     const current = await this.sink.get(desired.namespace, desired.name);
     const change = planSecretChange(desired, owners, current);
     switch (change.kind) {
       case 'unchanged':
         return false;
       case 'create':
-        await this.sink.create(change.secret);
+        try {
+          await this.sink.create(change.secret);
+        } catch (error) {
+          // Another writer (say a second pod of the class, published at the same moment) may have
+          // created it since the read: plan once more against what is there now.
+          if (raced || (await this.sink.get(desired.namespace, desired.name).catch(() => undefined)) === undefined) throw error;
+          return this.apply(desired, owners, true);
+        }
         return true;
       case 'patch':
         await this.sink.patch(desired.namespace, desired.name, change.patch);
