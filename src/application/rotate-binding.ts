@@ -87,7 +87,7 @@ export class RotateBinding {
       const error = toDomainError(thrown);
       const reason = describeError(thrown);
       this.metrics.rotationReconcileError(binding.providerName, error.errorType, false);
-      this.logger.warn('rotation failed; keeping the mounted content', {
+      this.logger.warn('rotation check failed; it is retried with backoff', {
         pod: `${pod.namespace}/${pod.name}`,
         class: binding.request.className,
         code: error.code,
