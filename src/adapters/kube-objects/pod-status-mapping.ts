@@ -45,3 +45,19 @@ export function toStoredPodStatus(object: PodStatusResource): StoredPodStatus {
     objects: sortObjectVersions(status.objects ?? []),
   };
 }
+
+/**
+ * The stored object with the fields the driver owns set from `desired`: labels merged (others' labels
+ * stay), owner references and status replaced; everything the server or others own is kept.
+ */
+export function withOwnedPodStatusFields(current: PodStatusResource, desired: PodStatusResource): PodStatusResource {
+  return {
+    ...current,
+    metadata: {
+      ...current.metadata,
+      labels: { ...current.metadata.labels, ...desired.metadata.labels },
+      ownerReferences: desired.metadata.ownerReferences!,
+    },
+    status: desired.status!,
+  };
+}

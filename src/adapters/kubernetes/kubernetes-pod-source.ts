@@ -5,7 +5,7 @@ import { toPodInfo } from '../kube-objects/pod-mapping.js';
 import { apiError, isNotFound } from './api-errors.js';
 import { toJson } from './custom-resources.js';
 import type { KubernetesClient } from './kubernetes-client.js';
-import { WatchedCache } from './watched-cache.js';
+import { WatchedSource } from './watched-source.js';
 
 export interface KubernetesPodSourceOptions {
   readonly client: KubernetesClient;
@@ -21,42 +21,24 @@ export interface KubernetesPodSourceOptions {
  * the API server; a failed read rejects with an Internal DomainError. Call `start` once, `stop` on
  * shutdown.
  */
-export class KubernetesPodSource implements PodSource {
-  private readonly cache: WatchedCache<PodResource>;
+export class KubernetesPodSource extends WatchedSource<PodResource> implements PodSource {
   private readonly client: KubernetesClient;
 
   constructor(options: KubernetesPodSourceOptions) {
-    this.client = options.client;
     const fieldSelector = `spec.nodeName=${options.nodeName}`;
-    this.cache = new WatchedCache<PodResource>({
+    super({
       resource: 'pods',
       path: '/api/v1/pods',
       watch: options.client.watch,
       fieldSelector,
       list: async () => {
-        const list = await this.client.core.listPodForAllNamespaces({ fieldSelector });
+        const list = await options.client.core.listPodForAllNamespaces({ fieldSelector });
         return { items: toJson<PodResource[]>(list.items), resourceVersion: list.metadata?.resourceVersion ?? '' };
       },
       ...(options.logger ? { logger: options.logger } : {}),
       ...(options.retryDelayMs !== undefined ? { retryDelayMs: options.retryDelayMs } : {}),
     });
-  }
-
-  start(): void {
-    this.cache.start();
-  }
-
-  stop(): void {
-    this.cache.stop();
-  }
-
-  whenSynced(): Promise<void> {
-    return this.cache.whenSynced();
-  }
-
-  /** The resourceVersion of the cached pod, or undefined when the cache does not hold it. */
-  cachedResourceVersion(namespace: string, name: string): string | undefined {
-    return this.cache.get(namespace, name)?.metadata.resourceVersion;
+    this.client = options.client;
   }
 
   async get(namespace: string, name: string): Promise<PodInfo | undefined> {

@@ -2,7 +2,7 @@ import type { OwnerReference } from '../../domain/owner-reference.js';
 import { NODE_NAME_LABEL, type PodStatus, type StoredPodStatus } from '../../domain/pod-status.js';
 import type { PodStatusStore } from '../../ports/pod-status-store.js';
 import type { PodStatusResource } from '../kube-objects/object-shapes.js';
-import { toPodStatusObject, toStoredPodStatus } from '../kube-objects/pod-status-mapping.js';
+import { toPodStatusObject, toStoredPodStatus, withOwnedPodStatusFields } from '../kube-objects/pod-status-mapping.js';
 import { apiError, isNotFound, isWriteRace } from './api-errors.js';
 import { CSI_GROUP, CSI_VERSION, POD_STATUSES } from './custom-resources.js';
 import type { KubernetesClient } from './kubernetes-client.js';
@@ -78,15 +78,7 @@ export class KubernetesPodStatusStore implements PodStatusStore {
     if (current === undefined) {
       return (await this.client.customObjects.createNamespacedCustomObject({ ...this.resource(namespace), body: desired })) as PodStatusResource;
     }
-    const next: PodStatusResource = {
-      ...current,
-      metadata: {
-        ...current.metadata,
-        labels: { ...current.metadata.labels, ...desired.metadata.labels },
-        ownerReferences: desired.metadata.ownerReferences!,
-      },
-      status: desired.status!,
-    };
+    const next = withOwnedPodStatusFields(current, desired);
     if (ownedFieldsEqual(current, next)) return current;
     return (await this.client.customObjects.replaceNamespacedCustomObject({ ...this.resource(namespace), name, body: next })) as PodStatusResource;
   }

@@ -6,7 +6,7 @@ import type { SecretProviderClassResource } from '../kube-objects/object-shapes.
 import { apiError, isNotFound } from './api-errors.js';
 import { CSI_GROUP, CSI_VERSION, SECRET_PROVIDER_CLASSES } from './custom-resources.js';
 import type { KubernetesClient } from './kubernetes-client.js';
-import { WatchedCache } from './watched-cache.js';
+import { WatchedSource } from './watched-source.js';
 
 export interface KubernetesSecretProviderClassSourceOptions {
   readonly client: KubernetesClient;
@@ -20,18 +20,16 @@ export interface KubernetesSecretProviderClassSourceOptions {
  * Until the first list has loaded, `get` reads from the API server instead; a failed read rejects with
  * an Internal DomainError naming the class. Call `start` once and `stop` on shutdown.
  */
-export class KubernetesSecretProviderClassSource implements SecretProviderClassSource {
-  private readonly cache: WatchedCache<SecretProviderClassResource>;
+export class KubernetesSecretProviderClassSource extends WatchedSource<SecretProviderClassResource> implements SecretProviderClassSource {
   private readonly client: KubernetesClient;
 
   constructor(options: KubernetesSecretProviderClassSourceOptions) {
-    this.client = options.client;
-    this.cache = new WatchedCache<SecretProviderClassResource>({
+    super({
       resource: SECRET_PROVIDER_CLASSES,
       path: `/apis/${CSI_GROUP}/${CSI_VERSION}/${SECRET_PROVIDER_CLASSES}`,
       watch: options.client.watch,
       list: async () => {
-        const list = (await this.client.customObjects.listClusterCustomObject({ group: CSI_GROUP, version: CSI_VERSION, plural: SECRET_PROVIDER_CLASSES })) as {
+        const list = (await options.client.customObjects.listClusterCustomObject({ group: CSI_GROUP, version: CSI_VERSION, plural: SECRET_PROVIDER_CLASSES })) as {
           items?: SecretProviderClassResource[];
           metadata?: { resourceVersion?: string };
         };
@@ -40,24 +38,7 @@ export class KubernetesSecretProviderClassSource implements SecretProviderClassS
       ...(options.logger ? { logger: options.logger } : {}),
       ...(options.retryDelayMs !== undefined ? { retryDelayMs: options.retryDelayMs } : {}),
     });
-  }
-
-  start(): void {
-    this.cache.start();
-  }
-
-  stop(): void {
-    this.cache.stop();
-  }
-
-  /** Resolves once the cache has loaded (tests and readiness). */
-  whenSynced(): Promise<void> {
-    return this.cache.whenSynced();
-  }
-
-  /** The resourceVersion of the cached object, or undefined when the cache does not hold it. */
-  cachedResourceVersion(namespace: string, name: string): string | undefined {
-    return this.cache.get(namespace, name)?.metadata.resourceVersion;
+    this.client = options.client;
   }
 
   async get(namespace: string, name: string): Promise<SecretProviderClass | undefined> {

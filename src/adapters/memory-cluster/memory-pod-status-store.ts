@@ -2,7 +2,7 @@ import type { OwnerReference } from '../../domain/owner-reference.js';
 import { NODE_NAME_LABEL, type PodStatus, type StoredPodStatus } from '../../domain/pod-status.js';
 import type { PodStatusStore } from '../../ports/pod-status-store.js';
 import type { PodStatusResource } from '../kube-objects/object-shapes.js';
-import { toPodStatusObject, toStoredPodStatus } from '../kube-objects/pod-status-mapping.js';
+import { toPodStatusObject, toStoredPodStatus, withOwnedPodStatusFields } from '../kube-objects/pod-status-mapping.js';
 import { isKubeApiError } from './cluster-errors.js';
 import type { InMemoryCluster } from './cluster-store.js';
 import { jsonEqual } from './json.js';
@@ -50,15 +50,7 @@ export class MemoryPodStatusStore implements PodStatusStore {
     const { namespace = 'default', name } = desired.metadata;
     const current = this.cluster.get('SecretProviderClassPodStatus', namespace, name);
     if (current === undefined) return this.cluster.create(desired);
-    const next: PodStatusResource = {
-      ...current,
-      metadata: {
-        ...current.metadata,
-        labels: { ...current.metadata.labels, ...desired.metadata.labels },
-        ownerReferences: desired.metadata.ownerReferences!,
-      },
-      status: desired.status!,
-    };
+    const next = withOwnedPodStatusFields(current, desired);
     if (jsonEqual(current, next)) return current;
     return this.cluster.update(next);
   }
