@@ -57,7 +57,7 @@ export class NodeVolumeService implements NodeVolumes {
       const existing = this.registry.get(request.target.path);
       if (existing === undefined) {
         const mounted = await this.publishVolume.execute(request);
-        this.rotation.register(mounted.binding, mounted.spc);
+        await this.rotation.register(mounted.binding, mounted.spc);
         this.metrics.nodePublish(mounted.binding.providerName);
         return;
       }

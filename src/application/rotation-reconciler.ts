@@ -2,6 +2,7 @@ import { fetchSharing, sharingCandidate } from '../domain/fetch-key.js';
 import {
   effectiveInterval,
   isDue,
+  pendingRotationRequests,
   RotationAnnotation,
   scheduleAfterFailure,
   scheduleAfterSuccess,
@@ -12,6 +13,7 @@ import type { SecretProviderClass } from '../domain/secret-provider-class.js';
 import type { StringMap, VolumeBinding } from '../domain/volume-binding.js';
 import type { CancelTimer, Clock, Random, Scheduler } from '../ports/clock.js';
 import type { Logger } from '../ports/logger.js';
+import type { PodInfo, PodSource } from '../ports/pod-source.js';
 import type { ClassChange, SecretProviderClassSource } from '../ports/secret-provider-class-source.js';
 import type { BindingRegistry, RegisteredBinding } from './binding-registry.js';
 import { FetchPass, KUBELET_FETCH, type FetchContext } from './fetch-coalescing.js';
@@ -57,6 +59,7 @@ export class RotationReconciler {
     private readonly locks: TargetLocks,
     private readonly rotate: RotateBinding,
     private readonly classes: SecretProviderClassSource,
+    private readonly pods: PodSource,
     private readonly clock: Clock,
     private readonly scheduler: Scheduler,
     private readonly random: Random,
@@ -66,7 +69,11 @@ export class RotationReconciler {
   start(): void {
     if (this.started || !this.settings.enabled) return;
     this.started = true;
-    this.unsubscribe = [this.classes.onChange((change) => this.classChanged(change)), this.registry.onPut(() => this.wake())];
+    this.unsubscribe = [
+      this.classes.onChange((change) => this.classChanged(change)),
+      this.pods.onChange((pod) => this.podChanged(pod)),
+      this.registry.onPut(() => this.wake()),
+    ];
     this.wake();
   }
 
@@ -85,10 +92,16 @@ export class RotationReconciler {
     return () => this.outcomeListeners.delete(listener);
   }
 
-  /** Adds a freshly mounted binding; its first check is one interval away. */
-  register(binding: VolumeBinding, spc: SecretProviderClass): void {
+  /**
+   * Adds a freshly mounted binding; its first check is one interval away. A `rotate-requested-at`
+   * value the class or pod already carries counts as handled: the mount was just made from the store.
+   */
+  async register(binding: VolumeBinding, spc: SecretProviderClass): Promise<void> {
+    const { pod } = binding.request;
+    const podInfo = await this.pods.get(pod.namespace, pod.name).catch(() => undefined);
+    const requests = { ...handledRequests(spc), ...(podInfo?.uid === pod.uid ? podRequests(podInfo) : {}) };
     const { intervalMs } = effectiveInterval(this.settings, spc.annotations);
-    const schedule = scheduleAfterSuccess(this.settings, intervalMs, this.clock.now(), () => this.random.next(), handledRequests(spc));
+    const schedule = scheduleAfterSuccess(this.settings, intervalMs, this.clock.now(), () => this.random.next(), requests);
     this.registry.put({ binding, schedule, intervalMs });
   }
 
@@ -204,7 +217,7 @@ export class RotationReconciler {
     } else {
       const interval = effectiveInterval(this.settings, outcome.spc.annotations);
       if (interval.problem) this.logger.warn('ignoring class rotation interval', { class: `${outcome.spc.namespace}/${outcome.spc.name}`, problem: interval.problem });
-      const requests = handledRequests(outcome.spc);
+      const requests = { ...entry.schedule.handledRequests, ...handledRequests(outcome.spc) };
       const schedule =
         outcome.secretFailures.length > 0
           ? scheduleAfterFailure(this.settings, interval.intervalMs, entry.schedule, now, random, requests)
@@ -212,6 +225,19 @@ export class RotationReconciler {
       this.registry.put({ binding: outcome.binding, schedule: keepEarlierDue(schedule), intervalMs: interval.intervalMs });
     }
     for (const listener of this.outcomeListeners) listener(outcome);
+  }
+
+  /** On demand: a new `rotate-requested-at` value on a pod makes its bindings due now, once per value. */
+  private podChanged(pod: PodInfo): void {
+    const now = this.clock.now();
+    for (const entry of this.registry.all()) {
+      if (entry.binding.request.pod.uid !== pod.uid) continue;
+      const pending = pendingRotationRequests(entry.schedule, { [podKey(pod)]: pod.annotations });
+      if (pending === undefined) continue;
+      this.logger.info('rotation requested on the pod', { pod: `${pod.namespace}/${pod.name}`, value: pending[podKey(pod)] });
+      const handled = { ...entry.schedule.handledRequests, ...pending };
+      this.registry.put({ ...entry, schedule: { ...entry.schedule, nextDueAt: now, handledRequests: handled } });
+    }
   }
 
   private classChanged(change: ClassChange): void {
@@ -233,6 +259,15 @@ export class RotationReconciler {
       void this.runDueChecks();
     });
   }
+}
+
+function podKey(pod: { readonly namespace: string; readonly name: string }): string {
+  return `pod:${pod.namespace}/${pod.name}`;
+}
+
+function podRequests(pod: PodInfo): StringMap {
+  const value = pod.annotations[RotationAnnotation.rotateRequestedAt];
+  return value ? { [podKey(pod)]: value } : {};
 }
 
 function handledRequests(spc: SecretProviderClass): StringMap {

@@ -11,8 +11,13 @@ export interface PodInfo {
   readonly ownerReferences: readonly OwnerReference[];
 }
 
-/** Reads the pods of this node. Contract: `get` resolves undefined for a missing pod. */
+/**
+ * Reads the pods of this node and tells when one changes. Contract: `get` resolves undefined for a
+ * missing pod; `onChange` listeners get the pod as it is after an add or update (not on deletion),
+ * once `get` returns that state; it returns an unsubscribe function.
+ */
 export interface PodSource {
   get(namespace: string, name: string): Promise<PodInfo | undefined>;
+  onChange(listener: (pod: PodInfo) => void): () => void;
 }
 export const PodSource = Symbol.for('PodSource');

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import type { PodResource } from '../../src/adapters/kube-objects/object-shapes.js';
 import type { PodSource } from '../../src/ports/pod-source.js';
 import { aPodResource, ownerOf } from '../support/cluster-builders.js';
+import { eventually } from './eventually.js';
 
 export interface PodSourceFixture {
   readonly source: PodSource;
@@ -62,6 +63,23 @@ export function podSourceContract(makeFixture: () => Promise<PodSourceFixture>):
       await fixture.putPod(aPodResource({ namespace, name: 'gone' }));
       await fixture.deletePod(namespace, 'gone');
       expect(await fixture.source.get(namespace, 'gone')).to.equal(undefined);
+    });
+
+    it('tells listeners about a changed pod once get returns the change, until they unsubscribe', async () => {
+      const stored = await fixture.putPod(aPodResource({ namespace, name: 'watched', annotations: { round: '1' } }));
+      const seen: string[] = [];
+      const unsubscribe = fixture.source.onChange((pod) => {
+        if (pod.namespace !== namespace || pod.name !== 'watched') return;
+        void fixture.source.get(namespace, 'watched').then((now) => seen.push(`${pod.annotations['round']}/${now?.annotations['round']}`));
+      });
+      await fixture.putPod({ ...stored, metadata: { ...stored.metadata, annotations: { round: '2' } } });
+      await eventually(() => expect(seen).to.include('2/2'));
+      unsubscribe();
+      const count = seen.length;
+      const latest = (await fixture.putPod({ ...stored, metadata: { ...stored.metadata, resourceVersion: undefined, annotations: { round: '3' } } })) as PodResource;
+      expect(latest.metadata.annotations?.['round']).to.equal('3');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(seen).to.have.length(count);
     });
   });
 }

@@ -37,6 +37,12 @@ export class Admin {
   /** Creates the pod (a container added: the API requires one), then sets its status phase. */
   async putPod(object: PodResource): Promise<PodResource> {
     const namespace = object.metadata.namespace ?? 'default';
+    const existing = await this.core.readNamespacedPod({ namespace, name: object.metadata.name }).catch(() => undefined);
+    if (existing !== undefined) {
+      // A pod's spec is immutable: a second put replaces what can change, its labels and annotations.
+      const metadata = { ...existing.metadata, labels: object.metadata.labels, annotations: object.metadata.annotations };
+      return json<PodResource>(await this.core.replaceNamespacedPod({ namespace, name: object.metadata.name, body: { ...existing, metadata } }));
+    }
     const body = { ...object, spec: { ...object.spec, containers: [{ name: 'app', image: 'registry.k8s.io/pause:3.10' }] } } as unknown as V1Pod;
     const created = await this.core.createNamespacedPod({ namespace, body });
     if (object.status?.phase === undefined) return json<PodResource>(created);

@@ -41,6 +41,12 @@ export class KubernetesPodSource extends WatchedSource<PodResource> implements P
     this.client = options.client;
   }
 
+  onChange(listener: (pod: PodInfo) => void): () => void {
+    return this.cache.subscribe(({ type, object }) => {
+      if (type !== 'DELETED') listener(toPodInfo(object));
+    });
+  }
+
   async get(namespace: string, name: string): Promise<PodInfo | undefined> {
     const cached = this.cache.get(namespace, name);
     if (cached !== undefined) return toPodInfo(cached);

@@ -2,12 +2,18 @@ import type { PodInfo, PodSource } from '../../ports/pod-source.js';
 import { toPodInfo } from '../kube-objects/pod-mapping.js';
 import type { InMemoryCluster } from './cluster-store.js';
 
-/** Pods read from the in-memory cluster. */
+/** Pods read from, and watched in, the in-memory cluster. */
 export class MemoryPodSource implements PodSource {
   constructor(private readonly cluster: InMemoryCluster) {}
 
   async get(namespace: string, name: string): Promise<PodInfo | undefined> {
     const object = this.cluster.get('Pod', namespace, name);
     return object === undefined ? undefined : toPodInfo(object);
+  }
+
+  onChange(listener: (pod: PodInfo) => void): () => void {
+    return this.cluster.watch('Pod', ({ type, object }) => {
+      if (type !== 'DELETED') listener(toPodInfo(object));
+    });
   }
 }

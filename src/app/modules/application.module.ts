@@ -103,13 +103,14 @@ export function applicationModule(settings: ApplicationSettings): ContainerModul
           locks: TargetLocks,
           rotate: RotateBinding,
           classes: SecretProviderClassSource,
+          pods: PodSource,
           clock: Clock,
           scheduler: Scheduler,
           random: Random,
           logger: Logger,
         ) =>
-          new RotationReconciler(settings.rotation, registry, locks, rotate, classes, clock, scheduler, random, logger),
-        [BindingRegistry, TargetLocks, RotateBinding, SecretProviderClassSource, Clock, Scheduler, Random, Logger],
+          new RotationReconciler(settings.rotation, registry, locks, rotate, classes, pods, clock, scheduler, random, logger),
+        [BindingRegistry, TargetLocks, RotateBinding, SecretProviderClassSource, PodSource, Clock, Scheduler, Random, Logger],
       )
       .inSingletonScope();
     bind(NodeVolumes)
