@@ -40,7 +40,8 @@ export class NodeVolumeService implements NodeVolumes {
     try {
       if (!command.volumeId) throw new DomainError('InvalidVolumeContext', 'volume_id is empty');
       const target = parseTargetPath(command.targetPath, this.kubeletRoot);
-      await this.locks.run(target.path, async () => {
+      // An unpublish waits for a rotation check of the target, then wins: the binding is gone after it.
+      await this.locks.runAfterRotation(target.path, async () => {
         const removed = this.registry.delete(target.path);
         await this.unpublishVolume.execute(target.path, removed?.binding.request);
       });
@@ -53,6 +54,12 @@ export class NodeVolumeService implements NodeVolumes {
 
   private async publishOrRepublish(command: PublishCommand): Promise<void> {
     const request = parseVolumeRequest(command, this.kubeletRoot);
+    const mounted = this.registry.get(request.target.path);
+    // A republish while the loop checks this very mount has nothing to add: the mount works.
+    if (mounted && sameVolume(mounted.binding.request, request) && this.locks.heldByRotation(request.target.path)) {
+      this.metrics.nodePublish(mounted.binding.providerName);
+      return;
+    }
     await this.locks.run(request.target.path, async () => {
       const existing = this.registry.get(request.target.path);
       if (existing === undefined) {

@@ -76,4 +76,31 @@ describe('TargetLocks', () => {
     await held;
     expect(await locks.tryRun('/t', async () => 'free')).to.equal('free');
   });
+
+  it('lets a kubelet operation wait for a rotation check of the target, then run', async () => {
+    const gate = deferred();
+    const order: string[] = [];
+    const check = locks.tryRun('/t', async () => {
+      await gate.promise;
+      order.push('check');
+    });
+    expect(locks.heldByRotation('/t')).to.equal(true);
+
+    const unpublish = locks.runAfterRotation('/t', async () => void order.push('unpublish'));
+    gate.resolve();
+    await Promise.all([check, unpublish]);
+
+    expect(order).to.deep.equal(['check', 'unpublish']);
+    expect(locks.heldByRotation('/t')).to.equal(false);
+  });
+
+  it('does not wait behind another kubelet operation: that one still answers OperationPending', async () => {
+    const gate = deferred();
+    const first = locks.run('/t', () => gate.promise);
+
+    await expectRejection(locks.runAfterRotation('/t', async () => undefined), 'OperationPending');
+
+    gate.resolve();
+    await first;
+  });
 });

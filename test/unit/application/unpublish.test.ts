@@ -88,16 +88,33 @@ describe('Unpublishing a volume', () => {
     expect(harness.podStatus(pod)?.status?.mounted).to.equal(true);
   });
 
-  it("refuses an unpublish while a rotation check holds the target (OperationPending); kubelet's retry then succeeds", async () => {
+  it('waits for a rotation check holding the target, then unpublishes and wins: the binding is not checked again', async () => {
     const held = harness.provider.holdNext();
     harness.clock.advance(harness.rotation.intervalMs);
     await held.entered;
 
-    await expectRejection(harness.unpublish(pod.target), 'OperationPending');
+    let done = false;
+    const unpublished = harness.unpublish(pod.target).then(() => (done = true));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(done, 'unpublish waits for the check').to.equal(false);
+    held.release();
+    await unpublished;
+
+    expect(harness.exists(pod.target)).to.equal(false);
+    const calls = harness.provider.calls;
+    await harness.advance(harness.rotation.intervalMs * 2);
+    expect(harness.provider.calls).to.equal(calls);
+  });
+
+  it('answers a republish during a rotation check of the same mount with success, without waiting', async () => {
+    const held = harness.provider.holdNext();
+    harness.clock.advance(harness.rotation.intervalMs);
+    await held.entered;
+
+    await harness.publish(pod);
 
     held.release();
     await harness.advance(0);
-    await harness.unpublish(pod.target);
-    expect(harness.exists(pod.target)).to.equal(false);
+    expect(harness.exists(pod.target)).to.equal(true);
   });
 });
