@@ -11,6 +11,7 @@ import { requireControlPlaneBinaries, startControlPlane, type ControlPlane } fro
 import { Admin, CSI, json } from '../support/kube-admin.js';
 import { TmpfsSandbox } from '../support/tmpfs-sandbox.js';
 import { CliProcess, mountsUnder } from './processes.js';
+import { rotateThroughControl } from './fake-provider-control.js';
 
 const NODE = 'node-1';
 const CLASS = 'app-secrets';
@@ -81,14 +82,7 @@ describe('e2e: driver --cluster kubernetes on a real API server', function () {
   }
 
   async function rotate(name: string): Promise<string> {
-    const response = await fetch(`${controlUrl}/rotate`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ name }),
-      signal: AbortSignal.timeout(5_000),
-    });
-    expect(response.status).to.equal(200);
-    return ((await response.json()) as { version: string }).version;
+    return rotateThroughControl(controlUrl, name);
   }
 
   before(async function () {

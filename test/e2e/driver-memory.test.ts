@@ -8,6 +8,7 @@ import { FakeKubelet, volumeId, type FakePod } from '../../src/adapters/fake-kub
 import { eventually } from '../contract/eventually.js';
 import { TmpfsSandbox } from '../support/tmpfs-sandbox.js';
 import { CliProcess, mountsUnder } from './processes.js';
+import { rotateThroughControl } from './fake-provider-control.js';
 
 const NODE = 'node-1';
 const CLASS = 'app-secrets';
@@ -113,14 +114,7 @@ describe('e2e: driver --cluster memory', function () {
   }
 
   async function rotate(name: string): Promise<string> {
-    const response = await fetch(`${controlUrl}/rotate`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ name }),
-      signal: AbortSignal.timeout(5_000),
-    });
-    expect(response.status).to.equal(200);
-    return ((await response.json()) as { version: string }).version;
+    return rotateThroughControl(controlUrl, name);
   }
 
   async function callError(call: Promise<unknown>): Promise<CsiCallError> {

@@ -14,6 +14,7 @@ import { startControlPlane, type ControlPlaneBinaries, type ControlPlane } from 
 import { Admin, CSI, json } from '../support/kube-admin.js';
 import { TmpfsSandbox } from '../support/tmpfs-sandbox.js';
 import { CliProcess, mountsUnder } from './processes.js';
+import { rotateThroughControl } from './fake-provider-control.js';
 
 export const NODE = 'node-1';
 export const MANAGED = 'secrets-store.csi.k8s.io/managed';
@@ -172,14 +173,7 @@ export class KubeDriverEnv {
 
   /** Rotates an object in the fake provider's store; resolves its new version. */
   async rotate(name: string): Promise<string> {
-    const response = await fetch(`${this.controlUrl}/rotate`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ name }),
-      signal: AbortSignal.timeout(5_000),
-    });
-    expect(response.status).to.equal(200);
-    return ((await response.json()) as { version: string }).version;
+    return rotateThroughControl(this.controlUrl, name);
   }
 
   async createNamespace(prefix: string): Promise<string> {

@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { DRIVER_FLAGS, driverConfig, validateEndpoint, type DriverConfig } from '../../../src/app/config.js';
-import { parseFlags, UsageError } from '../../../src/app/flags.js';
+import { parseFlags } from '../../../src/app/flags.js';
+import { usageErrorOf } from '../../support/usage-error.js';
 
 /** The config for a driver command line (`--nodeid` is added unless the case is about it). */
 function configFor(argv: readonly string[], env: Record<string, string | undefined> = {}): DriverConfig {
@@ -9,15 +10,6 @@ function configFor(argv: readonly string[], env: Record<string, string | undefin
   return driverConfig(parseFlags(DRIVER_FLAGS, withNode, env));
 }
 
-function usageErrorOf(action: () => unknown): string {
-  try {
-    action();
-  } catch (error) {
-    expect(error, String(error)).to.be.instanceOf(UsageError);
-    return (error as UsageError).message;
-  }
-  expect.fail('expected a UsageError');
-}
 
 /** A unix endpoint whose socket path is exactly `bytes` long. */
 function endpointOfLength(bytes: number): string {

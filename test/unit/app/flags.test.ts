@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { formatDuration } from '../../../src/domain/duration.js';
-import { parseFlags, usage, UsageError, type FlagDefinition, type FlagValue } from '../../../src/app/flags.js';
+import { parseFlags, usage, type FlagDefinition, type FlagValue } from '../../../src/app/flags.js';
+import { usageErrorOf } from '../../support/usage-error.js';
 
 /** One flag of each kind, with the env fallbacks the driver uses. */
 const FLAGS: readonly FlagDefinition[] = [
@@ -18,16 +19,6 @@ function parse(argv: readonly string[], env: Record<string, string | undefined> 
   return parseFlags(FLAGS, argv, env);
 }
 
-/** The UsageError message `action` throws (fails the test when it throws nothing or something else). */
-function usageErrorOf(action: () => unknown): string {
-  try {
-    action();
-  } catch (error) {
-    expect(error, String(error)).to.be.instanceOf(UsageError);
-    return (error as UsageError).message;
-  }
-  expect.fail('expected a UsageError');
-}
 
 describe('app/flags parseFlags', () => {
   it('gives every flag its default when nothing is given', () => {

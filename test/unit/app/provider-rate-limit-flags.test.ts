@@ -1,20 +1,12 @@
 import { expect } from 'chai';
 import { DRIVER_FLAGS, driverConfig, type DriverConfig } from '../../../src/app/config.js';
-import { parseFlags, UsageError } from '../../../src/app/flags.js';
+import { parseFlags } from '../../../src/app/flags.js';
+import { usageErrorOf } from '../../support/usage-error.js';
 
 function configFor(argv: readonly string[]): DriverConfig {
   return driverConfig(parseFlags(DRIVER_FLAGS, ['--nodeid=node-1', ...argv]));
 }
 
-function usageErrorOf(action: () => unknown): string {
-  try {
-    action();
-  } catch (error) {
-    expect(error, String(error)).to.be.instanceOf(UsageError);
-    return (error as UsageError).message;
-  }
-  expect.fail('expected a UsageError');
-}
 
 describe('app/config --provider-qps and --provider-burst', () => {
   it('default to no limit (qps 0) and a burst of 1', () => {
