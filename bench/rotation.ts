@@ -14,7 +14,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { InProcessSecretProvider } from '../src/adapters/fake-provider-grpc/in-process-provider.js';
+import { InProcessSecretProvider } from '../src/adapters/fake-provider/in-process-provider.js';
 import type { PodResource, SecretProviderClassResource } from '../src/adapters/kube-objects/object-shapes.js';
 import { InMemoryCluster } from '../src/adapters/memory-cluster/cluster-store.js';
 import { MemoryMetrics } from '../src/adapters/memory-metrics/memory-metrics.js';

@@ -5,7 +5,7 @@ import { delimiter, join } from 'node:path';
 import { expect } from 'chai';
 import { SystemClock } from '../../src/adapters/clock/system-clock.js';
 import { ConsoleLogger } from '../../src/adapters/console-log/console-logger.js';
-import { InProcessSecretProvider } from '../../src/adapters/fake-provider-grpc/in-process-provider.js';
+import { InProcessSecretProvider } from '../../src/adapters/fake-provider/in-process-provider.js';
 import { InMemoryCluster } from '../../src/adapters/memory-cluster/cluster-store.js';
 import { MemoryMetrics } from '../../src/adapters/memory-metrics/memory-metrics.js';
 import { DRIVER_FLAGS, driverConfig } from '../../src/app/config.js';

@@ -7,7 +7,7 @@ import { expect } from 'chai';
 import { Volume } from 'memfs';
 import { ManualClock } from '../../src/adapters/clock/manual-clock.js';
 import { CsiCallError, CsiNodeClient } from '../../src/adapters/fake-kubelet/csi-node-client.js';
-import { InProcessSecretProvider } from '../../src/adapters/fake-provider-grpc/in-process-provider.js';
+import { InProcessSecretProvider } from '../../src/adapters/fake-provider/in-process-provider.js';
 import { InMemoryCluster } from '../../src/adapters/memory-cluster/cluster-store.js';
 import { PrometheusMetrics } from '../../src/adapters/prometheus/prometheus-metrics.js';
 import type { CliIo } from '../../src/app/cli-io.js';

@@ -7,8 +7,8 @@ import { DomainError } from '../../src/domain/errors.js';
 import type { ProviderMountRequest } from '../../src/domain/provider-request.js';
 import type { LogFields, Logger } from '../../src/ports/logger.js';
 import { GrpcSecretProvider, type GrpcSecretProviderOptions } from '../../src/adapters/provider-grpc/grpc-secret-provider.js';
-import { startFakeProvider, type FakeProviderControls, type FakeProviderOptions } from '../../src/adapters/fake-provider-grpc/fake-provider-server.js';
-import { FakeSecretStore } from '../../src/adapters/fake-provider-grpc/fake-secret-store.js';
+import { startFakeProvider, type FakeProviderControls, type FakeProviderOptions } from '../../src/adapters/fake-provider/fake-provider-server.js';
+import { FakeSecretStore } from '../../src/adapters/fake-provider/fake-secret-store.js';
 import { text } from '../support/builders.js';
 
 interface LogEntry {

@@ -7,7 +7,7 @@ import { expect } from 'chai';
 import { SystemClock } from '../../src/adapters/clock/system-clock.js';
 import { ConsoleLogger } from '../../src/adapters/console-log/console-logger.js';
 import { CsiNodeClient } from '../../src/adapters/fake-kubelet/csi-node-client.js';
-import { startFakeProvider, type FakeProviderControls } from '../../src/adapters/fake-provider-grpc/fake-provider-server.js';
+import { startFakeProvider, type FakeProviderControls } from '../../src/adapters/fake-provider/fake-provider-server.js';
 import { InMemoryCluster } from '../../src/adapters/memory-cluster/cluster-store.js';
 import { MemoryMetrics } from '../../src/adapters/memory-metrics/memory-metrics.js';
 import { DRIVER_FLAGS, driverConfig, type DriverConfig } from '../../src/app/config.js';

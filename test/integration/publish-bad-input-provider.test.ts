@@ -5,7 +5,7 @@ import { performance } from 'node:perf_hooks';
 import { status } from '@grpc/grpc-js';
 import { expect } from 'chai';
 import { CsiCallError } from '../../src/adapters/fake-kubelet/csi-node-client.js';
-import type { FakeAnswerTransform } from '../../src/adapters/fake-provider-grpc/fake-provider-server.js';
+import type { FakeAnswerTransform } from '../../src/adapters/fake-provider/fake-provider-server.js';
 import { eventually } from '../contract/eventually.js';
 import { BadInputDriver } from './publish-bad-input-harness.js';
 

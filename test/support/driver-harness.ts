@@ -1,8 +1,8 @@
 import { Container } from 'inversify';
 import { Volume } from 'memfs';
 import { ManualClock } from '../../src/adapters/clock/manual-clock.js';
-import { InProcessSecretProvider } from '../../src/adapters/fake-provider-grpc/in-process-provider.js';
-import type { FakeSecretStore } from '../../src/adapters/fake-provider-grpc/fake-secret-store.js';
+import { InProcessSecretProvider } from '../../src/adapters/fake-provider/in-process-provider.js';
+import type { FakeSecretStore } from '../../src/adapters/fake-provider/fake-secret-store.js';
 import type {
   EventResource,
   PodStatusResource,

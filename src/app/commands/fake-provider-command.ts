@@ -1,4 +1,4 @@
-import { startFakeProvider } from '../../adapters/fake-provider-grpc/fake-provider-server.js';
+import { startFakeProvider } from '../../adapters/fake-provider/fake-provider-server.js';
 import type { CliIo } from '../cli-io.js';
 import { validateEndpoint } from '../config.js';
 import { parseFlags, usage, type FlagDefinition } from '../flags.js';

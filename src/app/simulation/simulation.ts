@@ -5,7 +5,7 @@ import { SystemClock } from '../../adapters/clock/system-clock.js';
 import { ConsoleLogger } from '../../adapters/console-log/console-logger.js';
 import { CsiNodeClient } from '../../adapters/fake-kubelet/csi-node-client.js';
 import { FakeKubelet, type FakePod } from '../../adapters/fake-kubelet/fake-kubelet.js';
-import { startFakeProvider, type FakeProviderControls } from '../../adapters/fake-provider-grpc/fake-provider-server.js';
+import { startFakeProvider, type FakeProviderControls } from '../../adapters/fake-provider/fake-provider-server.js';
 import type { SecretResource } from '../../adapters/kube-objects/object-shapes.js';
 import { InMemoryCluster } from '../../adapters/memory-cluster/cluster-store.js';
 import { MemoryMetrics } from '../../adapters/memory-metrics/memory-metrics.js';
