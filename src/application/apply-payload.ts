@@ -1,11 +1,11 @@
 import type { EventReasonName } from '../domain/events.js';
-import { diffObjectVersions, isEmptyDiff, type ObjectVersionsDiff } from '../domain/object-versions.js';
+import { diffObjectVersions, isEmptyDiff, type ObjectVersion, type ObjectVersionsDiff } from '../domain/object-versions.js';
 import { podOwnerReference, syncedSecretOwners } from '../domain/pod-reference.js';
-import { podStatusName, type StoredPodStatus } from '../domain/pod-status.js';
+import { podStatusName, type RotationReport, type StoredPodStatus } from '../domain/pod-status.js';
 import type { ProviderPayload } from '../domain/provider-request.js';
 import type { SecretProviderClass } from '../domain/secret-provider-class.js';
 import { desiredSecrets, type DesiredSecret } from '../domain/secret-sync-plan.js';
-import type { VolumeRequest } from '../domain/volume-binding.js';
+import type { VolumeBinding, VolumeRequest } from '../domain/volume-binding.js';
 import type { MountWriter } from '../ports/mount-writer.js';
 import type { PodSource } from '../ports/pod-source.js';
 import type { PodStatusStore } from '../ports/pod-status-store.js';
@@ -20,6 +20,11 @@ export interface ApplyRequest {
   /** Sync Secrets even when the mount did not change (class changed, or the last sync failed). */
   readonly syncSecretsAnyway: boolean;
   readonly secretFailureReason: EventReasonName;
+  /**
+   * A rotation check's say on the pod status: the rotation report to write given whether the mount
+   * changed, or undefined to leave the status alone. Absent on a first mount, which always writes it.
+   */
+  readonly rotationReport?: (mountChanged: boolean) => RotationReport | undefined;
 }
 
 export interface ApplyResult {
@@ -50,9 +55,9 @@ export class ApplyPayload {
     const validated = providerWritesFiles ? undefined : desiredSecrets(spc, payload.files);
     const filesChanged = providerWritesFiles ? false : (await this.writer.write(target, payload.files)).changed;
     const versions = diffObjectVersions(apply.previousVersions, payload.objectVersions);
-    const firstMount = apply.previousVersions.length === 0;
-    const status = firstMount || !isEmptyDiff(versions) ? await this.saveStatus(request, payload) : undefined;
     const mountChanged = filesChanged || !isEmptyDiff(versions);
+    const report = apply.rotationReport === undefined ? {} : apply.rotationReport(mountChanged);
+    const status = report === undefined ? undefined : await this.saveStatus(request, payload.objectVersions, report);
     const wantSync = spc.secretObjects.length > 0 && (mountChanged || apply.syncSecretsAnyway);
     const secrets = wantSync
       ? await this.sync(apply, validated ?? desiredSecrets(spc, await this.writer.read(target)), status)
@@ -60,7 +65,12 @@ export class ApplyPayload {
     return { filesChanged, versions, secrets };
   }
 
-  private saveStatus(request: VolumeRequest, payload: ProviderPayload): Promise<StoredPodStatus> {
+  /** Writes a new rotation report into the pod status, keeping the mounted versions. */
+  async saveReport(binding: VolumeBinding, report: RotationReport): Promise<void> {
+    await this.saveStatus(binding.request, binding.objectVersions, report);
+  }
+
+  private saveStatus(request: VolumeRequest, objects: readonly ObjectVersion[], rotation: RotationReport): Promise<StoredPodStatus> {
     const { pod } = request;
     return this.statuses.save(
       {
@@ -72,7 +82,8 @@ export class ApplyPayload {
         mounted: true,
         targetPath: request.target.path,
         nodeName: this.nodeName,
-        objects: payload.objectVersions,
+        objects,
+        rotation,
       },
       podOwnerReference(pod),
     );

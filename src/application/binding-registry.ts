@@ -42,6 +42,16 @@ export class BindingRegistry {
     );
   }
 
+  /** Seconds since the provider last confirmed the oldest mounted content, per provider. */
+  oldestContentAge(now: number): Map<string, number> {
+    const ages = new Map<string, number>();
+    for (const { binding } of this.entries.values()) {
+      const age = Math.max(0, (now - binding.contentConfirmedAt) / 1000);
+      ages.set(binding.providerName, Math.max(age, ages.get(binding.providerName) ?? 0));
+    }
+    return ages;
+  }
+
   onPut(listener: () => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);

@@ -11,6 +11,7 @@ import {
 import { assertMountable, type SecretProviderClass } from '../domain/secret-provider-class.js';
 import type { VolumeRequest } from '../domain/volume-binding.js';
 import type { Logger } from '../ports/logger.js';
+import type { Metrics } from '../ports/metrics.js';
 import type { SecretProvider } from '../ports/secret-provider.js';
 import type { SecretProviderClassSource } from '../ports/secret-provider-class-source.js';
 import { KeyedTable, KUBELET_FETCH, type FetchContext } from './fetch-coalescing.js';
@@ -32,6 +33,7 @@ interface InFlightCall {
  * Provider calls are coalesced: identical concurrent requests are one call (single-flight), and in a
  * rotation pass the bindings of a class that opted in to fetch-sharing share one call per sharing key.
  * The rotation loop's calls wait for the per-provider rate limiter; kubelet's calls never do.
+ * Each call actually made is counted once in `provider_requests_total`, by result.
  */
 export class FetchSecrets {
   private readonly inFlight = new KeyedTable<InFlightCall>();
@@ -41,6 +43,7 @@ export class FetchSecrets {
   constructor(
     private readonly classes: SecretProviderClassSource,
     private readonly provider: SecretProvider,
+    private readonly metrics: Metrics,
     private readonly limiter?: ProviderRateLimiter,
     private readonly logger?: Logger,
   ) {}
@@ -99,7 +102,7 @@ export class FetchSecrets {
         await limiter!.acquire(providerName, origin);
         started = true;
       }
-      return this.provider.mount(providerName, mountRequest);
+      return this.countedMount(providerName, mountRequest);
     })();
     const entry: InFlightCall = { answer, started: () => started };
     if (existing === undefined) {
@@ -108,5 +111,16 @@ export class FetchSecrets {
       entry.answer.then(forget, forget);
     }
     return entry.answer;
+  }
+
+  private async countedMount(providerName: string, mountRequest: ProviderMountRequest): Promise<ProviderMountResponse> {
+    try {
+      const response = await this.provider.mount(providerName, mountRequest);
+      this.metrics.providerRequest(providerName, response.errorCode || 'success');
+      return response;
+    } catch (error) {
+      this.metrics.providerRequest(providerName, toDomainError(error).errorType);
+      throw error;
+    }
   }
 }

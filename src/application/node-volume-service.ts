@@ -74,7 +74,9 @@ export class NodeVolumeService implements NodeVolumes {
       // A republish carries fresh credentials; it rotates only when due and never fails a working mount.
       const refreshed = { ...existing.binding, request };
       this.registry.put({ ...existing, binding: refreshed });
-      if (this.rotation.isDue(existing)) await this.rotation.checkNow(refreshed);
+      const skip = this.rotation.republishSkipReason(existing);
+      if (skip === undefined) await this.rotation.checkNow(refreshed);
+      else this.metrics.rotationSkipped(skip);
       this.metrics.nodePublish(existing.binding.providerName);
     });
   }

@@ -43,13 +43,16 @@ export class PublishVolume {
       target: request.target.path,
       objects: payload.objectVersions.length,
     });
+    const now = this.clock.now();
     const binding: VolumeBinding = {
       request,
       providerName: spc.provider,
       objectVersions: payload.objectVersions,
       classGeneration: spc.generation,
       secretsInSync: (result.secrets?.failures.length ?? 0) === 0,
-      mountedAt: this.clock.now(),
+      mountedAt: now,
+      contentConfirmedAt: now,
+      rotationReport: {},
     };
     return { binding, spc };
   }

@@ -1,7 +1,8 @@
 import { describeError, toDomainError, type DomainError } from '../domain/errors.js';
 import { EventReason } from '../domain/events.js';
 import { describeDiff, isEmptyDiff, type ObjectVersionsDiff } from '../domain/object-versions.js';
-import { rotationSkipReason } from '../domain/rotation-policy.js';
+import { reportAfterCheck } from '../domain/pod-status.js';
+import { rotationSkipReason, type RotationSkipReason } from '../domain/rotation-policy.js';
 import type { SecretProviderClass } from '../domain/secret-provider-class.js';
 import type { VolumeBinding } from '../domain/volume-binding.js';
 import type { Clock } from '../ports/clock.js';
@@ -32,7 +33,13 @@ export type RotationOutcome =
     }
   | { readonly kind: 'failed'; readonly binding: VolumeBinding; readonly error: DomainError }
   /** The pod is finished or terminating: nothing was fetched or written. */
-  | { readonly kind: 'skipped'; readonly binding: VolumeBinding; readonly reason: string };
+  | { readonly kind: 'skipped'; readonly binding: VolumeBinding; readonly reason: RotationSkipReason };
+
+/**
+ * When the next check of a binding will be, given how this one ended (the rotation loop decides; the
+ * pod status reports it). `spc` is the class the check read, when it got that far.
+ */
+export type NextCheckPlanner = (end: { readonly failed: boolean; readonly spc?: SecretProviderClass }) => number;
 
 /**
  * One rotation check of a mounted binding: re-fetch with the mounted versions, and update files,
@@ -51,15 +58,19 @@ export class RotateBinding {
   ) {}
 
   /** `context` says who waits (kubelet's republish by default) and the rotation pass the check belongs to. */
-  async execute(binding: VolumeBinding, context: FetchContext = KUBELET_FETCH): Promise<RotationOutcome> {
+  async execute(binding: VolumeBinding, context: FetchContext = KUBELET_FETCH, nextCheckAt: NextCheckPlanner = () => this.clock.now()): Promise<RotationOutcome> {
     const started = this.clock.now();
     const { pod } = binding.request;
     const podInfo = await this.pods.get(pod.namespace, pod.name);
     // A pod the cluster does not know (yet) is rotated: only a known finished pod is left alone.
     const skip = podInfo && podInfo.uid === pod.uid ? rotationSkipReason(podInfo) : undefined;
-    if (skip !== undefined) return { kind: 'skipped', binding, reason: skip };
+    if (skip !== undefined) {
+      this.metrics.rotationSkipped(skip);
+      return { kind: 'skipped', binding, reason: skip };
+    }
     try {
       const { spc, payload } = await this.fetch.execute(binding.request, binding.objectVersions, context);
+      let rotationReport = binding.rotationReport;
       const result = await this.apply.execute({
         request: binding.request,
         spc,
@@ -67,6 +78,12 @@ export class RotateBinding {
         previousVersions: binding.objectVersions,
         syncSecretsAnyway: spc.generation !== binding.classGeneration || !binding.secretsInSync,
         secretFailureReason: EventReason.secretRotationFailed,
+        rotationReport: (mountChanged) => {
+          const finding = { kind: mountChanged ? 'changed' : 'unchanged' } as const;
+          const report = reportAfterCheck(binding.rotationReport, finding, this.clock.now(), nextCheckAt({ failed: false, spc }));
+          rotationReport = report ?? rotationReport;
+          return report;
+        },
       });
       const secretFailures = result.secrets?.failures ?? [];
       const updated: VolumeBinding = {
@@ -75,6 +92,8 @@ export class RotateBinding {
         objectVersions: payload.objectVersions,
         classGeneration: spc.generation,
         secretsInSync: result.secrets ? secretFailures.length === 0 : binding.secretsInSync,
+        contentConfirmedAt: this.clock.now(),
+        rotationReport,
       };
       const mountChanged = result.filesChanged || !isEmptyDiff(result.versions);
       const secretsChanged = result.secrets?.dataChanged ?? [];
@@ -94,7 +113,21 @@ export class RotateBinding {
         error: reason,
       });
       await this.events.record({ pod, type: 'Warning', reason: EventReason.mountRotationFailed, message: `failed to rotate mounted contents: ${reason}` });
-      return { kind: 'failed', binding, error };
+      return { kind: 'failed', binding: await this.reportFailure(binding, reason, nextCheckAt({ failed: true })), error };
+    }
+  }
+
+  /** Puts the failure into the pod status (best effort: the API server may be what failed). */
+  private async reportFailure(binding: VolumeBinding, reason: string, nextCheckAt: number): Promise<VolumeBinding> {
+    const report = reportAfterCheck(binding.rotationReport, { kind: 'failed', reason }, this.clock.now(), nextCheckAt);
+    if (report === undefined) return binding;
+    try {
+      await this.apply.saveReport(binding, report);
+      return { ...binding, rotationReport: report };
+    } catch (error) {
+      const { pod } = binding.request;
+      this.logger.warn('could not record the rotation failure in the pod status', { pod: `${pod.namespace}/${pod.name}`, error: describeError(error) });
+      return binding;
     }
   }
 

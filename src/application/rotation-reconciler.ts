@@ -8,6 +8,7 @@ import {
   scheduleAfterSuccess,
   type BindingSchedule,
   type RotationSettings,
+  type RotationSkipReason,
 } from '../domain/rotation-policy.js';
 import type { SecretProviderClass } from '../domain/secret-provider-class.js';
 import type { StringMap, VolumeBinding } from '../domain/volume-binding.js';
@@ -105,16 +106,18 @@ export class RotationReconciler {
     this.registry.put({ binding, schedule, intervalMs });
   }
 
-  /** Whether a republish of this binding should check the provider now. */
-  isDue(entry: RegisteredBinding): boolean {
-    return this.settings.enabled && isDue(entry.schedule, this.clock.now());
+  /** Why a republish of this binding does not check the provider now, or undefined when it does. */
+  republishSkipReason(entry: RegisteredBinding): RotationSkipReason | undefined {
+    if (!this.settings.enabled) return 'RotationDisabled';
+    return isDue(entry.schedule, this.clock.now()) ? undefined : 'NotDue';
   }
 
   /** Checks one binding now; the caller already holds its target. Without a context the check is kubelet's (republish). */
   async checkNow(binding: VolumeBinding, context: FetchContext = KUBELET_FETCH): Promise<RotationOutcome> {
-    const scheduleBefore = this.registry.get(binding.request.target.path)?.schedule;
-    const outcome = await this.rotate.execute(binding, context);
-    this.record(outcome, scheduleBefore);
+    const before = this.registry.get(binding.request.target.path);
+    const planner = new NextCheckPlan(this.settings, before, () => this.clock.now(), () => this.random.next());
+    const outcome = await this.rotate.execute(binding, context, planner.nextCheckAt);
+    this.record(outcome, before, planner);
     return outcome;
   }
 
@@ -200,30 +203,19 @@ export class RotationReconciler {
     return sharing.enabled;
   }
 
-  private record(outcome: RotationOutcome, scheduleBefore: BindingSchedule | undefined): void {
+  private record(outcome: RotationOutcome, before: RegisteredBinding | undefined, planner: NextCheckPlan): void {
     const target = outcome.binding.request.target.path;
     const entry = this.registry.get(target);
     if (entry === undefined) return;
-    const now = this.clock.now();
-    const random = (): number => this.random.next();
     // A class change during the check rescheduled the binding; the check may have read the old class,
     // so the earlier due time stands.
     const keepEarlierDue = (schedule: BindingSchedule): BindingSchedule =>
-      entry.schedule === scheduleBefore ? schedule : { ...schedule, nextDueAt: Math.min(schedule.nextDueAt, entry.schedule.nextDueAt) };
-    if (outcome.kind === 'failed') {
-      this.registry.put({ ...entry, schedule: keepEarlierDue(scheduleAfterFailure(this.settings, entry.intervalMs, entry.schedule, now, random)) });
-    } else if (outcome.kind === 'skipped') {
-      this.registry.put({ ...entry, schedule: keepEarlierDue(scheduleAfterSuccess(this.settings, entry.intervalMs, now, random, entry.schedule.handledRequests)) });
-    } else {
-      const interval = effectiveInterval(this.settings, outcome.spc.annotations);
-      if (interval.problem) this.logger.warn('ignoring class rotation interval', { class: `${outcome.spc.namespace}/${outcome.spc.name}`, problem: interval.problem });
-      const requests = { ...entry.schedule.handledRequests, ...handledRequests(outcome.spc) };
-      const schedule =
-        outcome.secretFailures.length > 0
-          ? scheduleAfterFailure(this.settings, interval.intervalMs, entry.schedule, now, random, requests)
-          : scheduleAfterSuccess(this.settings, interval.intervalMs, now, random, requests);
-      this.registry.put({ binding: outcome.binding, schedule: keepEarlierDue(schedule), intervalMs: interval.intervalMs });
-    }
+      entry === before ? schedule : { ...schedule, nextDueAt: Math.min(schedule.nextDueAt, entry.schedule.nextDueAt) };
+    const spc = outcome.kind === 'unchanged' || outcome.kind === 'rotated' ? outcome.spc : undefined;
+    const failed = outcome.kind === 'failed' || (spc !== undefined && outcome.kind !== 'skipped' && outcome.secretFailures.length > 0);
+    const plan = planner.plan(failed, spc);
+    if (plan.problem && spc) this.logger.warn('ignoring class rotation interval', { class: `${spc.namespace}/${spc.name}`, problem: plan.problem });
+    this.registry.put({ binding: outcome.binding, schedule: keepEarlierDue(plan.schedule), intervalMs: plan.intervalMs });
     for (const listener of this.outcomeListeners) listener(outcome);
   }
 
@@ -273,4 +265,36 @@ function podRequests(pod: PodInfo): StringMap {
 function handledRequests(spc: SecretProviderClass): StringMap {
   const value = spc.annotations[RotationAnnotation.rotateRequestedAt];
   return value ? { [`class:${spc.namespace}/${spc.name}`]: value } : {};
+}
+
+/**
+ * The next due time of a binding being checked, fixed once per way the check can end, so the time the
+ * pod status reports is the time the loop then keeps.
+ */
+class NextCheckPlan {
+  private readonly plans = new Map<boolean, { schedule: BindingSchedule; intervalMs: number; problem?: string }>();
+
+  constructor(
+    private readonly settings: ReconcilerSettings,
+    private readonly entry: RegisteredBinding | undefined,
+    private readonly now: () => number,
+    private readonly random: () => number,
+  ) {}
+
+  readonly nextCheckAt = ({ failed, spc }: { readonly failed: boolean; readonly spc?: SecretProviderClass }): number =>
+    this.plan(failed, spc).schedule.nextDueAt;
+
+  plan(failed: boolean, spc: SecretProviderClass | undefined): { schedule: BindingSchedule; intervalMs: number; problem?: string } {
+    const planned = this.plans.get(failed);
+    if (planned) return planned;
+    const interval = spc ? effectiveInterval(this.settings, spc.annotations) : { intervalMs: this.entry?.intervalMs ?? this.settings.intervalMs };
+    const previous = this.entry?.schedule ?? { nextDueAt: 0, consecutiveFailures: 0, handledRequests: {} };
+    const requests = spc ? { ...previous.handledRequests, ...handledRequests(spc) } : previous.handledRequests;
+    const schedule = failed
+      ? scheduleAfterFailure(this.settings, interval.intervalMs, previous, this.now(), this.random, requests)
+      : scheduleAfterSuccess(this.settings, interval.intervalMs, this.now(), this.random, requests);
+    const plan = { schedule, intervalMs: interval.intervalMs, ...(interval.problem ? { problem: interval.problem } : {}) };
+    this.plans.set(failed, plan);
+    return plan;
+  }
 }

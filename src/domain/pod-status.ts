@@ -13,6 +13,18 @@ export interface PodStatus {
   readonly targetPath: string;
   readonly nodeName: string;
   readonly objects: readonly ObjectVersion[];
+  /** Rotation fields beyond upstream's; absent when none is known yet. */
+  readonly rotation?: RotationReport;
+}
+
+/** What the status tells about rotation of the mount (epoch milliseconds). */
+export interface RotationReport {
+  /** The last time a check changed the mounted contents. */
+  readonly lastRotationTime?: number;
+  /** Why the last check failed; absent after a check that succeeded. Never holds secret material. */
+  readonly lastRotationError?: string;
+  /** When the next check was planned as the status was written. */
+  readonly nextRotationTime?: number;
 }
 
 /** A stored pod status, with the identity the store gave it (owner of Secrets synced for a bare pod). */
@@ -23,4 +35,33 @@ export interface StoredPodStatus extends PodStatus {
 /** `<podName>-<namespace>-<spcName>`, the name upstream gives the object (users look it up by it). */
 export function podStatusName(podName: string, namespace: string, className: string): string {
   return `${podName}-${namespace}-${className}`;
+}
+
+/** What a rotation check found, as far as the status report is concerned. */
+export type CheckFinding =
+  | { readonly kind: 'changed' }
+  | { readonly kind: 'unchanged' }
+  | { readonly kind: 'failed'; readonly reason: string };
+
+/**
+ * The report to write after a check, or undefined when the status must not be written for it: a
+ * check that changes nothing (and clears no error) and a failure already reported with the same reason
+ * write nothing, so a quiet node makes no API writes however often it checks.
+ */
+export function reportAfterCheck(previous: RotationReport, finding: CheckFinding, now: number, nextCheckAt: number): RotationReport | undefined {
+  const { lastRotationTime } = previous;
+  switch (finding.kind) {
+    case 'changed':
+      return { lastRotationTime: now, nextRotationTime: nextCheckAt };
+    case 'unchanged':
+      return previous.lastRotationError === undefined ? undefined : withTime(lastRotationTime, { nextRotationTime: nextCheckAt });
+    case 'failed':
+      return previous.lastRotationError === finding.reason
+        ? undefined
+        : withTime(lastRotationTime, { lastRotationError: finding.reason, nextRotationTime: nextCheckAt });
+  }
+}
+
+function withTime(lastRotationTime: number | undefined, report: RotationReport): RotationReport {
+  return lastRotationTime === undefined ? report : { lastRotationTime, ...report };
 }

@@ -119,9 +119,17 @@ export function pendingRotationRequests(
   return changed ? current : undefined;
 }
 
+/**
+ * Why a rotation check was not made (the label value of `rotation_skipped_total{reason}`): the pod
+ * is finished or terminating, or a kubelet republish came before the binding was due (or with
+ * rotation disabled).
+ */
+export type RotationSkipReason = 'PodTerminating' | 'PodSucceeded' | 'PodFailed' | 'NotDue' | 'RotationDisabled';
+
 /** Why a pod's mounts are not rotated, or undefined when they are: finished or terminating pods are left alone. */
-export function rotationSkipReason(pod: { readonly phase: string; readonly terminating: boolean }): string | undefined {
-  if (pod.terminating) return 'pod is terminating';
-  if (pod.phase === 'Succeeded' || pod.phase === 'Failed') return `pod has ${pod.phase.toLowerCase()}`;
+export function rotationSkipReason(pod: { readonly phase: string; readonly terminating: boolean }): RotationSkipReason | undefined {
+  if (pod.terminating) return 'PodTerminating';
+  if (pod.phase === 'Succeeded') return 'PodSucceeded';
+  if (pod.phase === 'Failed') return 'PodFailed';
   return undefined;
 }

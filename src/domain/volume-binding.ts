@@ -1,5 +1,6 @@
 import { DomainError } from './errors.js';
 import type { ObjectVersion } from './object-versions.js';
+import type { RotationReport } from './pod-status.js';
 import { parseTargetPath, type TargetPath } from './target-path.js';
 import { VolumeContextKey } from './volume-context.js';
 
@@ -45,6 +46,10 @@ export interface VolumeBinding {
   /** False after a failed Secret sync, so the next check syncs again even if nothing else changed. */
   readonly secretsInSync: boolean;
   readonly mountedAt: number;
+  /** When the provider last confirmed the mounted contents current (the mount, or a successful check). */
+  readonly contentConfirmedAt: number;
+  /** What the pod status object says about rotation, as the driver last wrote it. */
+  readonly rotationReport: RotationReport;
 }
 
 /** Validates the kubelet request and extracts the pod identity, class and credentials. */

@@ -1,4 +1,10 @@
-/** Driver metrics (names and labels of the upstream driver). Contract: synchronous, never throws. */
+/** Seconds since the provider last confirmed the oldest mounted content of each provider, by provider name. */
+export type ContentAgeReader = () => ReadonlyMap<string, number>;
+
+/**
+ * Driver metrics: the upstream driver's names and labels, plus this driver's rotation metrics.
+ * Contract: synchronous, never throws.
+ */
 export interface Metrics {
   nodePublish(provider: string): void;
   nodePublishError(provider: string, errorType: string): void;
@@ -7,5 +13,18 @@ export interface Metrics {
   rotationReconcile(provider: string, rotated: boolean, durationSeconds: number): void;
   rotationReconcileError(provider: string, errorType: string, rotated: boolean): void;
   syncK8sSecret(provider: string, durationSeconds: number): void;
+  /**
+   * `provider_requests_total{provider,result}`: one provider Mount call that was actually made (a
+   * joined single-flight or shared call is not counted again); `result` is "success" or the failure's
+   * error type (the provider's own code, or a DomainError code such as ProviderUnavailable).
+   */
+  providerRequest(provider: string, result: string): void;
+  /** `rotation_skipped_total{reason}`: a rotation check that did not call the provider, and why. */
+  rotationSkipped(reason: string): void;
+  /**
+   * `mounted_content_age_seconds{provider}` (gauge): the reader is called whenever the metric is read
+   * (a scrape), so the age keeps growing while rotation is stuck. The last registered reader wins.
+   */
+  readContentAgeFrom(reader: ContentAgeReader): void;
 }
 export const Metrics = Symbol.for('Metrics');

@@ -1,6 +1,16 @@
 import type { OwnerReference } from '../domain/owner-reference.js';
 import type { StringMap } from '../domain/volume-binding.js';
 
+/** One `csi:` volume of a pod spec (any driver), as kubelet would hand it to the driver. */
+export interface PodCsiVolume {
+  readonly name: string;
+  readonly driver: string;
+  readonly readOnly: boolean;
+  readonly volumeAttributes: StringMap;
+  /** The name of the Secret in the pod's namespace that kubelet passes as NodePublish secrets. */
+  readonly nodePublishSecretRef: string | undefined;
+}
+
 export interface PodInfo {
   readonly namespace: string;
   readonly name: string;
@@ -9,6 +19,9 @@ export interface PodInfo {
   readonly terminating: boolean;
   readonly annotations: StringMap;
   readonly ownerReferences: readonly OwnerReference[];
+  /** The pod's service account ("default" when the spec names none, as the API server defaults it). */
+  readonly serviceAccountName: string;
+  readonly csiVolumes: readonly PodCsiVolume[];
 }
 
 /**

@@ -102,14 +102,18 @@ describe('deploy/ manifests on a real API server', function () {
     expect(read.spec).to.deep.equal({ provider: 'vault', parameters: { roleName: 'r' }, secretObjects });
   });
 
-  it('prints pod, class, mounted and age columns for pod statuses', async () => {
+  it('prints pod, class, mounted, last rotation, rotation error (wide) and age columns for pod statuses', async () => {
     const namespace = await plane!.createNamespace('columns');
     const pod = await admin.putPod(aPodResource({ namespace, name: 'app-0' }));
-    await new KubernetesPodStatusStore({ client: new KubernetesClient(plane!.adminKubeConfig()) }).save(aPodStatusFor(pod), ownerOf(pod));
+    const rotation = { lastRotationTime: Date.now() - 60_000, lastRotationError: 'provider "fake" failed to mount: Throttled', nextRotationTime: Date.now() + 5_000 };
+    await new KubernetesPodStatusStore({ client: new KubernetesClient(plane!.adminKubeConfig()) }).save({ ...aPodStatusFor(pod), rotation }, ownerOf(pod));
     const table = await getJson(`${plane!.server}/apis/${CSI.group}/v1/namespaces/${namespace}/secretproviderclasspodstatuses`, plane!.adminToken, 'application/json;as=Table;v=v1;g=meta.k8s.io');
-    const columns = (table['columnDefinitions'] as { name: string }[]).map((column) => column.name);
-    expect(columns).to.deep.equal(['Name', 'Pod', 'Class', 'Mounted', 'Age']);
+    const columns = table['columnDefinitions'] as { name: string; priority?: number }[];
+    expect(columns.map((column) => column.name)).to.deep.equal(['Name', 'Pod', 'Class', 'Mounted', 'Last-Rotation', 'Rotation-Error', 'Age']);
+    expect(columns.filter((column) => column.priority === 1).map((column) => column.name), 'shown with -o wide').to.deep.equal(['Rotation-Error']);
     const cells = (table['rows'] as { cells: unknown[] }[])[0]!.cells;
     expect(cells.slice(0, 4)).to.deep.equal([`app-0-${namespace}-app-secrets`, 'app-0', 'app-secrets', true]);
+    expect(cells[4]).to.match(/^(59|60|61)s$/);
+    expect(cells[5]).to.equal(rotation.lastRotationError);
   });
 });

@@ -212,7 +212,9 @@ describe('e2e: bad input and resilience of driver --cluster kubernetes on a real
     await env.rotate(OBJECT);
     await eventually(async () => {
       const restored = (await env.readPodStatus(namespace, name))!;
-      expect(restored.status).to.deep.equal({ ...original.status, objects: [{ id: OBJECT, version: 'v2' }] });
+      const { lastRotationTime, nextRotationTime, ...upstreamFields } = restored.status!;
+      expect(upstreamFields).to.deep.equal({ ...original.status, objects: [{ id: OBJECT, version: 'v2' }] });
+      expect([lastRotationTime, nextRotationTime].map((time) => typeof time)).to.deep.equal(['string', 'string']);
       expect(restored.metadata.labels).to.deep.equal({ 'edited-by': 'user', [NODE_LABEL]: NODE });
       expect(restored.metadata.ownerReferences).to.deep.equal(original.metadata.ownerReferences);
     }, 30_000, 100).catch(env.withLogs);
@@ -223,7 +225,9 @@ describe('e2e: bad input and resilience of driver --cluster kubernetes on a real
       const recreated = (await env.readPodStatus(namespace, name))!;
       expect(recreated, 'recreated').not.to.equal(undefined);
       expect(recreated.metadata.uid).not.to.equal(original.metadata.uid);
-      expect(recreated.status).to.deep.equal({ ...original.status, objects: [{ id: OBJECT, version: 'v3' }] });
+      const { lastRotationTime, nextRotationTime, ...upstreamFields } = recreated.status!;
+      expect(upstreamFields).to.deep.equal({ ...original.status, objects: [{ id: OBJECT, version: 'v3' }] });
+      expect([lastRotationTime, nextRotationTime].map((time) => typeof time)).to.deep.equal(['string', 'string']);
       expect(recreated.metadata.ownerReferences).to.deep.equal(original.metadata.ownerReferences);
     }, 30_000, 100).catch(env.withLogs);
     expect(env.driver!.running).to.equal(true);

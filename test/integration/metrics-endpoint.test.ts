@@ -24,8 +24,14 @@ import { aPublishCommand, KUBELET_ROOT, targetPathFor } from '../support/builder
 import { aClassResource, aPodResource } from '../support/cluster-builders.js';
 import { CollectingLogger } from '../support/driver-harness.js';
 
+interface MetricShape {
+  readonly name: string;
+  readonly type: 'counter' | 'histogram' | 'gauge';
+  readonly labels: readonly string[];
+}
+
 /** The metrics of wire.md section 6: names, types and label names as a scraper sees them. */
-const WIRE_METRICS: ReadonlyArray<{ name: string; type: 'counter' | 'histogram'; labels: readonly string[] }> = [
+const WIRE_METRICS: readonly MetricShape[] = [
   { name: 'node_publish_total', type: 'counter', labels: ['provider', 'os_type'] },
   { name: 'node_publish_error_total', type: 'counter', labels: ['provider', 'error_type', 'os_type'] },
   { name: 'node_unpublish_total', type: 'counter', labels: ['os_type'] },
@@ -35,6 +41,13 @@ const WIRE_METRICS: ReadonlyArray<{ name: string; type: 'counter' | 'histogram';
   { name: 'rotation_reconcile_duration_sec', type: 'histogram', labels: ['os_type'] },
   { name: 'sync_k8s_secret_total', type: 'counter', labels: ['provider', 'os_type'] },
   { name: 'sync_k8s_secret_duration_sec', type: 'histogram', labels: ['os_type'] },
+];
+
+/** This driver's own metrics next to upstream's (docs/operations.md); their series come and go with what happens. */
+const DRIVER_METRICS: readonly MetricShape[] = [
+  { name: 'provider_requests_total', type: 'counter', labels: ['provider', 'result', 'os_type'] },
+  { name: 'rotation_skipped_total', type: 'counter', labels: ['reason', 'os_type'] },
+  { name: 'mounted_content_age_seconds', type: 'gauge', labels: ['provider', 'os_type'] },
 ];
 
 /** Process metrics a Go driver's scrape config also finds (client_golang's process collector names). */
@@ -285,8 +298,18 @@ describe('integration: metrics and health endpoints of the driver', function () 
       });
     }
 
-    it('exposes no other driver metric than those of wire.md 6 (next to process and runtime metrics)', () => {
-      const known = new Set(WIRE_METRICS.map((m) => m.name));
+    for (const metric of DRIVER_METRICS) {
+      it(`exposes ${metric.name} as a ${metric.type}, each series with labels {${metric.labels.join(',')}}`, () => {
+        expect(exposition.types.get(metric.name), `# TYPE ${metric.name}`).to.equal(metric.type);
+        for (const sample of seriesOf(exposition, metric.name)) {
+          expect(Object.keys(sample.labels), `${metric.name} labels`).to.have.members([...metric.labels]);
+          expect(sample.labels['os_type']).to.equal('linux');
+        }
+      });
+    }
+
+    it('exposes no other driver metric than those of wire.md 6 and its own (next to process and runtime metrics)', () => {
+      const known = new Set([...WIRE_METRICS, ...DRIVER_METRICS].map((m) => m.name));
       const others = [...exposition.types.keys()].filter((name) => !known.has(name) && !/^(process|nodejs)_/.test(name));
       expect(others).to.deep.equal([]);
     });
@@ -314,6 +337,9 @@ describe('integration: metrics and health endpoints of the driver', function () 
       expect(valueOf(exposition, 'rotation_reconcile_duration_sec_count')).to.equal(1);
       expect(valueOf(exposition, 'node_unpublish_total')).to.equal(1);
       expect(valueOf(exposition, 'node_unpublish_error_total')).to.equal(1);
+      expect(valueOf(exposition, 'provider_requests_total', { provider: 'fake', result: 'success' }), 'publish and first rotation').to.equal(2);
+      expect(valueOf(exposition, 'provider_requests_total', { provider: 'fake', result: 'GRPCProviderError' })).to.equal(1);
+      expect(valueOf(exposition, 'provider_requests_total'), 'the missing class never reached the provider').to.equal(3);
     });
 
     it('adds the process metrics', () => {

@@ -73,6 +73,9 @@ export interface PodStatusResource extends KubeObject {
     mounted?: boolean;
     targetPath?: string;
     objects?: ObjectVersionShape[];
+    lastRotationTime?: string;
+    lastRotationError?: string;
+    nextRotationTime?: string;
   };
 }
 

@@ -12,5 +12,11 @@ export function toPodInfo(object: PodResource): PodInfo {
     terminating: Boolean(object.metadata.deletionTimestamp),
     annotations: { ...(object.metadata.annotations ?? {}) },
     ownerReferences: toOwnerReferences(object.metadata.ownerReferences),
+    serviceAccountName: object.spec?.serviceAccountName || 'default',
+    csiVolumes: (object.spec?.volumes ?? []).flatMap(({ name, csi }) =>
+      csi === undefined
+        ? []
+        : [{ name, driver: csi.driver, readOnly: csi.readOnly ?? false, volumeAttributes: { ...(csi.volumeAttributes ?? {}) }, nodePublishSecretRef: csi.nodePublishSecretRef?.name || undefined }],
+    ),
   };
 }

@@ -1,8 +1,10 @@
 import { sortObjectVersions } from '../../domain/object-versions.js';
 import type { OwnerReference } from '../../domain/owner-reference.js';
-import { NODE_NAME_LABEL, type PodStatus, type StoredPodStatus } from '../../domain/pod-status.js';
-import { KIND_INFO, type PodStatusResource } from './object-shapes.js';
+import { NODE_NAME_LABEL, type PodStatus, type RotationReport, type StoredPodStatus } from '../../domain/pod-status.js';
+import { KIND_INFO, toKubeTime, type PodStatusResource } from './object-shapes.js';
 import { toOwnerReferenceShape } from './owner-references.js';
+
+type PodStatusFields = NonNullable<PodStatusResource['status']>;
 
 /**
  * The SecretProviderClassPodStatus object for a domain record: named `status.name`, labelled with the
@@ -24,7 +26,35 @@ export function toPodStatusObject(status: PodStatus, owner: OwnerReference): Pod
       mounted: status.mounted,
       targetPath: status.targetPath,
       objects: sortObjectVersions(status.objects).map(({ id, version }) => ({ id, version })),
+      ...toRotationFields(status.rotation ?? {}),
     },
+  };
+}
+
+function toRotationFields({ lastRotationTime, lastRotationError, nextRotationTime }: RotationReport): Partial<PodStatusFields> {
+  return {
+    ...(lastRotationTime !== undefined ? { lastRotationTime: toKubeTime(lastRotationTime) } : {}),
+    ...(lastRotationError !== undefined ? { lastRotationError } : {}),
+    ...(nextRotationTime !== undefined ? { nextRotationTime: toKubeTime(nextRotationTime) } : {}),
+  };
+}
+
+function withRotation(rotation: RotationReport): { rotation?: RotationReport } {
+  return Object.keys(rotation).length > 0 ? { rotation } : {};
+}
+
+/** Unparseable times (a user's edit) read as absent: the driver rewrites them with the next status it writes. */
+function fromRotationFields({ lastRotationTime, lastRotationError, nextRotationTime }: PodStatusFields): RotationReport {
+  const time = (text: string | undefined): number | undefined => {
+    const parsed = text === undefined ? NaN : Date.parse(text);
+    return Number.isNaN(parsed) ? undefined : parsed;
+  };
+  const last = time(lastRotationTime);
+  const next = time(nextRotationTime);
+  return {
+    ...(last !== undefined ? { lastRotationTime: last } : {}),
+    ...(lastRotationError !== undefined && lastRotationError !== '' ? { lastRotationError } : {}),
+    ...(next !== undefined ? { nextRotationTime: next } : {}),
   };
 }
 
@@ -43,6 +73,7 @@ export function toStoredPodStatus(object: PodStatusResource): StoredPodStatus {
     targetPath: status.targetPath ?? '',
     nodeName: object.metadata.labels?.[NODE_NAME_LABEL] ?? '',
     objects: sortObjectVersions(status.objects ?? []),
+    ...withRotation(fromRotationFields(status)),
   };
 }
 

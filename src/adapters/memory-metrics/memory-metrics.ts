@@ -1,13 +1,14 @@
-import type { Metrics } from '../../ports/metrics.js';
+import type { ContentAgeReader, Metrics } from '../../ports/metrics.js';
 
 export type MetricLabels = Readonly<Record<string, string>>;
 
 /**
- * Counts in memory under the upstream metric names, for the simulation and tests
+ * Counts in memory under the Prometheus adapter's metric names, for the simulation and tests
  * (`count('rotation_reconcile_total', { rotated: 'true' })`).
  */
 export class MemoryMetrics implements Metrics {
   private readonly series = new Map<string, { name: string; labels: MetricLabels; value: number }>();
+  private readContentAge: ContentAgeReader = () => new Map();
 
   nodePublish(provider: string): void {
     this.add('node_publish_total', { provider });
@@ -31,6 +32,20 @@ export class MemoryMetrics implements Metrics {
   syncK8sSecret(provider: string, durationSeconds: number): void {
     this.add('sync_k8s_secret_total', { provider });
     this.observe('sync_k8s_secret_duration_sec', durationSeconds);
+  }
+  providerRequest(provider: string, result: string): void {
+    this.add('provider_requests_total', { provider, result });
+  }
+  rotationSkipped(reason: string): void {
+    this.add('rotation_skipped_total', { reason });
+  }
+  readContentAgeFrom(reader: ContentAgeReader): void {
+    this.readContentAge = reader;
+  }
+
+  /** `mounted_content_age_seconds{provider}` as a scrape would read it now; undefined when the provider has no mount. */
+  contentAge(provider: string): number | undefined {
+    return this.readContentAge().get(provider);
   }
 
   /** Sum of every series of `name` whose labels include all of `labels`. */

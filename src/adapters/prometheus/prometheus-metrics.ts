@@ -1,5 +1,5 @@
-import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
-import type { Metrics } from '../../ports/metrics.js';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { ContentAgeReader, Metrics } from '../../ports/metrics.js';
 
 export interface PrometheusMetricsOptions {
   /** Add the process metrics (`process_cpu_seconds_total`, `process_resident_memory_bytes`, `nodejs_*`). Default true. */
@@ -29,6 +29,9 @@ export class PrometheusMetrics implements Metrics {
   private readonly rotationDuration: Histogram<'os_type'>;
   private readonly syncTotal: Counter<'provider' | 'os_type'>;
   private readonly syncDuration: Histogram<'os_type'>;
+  private readonly providerRequestsTotal: Counter<'provider' | 'result' | 'os_type'>;
+  private readonly rotationSkippedTotal: Counter<'reason' | 'os_type'>;
+  private readContentAge: ContentAgeReader = () => new Map();
 
   constructor(options: PrometheusMetricsOptions = {}) {
     const registers = [this.registry];
@@ -36,6 +39,8 @@ export class PrometheusMetrics implements Metrics {
       new Counter<L>({ name, help, labelNames, registers });
     const histogram = (name: string, help: string): Histogram<'os_type'> =>
       new Histogram<'os_type'>({ name, help, labelNames: ['os_type'], buckets: [...DURATION_BUCKETS], registers });
+    const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[], onScrape: (metric: Gauge<L>) => void): Gauge<L> =>
+      new Gauge<L>({ name, help, labelNames, registers, collect() { onScrape(this); } });
 
     this.publishTotal = counter('node_publish_total', 'Total number of node publish calls', ['provider', 'os_type']);
     this.publishErrorTotal = counter('node_publish_error_total', 'Total number of node publish calls with error', ['provider', 'error_type', 'os_type']);
@@ -51,6 +56,14 @@ export class PrometheusMetrics implements Metrics {
     this.rotationDuration = histogram('rotation_reconcile_duration_sec', 'Distribution of how long it took to rotate secrets-store content for pods');
     this.syncTotal = counter('sync_k8s_secret_total', 'Total number of k8s secrets synced', ['provider', 'os_type']);
     this.syncDuration = histogram('sync_k8s_secret_duration_sec', 'Distribution of how long it took to sync k8s secret');
+    this.providerRequestsTotal = counter('provider_requests_total', 'Total number of provider Mount calls made, by result', ['provider', 'result', 'os_type']);
+    this.rotationSkippedTotal = counter('rotation_skipped_total', 'Total number of rotation checks that did not call the provider, by reason', ['reason', 'os_type']);
+    gauge(
+      'mounted_content_age_seconds',
+      'Seconds since the provider last confirmed the oldest mounted content of each provider',
+      ['provider', 'os_type'],
+      (ages) => this.collectContentAge(ages),
+    );
 
     // Series without a per-call label exist from the start (at zero), so rate() works before the first event.
     const linux = { os_type: OS_TYPE };
@@ -92,6 +105,18 @@ export class PrometheusMetrics implements Metrics {
     this.syncDuration.observe({ os_type: OS_TYPE }, seconds(durationSeconds));
   }
 
+  providerRequest(provider: string, result: string): void {
+    this.providerRequestsTotal.inc({ provider, result, os_type: OS_TYPE });
+  }
+
+  rotationSkipped(reason: string): void {
+    this.rotationSkippedTotal.inc({ reason, os_type: OS_TYPE });
+  }
+
+  readContentAgeFrom(reader: ContentAgeReader): void {
+    this.readContentAge = reader;
+  }
+
   /** The Prometheus text exposition of every metric (what `/metrics` serves). */
   scrape(): Promise<string> {
     return this.registry.metrics();
@@ -101,9 +126,22 @@ export class PrometheusMetrics implements Metrics {
   get contentType(): string {
     return this.registry.contentType;
   }
+
+  /**
+   * Runs on each scrape. The gauge starts empty every time, so a provider whose last mount went away
+   * disappears; a reader that throws leaves it empty rather than failing the whole scrape.
+   */
+  private collectContentAge(ages: Gauge<'provider' | 'os_type'>): void {
+    ages.reset();
+    try {
+      for (const [provider, age] of this.readContentAge()) ages.set({ provider, os_type: OS_TYPE }, seconds(age));
+    } catch {
+      ages.reset();
+    }
+  }
 }
 
-/** The port promises never to throw: a clock step backwards (a negative or NaN duration) is recorded as 0. */
+/** The port promises never to throw: a clock step backwards (a negative or NaN duration or age) is recorded as 0. */
 function seconds(value: number): number {
   return Number.isFinite(value) && value > 0 ? value : 0;
 }

@@ -35,15 +35,21 @@ export interface ApplicationSettings {
  */
 export function applicationModule(settings: ApplicationSettings): ContainerModule {
   return new ContainerModule(({ bind }) => {
-    bind(BindingRegistry).toResolvedValue(() => new BindingRegistry()).inSingletonScope();
+    bind(BindingRegistry)
+      .toResolvedValue((metrics: Metrics, clock: Clock) => {
+        const registry = new BindingRegistry();
+        metrics.readContentAgeFrom(() => registry.oldestContentAge(clock.now()));
+        return registry;
+      }, [Metrics, Clock])
+      .inSingletonScope();
     bind(TargetLocks).toResolvedValue(() => new TargetLocks()).inSingletonScope();
     bind(FetchSecrets)
       .toResolvedValue(
-        (classes: SecretProviderClassSource, provider: SecretProvider, clock: Clock, scheduler: Scheduler, logger: Logger) => {
+        (classes: SecretProviderClassSource, provider: SecretProvider, metrics: Metrics, clock: Clock, scheduler: Scheduler, logger: Logger) => {
           const limit = { qps: settings.rotation.providerQps ?? 0, burst: settings.rotation.providerBurst ?? 1 };
-          return new FetchSecrets(classes, provider, new ProviderRateLimiter(limit, clock, scheduler), logger);
+          return new FetchSecrets(classes, provider, metrics, new ProviderRateLimiter(limit, clock, scheduler), logger);
         },
-        [SecretProviderClassSource, SecretProvider, Clock, Scheduler, Logger],
+        [SecretProviderClassSource, SecretProvider, Metrics, Clock, Scheduler, Logger],
       )
       .inSingletonScope();
     bind(SyncSecrets)
@@ -85,8 +91,9 @@ export function applicationModule(settings: ApplicationSettings): ContainerModul
       ])
       .inSingletonScope();
     bind(RotateBinding)
-      .toResolvedValue((pods: PodSource, fetch: FetchSecrets, apply: ApplyPayload, events: EventRecorder, metrics: Metrics, clock: Clock, logger: Logger) =>
-        new RotateBinding(pods, fetch, apply, events, metrics, clock, logger), [
+      .toResolvedValue(
+        (pods: PodSource, fetch: FetchSecrets, apply: ApplyPayload, events: EventRecorder, metrics: Metrics, clock: Clock, logger: Logger) =>
+          new RotateBinding(pods, fetch, apply, events, metrics, clock, logger), [
         PodSource,
         FetchSecrets,
         ApplyPayload,

@@ -90,8 +90,8 @@ describe('docs/operations.md', () => {
 
   it('names exactly the metrics the Prometheus adapter registers', () => {
     const adapter = readFileSync(join(ROOT, 'src/adapters/prometheus/prometheus-metrics.ts'), 'utf8');
-    const registered = [...adapter.matchAll(/(?:counter|histogram)\(\s*'([a-z_]+)'/g)].map((match) => match[1]!).sort();
-    const documented = [...section('Metrics').matchAll(/^\| `([a-z_]+)` \| (?:counter|histogram) \|/gm)].map((match) => match[1]!).sort();
+    const registered = [...adapter.matchAll(/(?:counter|histogram|gauge)\(\s*'([a-z_]+)'/g)].map((match) => match[1]!).sort();
+    const documented = [...section('Metrics').matchAll(/^\| `([a-z_]+)` \| (?:counter|histogram|gauge) \|/gm)].map((match) => match[1]!).sort();
     expect(registered.length).to.be.greaterThan(0);
     expect(documented).to.deep.equal(registered);
   });

@@ -15,6 +15,8 @@ function anEntry(options: { podUid?: string; className?: string; namespace?: str
     classGeneration: 1,
     secretsInSync: true,
     mountedAt: 0,
+    contentConfirmedAt: 0,
+    rotationReport: {},
   };
   return { binding, schedule: { nextDueAt: 1000, consecutiveFailures: 0, handledRequests: {} }, intervalMs: 1000 };
 }

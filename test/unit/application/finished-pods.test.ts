@@ -22,20 +22,22 @@ describe('Rotation leaves finished and terminating pods alone', () => {
     await harness.cluster.whenIdle();
   }
 
-  const cases: { name: string; change: (object: Record<string, any>) => void }[] = [
-    { name: 'a terminating pod', change: (object) => (object['metadata']['deletionTimestamp'] = '2026-11-27T18:30:00Z') },
-    { name: 'a pod that succeeded', change: (object) => (object['status'] = { phase: 'Succeeded' }) },
-    { name: 'a pod that failed', change: (object) => (object['status'] = { phase: 'Failed' }) },
+  const cases: { name: string; reason: string; change: (object: Record<string, any>) => void }[] = [
+    { name: 'a terminating pod', reason: 'PodTerminating', change: (object) => (object['metadata']['deletionTimestamp'] = '2026-11-27T18:30:00Z') },
+    { name: 'a pod that succeeded', reason: 'PodSucceeded', change: (object) => (object['status'] = { phase: 'Succeeded' }) },
+    { name: 'a pod that failed', reason: 'PodFailed', change: (object) => (object['status'] = { phase: 'Failed' }) },
   ];
 
-  for (const { name, change } of cases) {
-    it(`does not ask the provider nor touch the files of ${name}`, async () => {
+  for (const { name, reason, change } of cases) {
+    it(`does not ask the provider nor touch the files of ${name}, and counts rotation_skipped_total{reason="${reason}"}`, async () => {
       await changePod(change);
 
       await harness.advance(harness.rotation.intervalMs);
 
       expect(harness.provider.calls).to.equal(1);
       expect(await harness.mountedText(pod.target)).to.deep.equal({ 'db-password': 'db-password-v1' });
+      expect(harness.metrics.count('rotation_skipped_total', { reason })).to.equal(1);
+      expect(harness.metrics.count('rotation_skipped_total')).to.equal(1);
     });
   }
 

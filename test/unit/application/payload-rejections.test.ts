@@ -57,7 +57,7 @@ describe('Refusing an unsafe provider payload or an unsatisfiable secretObject',
       it(`refuses ${name} (${code}) and keeps the mount, the pod status and the Secret as they were`, async () => {
         await harness.publish(pod);
         const before = await harness.snapshot(pod.target);
-        const statusVersion = harness.podStatus(pod)?.metadata.resourceVersion;
+        const statusBefore = harness.podStatus(pod)?.status;
         const secretVersion = harness.secret('app-synced')?.metadata.resourceVersion;
         harness.store.rotate('db-password');
         harness.provider.answerWith((answer) => ({ ...answer, files }));
@@ -65,10 +65,13 @@ describe('Refusing an unsafe provider payload or an unsatisfiable secretObject',
         await harness.advance(harness.rotation.intervalMs);
 
         expect(await harness.snapshot(pod.target)).to.deep.equal(before);
-        expect(harness.podStatus(pod)?.metadata.resourceVersion).to.equal(statusVersion);
+        const { lastRotationError, nextRotationTime, ...statusAfter } = harness.podStatus(pod)?.status ?? {};
+        expect(statusAfter, 'the mounted versions stay').to.deep.equal(statusBefore);
+        expect(nextRotationTime).to.be.a('string');
         expect(harness.secret('app-synced')?.metadata.resourceVersion).to.equal(secretVersion);
         const [failed] = harness.events('MountRotationFailed');
         expect(failed?.type).to.equal('Warning');
+        expect(failed?.message).to.equal(`failed to rotate mounted contents: ${lastRotationError}`);
         expect(harness.metrics.count('rotation_reconcile_error_total', { error_type: code })).to.equal(1);
       });
     }

@@ -26,6 +26,7 @@ describe('Publishing again on a published target', () => {
 
       expect(harness.provider.calls).to.equal(1);
       expect(await harness.mountedText(pod.target)).to.deep.equal({ 'db-password': 'db-password-v1' });
+      expect(harness.metrics.count('rotation_skipped_total', { reason: 'NotDue' })).to.equal(1);
     });
 
     it('asks the provider, with the mounted versions, and rotates the files when the binding is due', async () => {

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { toKubeTime as kubeTime } from '../../../src/adapters/kube-objects/object-shapes.js';
 import { expectNoSecretLeaked } from '../../support/driver-assertions.js';
 import { aSyncedPassword, DriverHarness, objectsParameter, type TestPod } from '../../support/driver-harness.js';
 
@@ -73,6 +74,22 @@ describe('Rotating a mounted volume on the rotation interval', () => {
       expect(harness.metrics.count('rotation_reconcile_error_total')).to.equal(0);
     });
 
+    it('writes the pod status once per rotation, with lastRotationTime and nextRotationTime (the time of the next check)', async () => {
+      let statusWrites = 0;
+      harness.cluster.watch('SecretProviderClassPodStatus', () => (statusWrites += 1));
+      harness.store.rotate('db-password');
+
+      await harness.advance(interval());
+
+      const rotatedAt = harness.clock.now();
+      const object = harness.podStatus(pod)!;
+      await harness.cluster.whenIdle();
+      expect(statusWrites).to.equal(1);
+      expect(object.status?.lastRotationTime).to.equal(kubeTime(rotatedAt));
+      expect(object.status?.nextRotationTime).to.equal(kubeTime(rotatedAt + interval()));
+      expect(object.status).not.to.have.property('lastRotationError');
+    });
+
     it('checks again one interval after a rotation', async () => {
       harness.store.rotate('db-password');
       await harness.advance(interval());
@@ -129,6 +146,36 @@ describe('Rotating a mounted volume on the rotation interval', () => {
       expect(failed?.message).to.contain('RateLimited');
       expect(harness.metrics.count('rotation_reconcile_error_total', { provider: 'fake', error_type: 'RateLimited' })).to.equal(1);
       expect(harness.events('MountRotationComplete')).to.deep.equal([]);
+    });
+
+    it('writes lastRotationError into the pod status once per distinct reason, and clears it after a good check', async () => {
+      await harness.advance(interval());
+      const failed = harness.podStatus(pod)!;
+      expect(failed.status?.lastRotationError).to.contain('RateLimited');
+      expect(failed.status?.nextRotationTime).to.equal(kubeTime(harness.clock.now() + harness.rotation.backoffBaseMs));
+
+      await harness.advance(harness.rotation.backoffBaseMs);
+      expect(harness.provider.calls, 'a second failing check').to.equal(3);
+      expect(harness.podStatus(pod)?.metadata.resourceVersion, 'the same failure is not written again').to.equal(failed.metadata.resourceVersion);
+
+      harness.fake.fail(undefined);
+      await harness.advance(2 * harness.rotation.backoffBaseMs);
+      const recovered = harness.podStatus(pod)!.status!;
+      expect(recovered).not.to.have.property('lastRotationError');
+      expect(recovered.lastRotationTime).to.equal(kubeTime(harness.clock.now()));
+    });
+
+    it('lets mounted_content_age_seconds grow while checks fail, and resets it with the next good check', async () => {
+      expect(harness.metrics.contentAge('fake')).to.equal(0);
+      await harness.advance(interval());
+      await harness.advance(harness.rotation.backoffBaseMs);
+      expect(harness.metrics.contentAge('fake')).to.equal((interval() + harness.rotation.backoffBaseMs) / 1000);
+
+      harness.fake.fail(undefined);
+      await harness.advance(2 * harness.rotation.backoffBaseMs);
+
+      expect(harness.metrics.contentAge('fake')).to.equal(0);
+      expect(harness.metrics.contentAge('other-provider')).to.equal(undefined);
     });
 
     it('checks again sooner than the interval (backoff), doubling the delay after each failure', async () => {

@@ -259,16 +259,17 @@ describe('domain/rotation-policy', () => {
 });
 
 describe('rotationSkipReason', () => {
-  const cases: { pod: { phase: string; terminating: boolean }; skipped: boolean }[] = [
-    { pod: { phase: 'Running', terminating: false }, skipped: false },
-    { pod: { phase: 'Pending', terminating: false }, skipped: false },
-    { pod: { phase: 'Running', terminating: true }, skipped: true },
-    { pod: { phase: 'Succeeded', terminating: false }, skipped: true },
-    { pod: { phase: 'Failed', terminating: false }, skipped: true },
+  const cases: { pod: { phase: string; terminating: boolean }; reason: string | undefined }[] = [
+    { pod: { phase: 'Running', terminating: false }, reason: undefined },
+    { pod: { phase: 'Pending', terminating: false }, reason: undefined },
+    { pod: { phase: 'Running', terminating: true }, reason: 'PodTerminating' },
+    { pod: { phase: 'Succeeded', terminating: true }, reason: 'PodTerminating' },
+    { pod: { phase: 'Succeeded', terminating: false }, reason: 'PodSucceeded' },
+    { pod: { phase: 'Failed', terminating: false }, reason: 'PodFailed' },
   ];
-  for (const { pod, skipped } of cases) {
-    it(`${skipped ? 'skips' : 'rotates'} a ${pod.terminating ? 'terminating ' : ''}${pod.phase} pod`, () => {
-      expect(rotationSkipReason(pod) !== undefined).to.equal(skipped);
+  for (const { pod, reason } of cases) {
+    it(`${reason ? `skips (${reason})` : 'rotates'} a ${pod.terminating ? 'terminating ' : ''}${pod.phase} pod`, () => {
+      expect(rotationSkipReason(pod)).to.equal(reason);
     });
   }
 });

@@ -49,6 +49,26 @@ describe('Kubernetes object mapping', () => {
         }),
       );
     });
+
+    it('round-trips the rotation fields in whole seconds and omits the absent ones', () => {
+      const second = fc.integer({ min: 0, max: 4_000_000_000 }).map((s) => s * 1000);
+      const report = fc.record({ lastRotationTime: second, lastRotationError: fc.string({ minLength: 1 }), nextRotationTime: second }, { requiredKeys: [] });
+      fc.assert(
+        fc.property(report, (rotation) => {
+          const status = { ...aPodStatusFor(aPodResource({ uid: 'pod-uid' }), { podUid: 'pod-uid' }), rotation };
+          const object = toPodStatusObject(status, podOwner);
+          expect(Object.keys(object.status!).filter((key) => key.endsWith('Rotation') || key.startsWith('lastRotation') || key.startsWith('nextRotation')).sort()).to.deep.equal(Object.keys(rotation).sort());
+          const stored = toStoredPodStatus(object);
+          expect(stored.rotation ?? {}).to.deep.equal(rotation);
+        }),
+      );
+    });
+
+    it('reads rotation times it cannot parse (a user edit) and an empty error as absent', () => {
+      const object = toPodStatusObject(aPodStatusFor(aPodResource({ uid: 'pod-uid' })), podOwner);
+      object.status = { ...object.status, lastRotationTime: 'yesterday', lastRotationError: '', nextRotationTime: '2026-11-27T10:00:00Z' };
+      expect(toStoredPodStatus(object).rotation).to.deep.equal({ nextRotationTime: Date.parse('2026-11-27T10:00:00Z') });
+    });
   });
 
   describe('Secret', () => {
@@ -88,6 +108,20 @@ describe('Kubernetes object mapping', () => {
 
     it('defaults absent annotations and owners to empty values', () => {
       expect(toPodInfo(aPodResource())).to.deep.include({ annotations: {}, ownerReferences: [], phase: 'Running' });
+    });
+
+    it('keeps the service account (defaulted as the API server does) and every csi volume with its secret ref', () => {
+      const resource = aPodResource();
+      resource.spec!.volumes!.push({ name: 'other', csi: { driver: 'other.csi', nodePublishSecretRef: { name: 'creds' } } }, { name: 'plain' });
+      expect(toPodInfo(resource)).to.deep.include({
+        serviceAccountName: 'app',
+        csiVolumes: [
+          { name: 'secrets', driver: 'secrets-store.csi.k8s.io', readOnly: true, volumeAttributes: { secretProviderClass: 'app-secrets' }, nodePublishSecretRef: undefined },
+          { name: 'other', driver: 'other.csi', readOnly: false, volumeAttributes: {}, nodePublishSecretRef: 'creds' },
+        ],
+      });
+      delete resource.spec!.serviceAccountName;
+      expect(toPodInfo(resource).serviceAccountName).to.equal('default');
     });
   });
 

@@ -45,6 +45,13 @@ describe('prometheus PrometheusMetrics', () => {
       (m) => m.syncK8sSecret('vault', 0.05),
       ['sync_k8s_secret_total{provider="vault",os_type="linux"}', 'sync_k8s_secret_duration_sec_count{os_type="linux"}', 'sync_k8s_secret_duration_sec_bucket{le="0.1",os_type="linux"}'],
     ],
+    ['providerRequest', (m) => m.providerRequest('vault', 'success'), ['provider_requests_total{provider="vault",result="success",os_type="linux"}']],
+    [
+      'providerRequest',
+      (m) => m.providerRequest('vault', 'ProviderUnavailable'),
+      ['provider_requests_total{provider="vault",result="ProviderUnavailable",os_type="linux"}'],
+    ],
+    ['rotationSkipped', (m) => m.rotationSkipped('not-due'), ['rotation_skipped_total{reason="not-due",os_type="linux"}']],
   ];
   for (const [method, drive, series] of cases) {
     it(`${method} counts one in ${series.join(', ')}`, async () => {
@@ -100,6 +107,64 @@ describe('prometheus PrometheusMetrics', () => {
     const scraped = samples(await metrics.scrape());
     expect(scraped.get('rotation_reconcile_duration_sec_sum{os_type="linux"}')).to.equal(0);
     expect(scraped.get('sync_k8s_secret_duration_sec_count{os_type="linux"}')).to.equal(3);
+  });
+
+  describe('mounted_content_age_seconds', () => {
+    const AGE = 'mounted_content_age_seconds';
+    const ageSeries = (scraped: Map<string, number>): Array<[string, number]> => [...scraped].filter(([name]) => name.startsWith(`${AGE}{`));
+
+    it('is a gauge with no series until a reader is registered', async () => {
+      const text = await withoutProcess().scrape();
+      expect(text).to.match(new RegExp(`^# TYPE ${AGE} gauge$`, 'm'));
+      expect(ageSeries(samples(text))).to.deep.equal([]);
+    });
+
+    it('reads the registered reader on every scrape, dropping providers that no longer have mounts', async () => {
+      const metrics = withoutProcess();
+      let ages = new Map([
+        ['vault', 30],
+        ['azure', 5],
+      ]);
+      metrics.readContentAgeFrom(() => ages);
+      expect(ageSeries(samples(await metrics.scrape()))).to.deep.equal([
+        [`${AGE}{provider="vault",os_type="linux"}`, 30],
+        [`${AGE}{provider="azure",os_type="linux"}`, 5],
+      ]);
+
+      ages = new Map([['vault', 150]]);
+
+      expect(ageSeries(samples(await metrics.scrape()))).to.deep.equal([[`${AGE}{provider="vault",os_type="linux"}`, 150]]);
+    });
+
+    it('uses the last registered reader', async () => {
+      const metrics = withoutProcess();
+      metrics.readContentAgeFrom(() => new Map([['vault', 1]]));
+      metrics.readContentAgeFrom(() => new Map([['azure', 2]]));
+      expect(ageSeries(samples(await metrics.scrape()))).to.deep.equal([[`${AGE}{provider="azure",os_type="linux"}`, 2]]);
+    });
+
+    it('leaves the gauge empty, and the scrape whole, when the reader throws', async () => {
+      const metrics = withoutProcess();
+      let broken = false;
+      metrics.readContentAgeFrom(() => {
+        if (broken) throw new Error('registry gone');
+        return new Map([['vault', 30]]);
+      });
+      expect(ageSeries(samples(await metrics.scrape()))).to.have.length(1);
+      metrics.nodePublish('vault');
+      broken = true;
+
+      const scraped = samples(await metrics.scrape());
+
+      expect(ageSeries(scraped)).to.deep.equal([]);
+      expect(scraped.get('node_publish_total{provider="vault",os_type="linux"}')).to.equal(1);
+    });
+
+    it('records a negative or non-finite age as zero', async () => {
+      const metrics = withoutProcess();
+      metrics.readContentAgeFrom(() => new Map([['vault', -3], ['azure', Number.NaN]]));
+      expect(ageSeries(samples(await metrics.scrape())).map(([, age]) => age)).to.deep.equal([0, 0]);
+    });
   });
 
   it('adds the process metrics by default', async () => {
