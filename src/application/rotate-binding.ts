@@ -13,6 +13,7 @@ import type { PodSource } from '../ports/pod-source.js';
 import type { ApplyPayload } from './apply-payload.js';
 import { KUBELET_FETCH, type FetchContext } from './fetch-coalescing.js';
 import type { FetchSecrets } from './fetch-secrets.js';
+import type { RefreshCredentials } from './refresh-credentials.js';
 
 export type RotationOutcome =
   | {
@@ -49,6 +50,7 @@ export type NextCheckPlanner = (end: { readonly failed: boolean; readonly spc?: 
 export class RotateBinding {
   constructor(
     private readonly pods: PodSource,
+    private readonly credentials: RefreshCredentials,
     private readonly fetch: FetchSecrets,
     private readonly apply: ApplyPayload,
     private readonly events: EventRecorder,
@@ -68,11 +70,13 @@ export class RotateBinding {
       this.metrics.rotationSkipped(skip);
       return { kind: 'skipped', binding, reason: skip };
     }
+    let checked = binding;
     try {
-      const { spc, payload } = await this.fetch.execute(binding.request, binding.objectVersions, context);
+      checked = await this.withUsableCredentials(binding);
+      const { spc, payload } = await this.fetch.execute(checked.request, binding.objectVersions, context);
       let rotationReport = binding.rotationReport;
       const result = await this.apply.execute({
-        request: binding.request,
+        request: checked.request,
         spc,
         payload,
         previousVersions: binding.objectVersions,
@@ -87,7 +91,7 @@ export class RotateBinding {
       });
       const secretFailures = result.secrets?.failures ?? [];
       const updated: VolumeBinding = {
-        ...binding,
+        ...checked,
         providerName: spc.provider,
         objectVersions: payload.objectVersions,
         classGeneration: spc.generation,
@@ -113,8 +117,14 @@ export class RotateBinding {
         error: reason,
       });
       await this.events.record({ pod, type: 'Warning', reason: EventReason.mountRotationFailed, message: `failed to rotate mounted contents: ${reason}` });
-      return { kind: 'failed', binding: await this.reportFailure(binding, reason, nextCheckAt({ failed: true })), error };
+      return { kind: 'failed', binding: await this.reportFailure(checked, reason, nextCheckAt({ failed: true })), error };
     }
+  }
+
+  /** The binding with credentials the provider can use now (kubelet's while valid, else fresh ones). */
+  private async withUsableCredentials(binding: VolumeBinding): Promise<VolumeBinding> {
+    const request = await this.credentials.execute(binding.request);
+    return request === binding.request ? binding : { ...binding, request };
   }
 
   /** Puts the failure into the pod status (best effort: the API server may be what failed). */

@@ -1,7 +1,8 @@
 import type { CurrentSecret, NewSecret, SecretPatch } from '../domain/secret-sync-plan.js';
 
 /**
- * Kubernetes Secrets the driver syncs from mounted files.
+ * Kubernetes Secrets the driver syncs from mounted files (`get` also reads a volume's nodePublishSecretRef
+ * Secret when kubelet has not passed its data since a restart).
  * Contract: `get` resolves undefined for a missing Secret; `create` rejects when the Secret already
  * exists; `patch` changes only the fields in the patch (merge semantics, `null` data removes a key).
  */

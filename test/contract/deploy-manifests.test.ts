@@ -248,7 +248,7 @@ describe('deploy/ and the Helm chart: rendered, linted, read back by the driver 
     }
   });
 
-  it('renders the upstream object names: CSIDriver, ServiceAccount and ClusterRoles, sync and token roles only when asked for', () => {
+  it('renders the upstream object names: CSIDriver, ServiceAccount and ClusterRoles, sync, rotation and token roles only when asked for', () => {
     const names = (objects: K8sObject[]): string[] => objects.map((object) => `${object.kind}/${object.metadata.name}`).sort();
     expect(names(byDefault)).to.deep.equal([
       'CSIDriver/secrets-store.csi.k8s.io',
@@ -265,6 +265,8 @@ describe('deploy/ and the Helm chart: rendered, linted, read back by the driver 
     expect(names(allFeatures)).to.include.members([
       'ClusterRole/secretprovidersyncing-role',
       'ClusterRoleBinding/secretprovidersyncing-rolebinding',
+      'ClusterRole/secretproviderrotation-role',
+      'ClusterRoleBinding/secretproviderrotation-rolebinding',
       'ClusterRole/secretprovidertokenrequest-role',
       'ClusterRoleBinding/secretprovidertokenrequest-rolebinding',
     ]);
@@ -273,6 +275,17 @@ describe('deploy/ and the Helm chart: rendered, linted, read back by the driver 
     expect(csiDriver(allFeatures)['tokenRequests']).to.deep.equal(readValues(ALL_FEATURES)['tokenRequests']);
     const daemonSet = find(byDefault, 'DaemonSet') as DaemonSet;
     expect(daemonSet.spec.selector.matchLabels, 'the selector upstream releases of this chart use (immutable on upgrade)').to.deep.equal({ app: 'secrets-store-csi-driver' });
+  });
+
+  it('grants in the chart exactly the ClusterRole rules of deploy/rbac, each role by the same name', () => {
+    const files = deployFiles().filter((file) => file.startsWith('deploy/rbac/'));
+    const roles = files.flatMap((file) => documents(readFileSync(join(ROOT, file), 'utf8'), file)).filter((object) => object.kind === 'ClusterRole');
+    expect(roles.map((role) => role.metadata.name)).to.include.members(['secretproviderclasses-role', 'secretproviderrotation-role', 'secretprovidertokenrequest-role']);
+    for (const role of roles) {
+      const rendered = find(allFeatures, 'ClusterRole', role.metadata.name);
+      expect(rendered, `the chart renders ClusterRole ${role.metadata.name}`).not.to.equal(undefined);
+      expect(rendered!['rules'], `rules of ${role.metadata.name}`).to.deep.equal(role['rules']);
+    }
   });
 
   for (const [label, valuesFile] of [

@@ -23,9 +23,9 @@ describe('deploy/ manifests on a real API server', function () {
   const DRIVER = 'system:serviceaccount:kube-system:secrets-store-csi-driver';
 
 
-  /** `kubectl auth can-i` for the driver's service account, as `<verb> <resource>[/<subresource>][.<group>]`. */
+  /** `kubectl auth can-i` for the driver's service account, as `<verb> <resource>[/<subresource>][.<group>] [<name>]`. */
   async function driverCan(check: string): Promise<boolean> {
-    const [verb, target] = check.split(' ') as [string, string];
+    const [verb, target, name] = check.split(' ') as [string, string, string | undefined];
     const [resourcePath, ...groupParts] = target.split('.');
     const [resource, subresource] = resourcePath!.split('/');
     const review = await plane!
@@ -36,7 +36,14 @@ describe('deploy/ manifests on a real API server', function () {
           spec: {
             user: DRIVER,
             groups: ['system:serviceaccounts', 'system:serviceaccounts:kube-system', 'system:authenticated'],
-            resourceAttributes: { namespace: 'any-namespace', verb, resource: resource!, group: groupParts.join('.'), ...(subresource ? { subresource } : {}) },
+            resourceAttributes: {
+              namespace: 'any-namespace',
+              verb,
+              resource: resource!,
+              group: groupParts.join('.'),
+              ...(subresource ? { subresource } : {}),
+              ...(name ? { name } : {}),
+            },
           },
         },
       });
@@ -65,8 +72,9 @@ describe('deploy/ manifests on a real API server', function () {
     'create events',
     'patch events',
   ];
+  const SECRET_ROTATION = ['get secrets'];
   const SECRET_SYNC = ['get', 'list', 'watch', 'create', 'patch', 'update', 'delete'].map((verb) => `${verb} secrets`);
-  const TOKEN_REQUESTS = ['create serviceaccounts/token'];
+  const TOKEN_REQUESTS = ['create serviceaccounts/token', 'get csidrivers.storage.k8s.io secrets-store.csi.k8s.io'];
   const NEVER = [
     ...['create', 'update', 'patch', 'delete'].map((verb) => `${verb} ${SPC}`),
     ...['create', 'update', 'patch', 'delete'].map((verb) => `${verb} pods`),
@@ -76,12 +84,16 @@ describe('deploy/ manifests on a real API server', function () {
     'get nodes',
     'delete events',
     `deletecollection ${SPCPS}`,
+    'get csidrivers.storage.k8s.io another-driver',
+    'list csidrivers.storage.k8s.io',
   ];
 
-  it('grants the driver its base verbs, Secret sync and token requests each through their own role (can-i matrix)', async () => {
+  it('grants the driver its base verbs, rotation, Secret sync and token requests each through their own role (can-i matrix)', async () => {
     await admin.apply('deploy/rbac/serviceaccount.yaml');
     await admin.apply('deploy/rbac/base.yaml');
     await expectMatrix(BASE, [...SECRET_SYNC, ...TOKEN_REQUESTS, ...NEVER]);
+    await admin.apply('deploy/rbac/secret-rotation.yaml');
+    await expectMatrix([...BASE, ...SECRET_ROTATION], [...SECRET_SYNC.filter((check) => !SECRET_ROTATION.includes(check)), ...TOKEN_REQUESTS, ...NEVER]);
     await admin.apply('deploy/rbac/secret-sync.yaml');
     await expectMatrix([...BASE, ...SECRET_SYNC], [...TOKEN_REQUESTS, ...NEVER]);
     await admin.apply('deploy/rbac/token-requests.yaml');

@@ -6,11 +6,13 @@ import { MemoryPodSource } from '../../src/adapters/memory-cluster/memory-pod-so
 import { MemoryPodStatusStore } from '../../src/adapters/memory-cluster/memory-pod-status-store.js';
 import { MemorySecretProviderClassSource } from '../../src/adapters/memory-cluster/memory-secret-provider-class-source.js';
 import { MemorySecretSink } from '../../src/adapters/memory-cluster/memory-secret-sink.js';
+import { MemoryTokenSource } from '../../src/adapters/memory-cluster/memory-token-source.js';
 import { eventRecorderContract } from './event-recorder.contract.js';
 import { podSourceContract } from './pod-source.contract.js';
 import { podStatusStoreContract } from './pod-status-store.contract.js';
 import { secretSinkContract } from './secret-sink.contract.js';
 import { classSourceContract } from './secret-provider-class-source.contract.js';
+import { tokenSourceContract } from './token-source.contract.js';
 
 const NAMESPACE = 'contract';
 const clock = { now: () => Date.parse('2026-01-02T03:04:05Z') };
@@ -80,4 +82,11 @@ describe('in-memory cluster adapters', () => {
       close: async () => undefined,
     };
   });
+
+  tokenSourceContract(async () => ({
+    source: new MemoryTokenSource(clock),
+    pod: { namespace: NAMESPACE, name: 'app-0', uid: 'pod-uid-1', serviceAccountName: 'app' },
+    now: clock.now,
+    close: async () => undefined,
+  }));
 });

@@ -91,7 +91,7 @@ describe('e2e: driver --cluster kubernetes on a real API server', function () {
     core = plane.adminKubeConfig().makeApiClient(CoreV1Api);
     custom = plane.adminKubeConfig().makeApiClient(CustomObjectsApi);
     const admin = new Admin(plane);
-    for (const file of ['serviceaccount', 'base', 'secret-sync', 'token-requests']) await admin.apply(`deploy/rbac/${file}.yaml`);
+    for (const file of ['serviceaccount', 'base', 'secret-sync', 'secret-rotation', 'token-requests']) await admin.apply(`deploy/rbac/${file}.yaml`);
 
     namespace = await plane.createNamespace('e2e');
     await core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: 'app' } } });

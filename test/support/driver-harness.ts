@@ -44,6 +44,8 @@ export interface HarnessOptions {
   readonly rotation?: Partial<ReconcilerSettings>;
   /** Start the rotation loop as the node agent does (default true). */
   readonly startRotationLoop?: boolean;
+  /** The CSIDriver's tokenRequests audiences (none by default). */
+  readonly tokenAudiences?: readonly string[];
 }
 
 /** A pod that exists in the cluster, and where its volume is published. */
@@ -114,7 +116,7 @@ export class DriverHarness {
     this.cluster = new InMemoryCluster({ clock: this.clock, newUid: () => `uid-${++this.uids}` });
     this.container.load(
       runtimeModule({ clock: this.clock, logger: this.logger, metrics: this.metrics }),
-      memoryClusterModule(this.cluster),
+      memoryClusterModule(this.cluster, options.tokenAudiences),
       memfsFilesModule(this.volume),
       givenProviderModule(this.provider),
       applicationModule({ nodeName: NODE_NAME, kubeletRoot: KUBELET_ROOT, rotation: this.rotation }),

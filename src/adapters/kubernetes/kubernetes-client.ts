@@ -1,5 +1,5 @@
 import { delimiter } from 'node:path';
-import { CoreV1Api, CustomObjectsApi, KubeConfig, Watch } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi, KubeConfig, StorageV1Api, Watch } from '@kubernetes/client-node';
 
 /**
  * The API clients the Kubernetes adapters share, made from one KubeConfig. Plain values, no
@@ -8,11 +8,13 @@ import { CoreV1Api, CustomObjectsApi, KubeConfig, Watch } from '@kubernetes/clie
 export class KubernetesClient {
   readonly core: CoreV1Api;
   readonly customObjects: CustomObjectsApi;
+  readonly storage: StorageV1Api;
   readonly watch: Watch;
 
   constructor(readonly kubeConfig: KubeConfig) {
     this.core = kubeConfig.makeApiClient(CoreV1Api);
     this.customObjects = kubeConfig.makeApiClient(CustomObjectsApi);
+    this.storage = kubeConfig.makeApiClient(StorageV1Api);
     this.watch = new Watch(kubeConfig);
   }
 }

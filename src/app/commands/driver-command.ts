@@ -35,7 +35,7 @@ export async function runDriverCommand(args: readonly string[], io: CliIo): Prom
   const clock = new SystemClock();
   const logger = new ConsoleLogger({ json: config.logFormatJson, verbosity: config.verbosity, write: (line) => io.err(`${line}\n`), now: () => new Date() });
   const memory = config.cluster === 'memory' ? await startMemoryCluster(config, clock, logger) : undefined;
-  const cluster = memory?.module ?? kubernetesModule({ kubeConfig: loadKubeConfig(config.kubeconfig, io.env), nodeName: config.nodeId });
+  const cluster = memory?.module ?? kubernetesModule({ kubeConfig: loadKubeConfig(config.kubeconfig, io.env), nodeName: config.nodeId, driverName: config.driverName });
   // Only the local profile may fall back to plain directories; on a node, secrets stay off the disk.
   const mountMode = await chooseMountMode(config.cluster === 'memory', logger);
   const metrics = new PrometheusMetrics();

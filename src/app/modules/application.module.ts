@@ -5,6 +5,7 @@ import { FetchSecrets } from '../../application/fetch-secrets.js';
 import { NodeVolumeService } from '../../application/node-volume-service.js';
 import { ProviderRateLimiter } from '../../application/provider-rate-limiter.js';
 import { PublishVolume } from '../../application/publish-volume.js';
+import { RefreshCredentials } from '../../application/refresh-credentials.js';
 import { RotateBinding } from '../../application/rotate-binding.js';
 import { RotationReconciler, type ReconcilerSettings } from '../../application/rotation-reconciler.js';
 import { SyncSecrets } from '../../application/sync-secrets.js';
@@ -21,6 +22,8 @@ import { PodStatusStore } from '../../ports/pod-status-store.js';
 import { SecretProvider } from '../../ports/secret-provider.js';
 import { SecretProviderClassSource } from '../../ports/secret-provider-class-source.js';
 import { SecretSink } from '../../ports/secret-sink.js';
+import { TokenAudiences } from '../../ports/token-audiences.js';
+import { TokenSource } from '../../ports/token-source.js';
 import { VolumeMounter } from '../../ports/volume-mounter.js';
 
 export interface ApplicationSettings {
@@ -90,11 +93,19 @@ export function applicationModule(settings: ApplicationSettings): ContainerModul
         Logger,
       ])
       .inSingletonScope();
+    bind(RefreshCredentials)
+      .toResolvedValue(
+        (audiences: TokenAudiences, tokens: TokenSource, pods: PodSource, secrets: SecretSink, clock: Clock, logger: Logger) =>
+          new RefreshCredentials(audiences, tokens, pods, secrets, clock, logger),
+        [TokenAudiences, TokenSource, PodSource, SecretSink, Clock, Logger],
+      )
+      .inSingletonScope();
     bind(RotateBinding)
       .toResolvedValue(
-        (pods: PodSource, fetch: FetchSecrets, apply: ApplyPayload, events: EventRecorder, metrics: Metrics, clock: Clock, logger: Logger) =>
-          new RotateBinding(pods, fetch, apply, events, metrics, clock, logger), [
+        (pods: PodSource, credentials: RefreshCredentials, fetch: FetchSecrets, apply: ApplyPayload, events: EventRecorder, metrics: Metrics, clock: Clock, logger: Logger) =>
+          new RotateBinding(pods, credentials, fetch, apply, events, metrics, clock, logger), [
         PodSource,
+        RefreshCredentials,
         FetchSecrets,
         ApplyPayload,
         EventRecorder,

@@ -6,6 +6,7 @@ import { KubernetesPodSource } from '../../adapters/kubernetes/kubernetes-pod-so
 import { KubernetesPodStatusStore } from '../../adapters/kubernetes/kubernetes-pod-status-store.js';
 import { KubernetesSecretProviderClassSource } from '../../adapters/kubernetes/kubernetes-secret-provider-class-source.js';
 import { KubernetesSecretSink } from '../../adapters/kubernetes/kubernetes-secret-sink.js';
+import { KubernetesTokenAudiences } from '../../adapters/kubernetes/kubernetes-token-audiences.js';
 import { KubernetesTokenSource } from '../../adapters/kubernetes/kubernetes-token-source.js';
 import { Clock } from '../../ports/clock.js';
 import { EventRecorder } from '../../ports/event-recorder.js';
@@ -14,6 +15,7 @@ import { PodSource } from '../../ports/pod-source.js';
 import { PodStatusStore } from '../../ports/pod-status-store.js';
 import { SecretProviderClassSource } from '../../ports/secret-provider-class-source.js';
 import { SecretSink } from '../../ports/secret-sink.js';
+import { TokenAudiences } from '../../ports/token-audiences.js';
 import { TokenSource } from '../../ports/token-source.js';
 
 export { loadKubeConfig } from '../../adapters/kubernetes/kubernetes-client.js';
@@ -23,11 +25,14 @@ export interface KubernetesModuleOptions {
   readonly kubeConfig: KubeConfig;
   /** This node (`--nodeid`): pods are watched for it only, events name it as their source. */
   readonly nodeName: string;
+  /** `--drivername`: the CSIDriver whose tokenRequests name the service-account token audiences. */
+  readonly driverName: string;
 }
 
 /**
  * The cluster-facing ports over the Kubernetes API (`driver --cluster kubernetes`, production). The
- * class and pod caches start watching when first resolved and stop when the container unbinds.
+ * class and pod caches and the token audiences start following the cluster when first resolved and
+ * stop when the container unbinds.
  */
 export function kubernetesModule(options: KubernetesModuleOptions): ContainerModule {
   const client = new KubernetesClient(options.kubeConfig);
@@ -45,6 +50,11 @@ export function kubernetesModule(options: KubernetesModuleOptions): ContainerMod
     bind(PodStatusStore).toConstantValue(new KubernetesPodStatusStore({ client }));
     bind(SecretSink).toConstantValue(new KubernetesSecretSink({ client }));
     bind(TokenSource).toConstantValue(new KubernetesTokenSource({ client }));
+    bind(KubernetesTokenAudiences)
+      .toResolvedValue((logger: Logger) => started(new KubernetesTokenAudiences({ client, driverName: options.driverName, logger })), [Logger])
+      .inSingletonScope()
+      .onDeactivation((audiences) => audiences.stop());
+    bind(TokenAudiences).toService(KubernetesTokenAudiences);
     bind(EventRecorder)
       .toResolvedValue((clock: Clock, logger: Logger) => new KubernetesEventRecorder({ client, clock, nodeName: options.nodeName, logger }), [Clock, Logger])
       .inSingletonScope();

@@ -5,6 +5,8 @@ import { MemoryPodSource } from '../../adapters/memory-cluster/memory-pod-source
 import { MemoryPodStatusStore } from '../../adapters/memory-cluster/memory-pod-status-store.js';
 import { MemorySecretProviderClassSource } from '../../adapters/memory-cluster/memory-secret-provider-class-source.js';
 import { MemorySecretSink } from '../../adapters/memory-cluster/memory-secret-sink.js';
+import { MemoryTokenAudiences } from '../../adapters/memory-cluster/memory-token-audiences.js';
+import { MemoryTokenSource } from '../../adapters/memory-cluster/memory-token-source.js';
 import { Clock } from '../../ports/clock.js';
 import { EventRecorder } from '../../ports/event-recorder.js';
 import { Logger } from '../../ports/logger.js';
@@ -12,14 +14,23 @@ import { PodSource } from '../../ports/pod-source.js';
 import { PodStatusStore } from '../../ports/pod-status-store.js';
 import { SecretProviderClassSource } from '../../ports/secret-provider-class-source.js';
 import { SecretSink } from '../../ports/secret-sink.js';
+import { TokenAudiences } from '../../ports/token-audiences.js';
+import { TokenSource } from '../../ports/token-source.js';
 
-/** The cluster-facing ports over one in-memory cluster (simulation, `driver --cluster memory`, tests). */
-export function memoryClusterModule(cluster: InMemoryCluster): ContainerModule {
+/**
+ * The cluster-facing ports over one in-memory cluster (simulation, `driver --cluster memory`, tests).
+ * `tokenAudiences` stands for the CSIDriver's tokenRequests (none by default).
+ */
+export function memoryClusterModule(cluster: InMemoryCluster, tokenAudiences: readonly string[] = []): ContainerModule {
   return new ContainerModule(({ bind }) => {
     bind(SecretProviderClassSource).toConstantValue(new MemorySecretProviderClassSource(cluster));
     bind(PodStatusStore).toConstantValue(new MemoryPodStatusStore(cluster));
     bind(SecretSink).toConstantValue(new MemorySecretSink(cluster));
     bind(PodSource).toConstantValue(new MemoryPodSource(cluster));
+    bind(TokenAudiences).toConstantValue(new MemoryTokenAudiences(tokenAudiences));
+    bind(TokenSource)
+      .toResolvedValue((clock: Clock) => new MemoryTokenSource(clock), [Clock])
+      .inSingletonScope();
     bind(EventRecorder)
       .toResolvedValue((clock: Clock, logger: Logger) => new MemoryEventRecorder(cluster, clock, { logger }), [Clock, Logger])
       .inSingletonScope();

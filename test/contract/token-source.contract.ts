@@ -1,0 +1,39 @@
+import { expect } from 'chai';
+import { parseServiceAccountTokens, tokensUsable } from '../../src/domain/service-account-tokens.js';
+import type { PodIdentity } from '../../src/domain/volume-binding.js';
+import type { TokenSource } from '../../src/ports/token-source.js';
+
+export interface TokenSourceFixture {
+  readonly source: TokenSource;
+  /** A pod that exists, with a service account that exists. */
+  readonly pod: PodIdentity;
+  /** The time the source's expirations are measured against (epoch ms). */
+  now(): number;
+  close(): Promise<void>;
+}
+
+/** The TokenSource port contract: the JSON kubelet would send, for exactly the audiences asked for. */
+export function tokenSourceContract(makeFixture: () => Promise<TokenSourceFixture>): void {
+  describe('TokenSource contract', () => {
+    let fixture: TokenSourceFixture;
+
+    beforeEach(async () => {
+      fixture = await makeFixture();
+    });
+    afterEach(() => fixture.close());
+
+    it('resolves undefined when no audience is asked for', async () => {
+      expect(await fixture.source.tokensFor(fixture.pod, [])).to.equal(undefined);
+    });
+
+    it('resolves one token per distinct audience, usable now, in the JSON kubelet sends', async () => {
+      const audiences = ['vault', 'sts.amazonaws.com', 'vault'];
+      const json = await fixture.source.tokensFor(fixture.pod, audiences);
+      const parsed = parseServiceAccountTokens(json!);
+      expect(parsed.ok && parsed.tokens.map((token) => token.audience).sort()).to.deep.equal(['sts.amazonaws.com', 'vault']);
+      expect(tokensUsable(json, audiences, fixture.now())).to.equal(true);
+      const texts = Object.values(JSON.parse(json!) as Record<string, { token: string }>).map((entry) => entry.token);
+      expect(new Set(texts).size, 'a token per audience').to.equal(2);
+    });
+  });
+}
