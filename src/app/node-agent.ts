@@ -1,7 +1,9 @@
 import { lstatSync } from 'node:fs';
 import { Container, type ContainerModule } from 'inversify';
 import { startCsiServer, type CsiServer } from '../adapters/csi-grpc/csi-server.js';
+import { RecoverBindings, type RecoveryReport } from '../application/recover-bindings.js';
 import { RotationReconciler } from '../application/rotation-reconciler.js';
+import type { Logger } from '../ports/logger.js';
 import { NodeVolumes } from '../ports/node-volumes.js';
 import type { DriverConfig } from './config.js';
 import { applicationModule } from './modules/application.module.js';
@@ -28,6 +30,8 @@ export interface NodeAgent {
   readonly container: Container;
   readonly reconciler: RotationReconciler;
   readonly csi: CsiServer;
+  /** Restart recovery, run once the cluster caches are synced; undefined when it failed (logged). */
+  readonly recovery: Promise<RecoveryReport | undefined>;
   readiness(): NodeAgentReadiness;
   stop(): Promise<void>;
 }
@@ -44,7 +48,8 @@ export async function startNodeAgent(config: DriverConfig, runtime: Runtime, pro
   );
   const reconciler = container.get(RotationReconciler);
   let synced = profile.whenSynced === undefined;
-  void profile.whenSynced?.(container).then(
+  const cachesSynced = profile.whenSynced?.(container) ?? Promise.resolve();
+  void cachesSynced.then(
     () => (synced = true),
     (error: unknown) => runtime.logger.error('waiting for the cluster caches failed', { error }),
   );
@@ -58,6 +63,7 @@ export async function startNodeAgent(config: DriverConfig, runtime: Runtime, pro
     metrics: runtime.metrics,
   });
   reconciler.start();
+  const recovery = recoverBindings(container, cachesSynced, runtime.logger);
   let serving = true;
   runtime.logger.info('driver started', {
     endpoint: config.endpoint,
@@ -68,6 +74,7 @@ export async function startNodeAgent(config: DriverConfig, runtime: Runtime, pro
     container,
     reconciler,
     csi,
+    recovery,
     readiness: () => ({ csiSocket: serving && isSocket(csi.address), clusterCaches: synced }),
     async stop() {
       serving = false;
@@ -76,6 +83,25 @@ export async function startNodeAgent(config: DriverConfig, runtime: Runtime, pro
       await container.unbindAll();
     },
   };
+}
+
+/**
+ * Rebuilds the bindings a previous run of the driver left mounted, once pods and classes can be read.
+ * Run whether rotation is on or not: a known binding also serves republishes and reports orphans. A
+ * failure is logged and leaves the mounts to kubelet's next publish.
+ */
+async function recoverBindings(container: Container, cachesSynced: Promise<void>, logger: Logger): Promise<RecoveryReport | undefined> {
+  try {
+    await cachesSynced;
+  } catch {
+    return undefined; // logged where readiness learns of it
+  }
+  try {
+    return await container.get(RecoverBindings).execute();
+  } catch (error) {
+    logger.error('restart recovery failed; mounts resume rotation when kubelet publishes them again', { error });
+    return undefined;
+  }
 }
 
 function isSocket(path: string): boolean {

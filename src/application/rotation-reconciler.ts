@@ -5,6 +5,7 @@ import {
   pendingRotationRequests,
   RotationAnnotation,
   scheduleAfterFailure,
+  scheduleAfterRestart,
   scheduleAfterSuccess,
   type BindingSchedule,
   type RotationSettings,
@@ -103,6 +104,19 @@ export class RotationReconciler {
     const requests = { ...handledRequests(spc), ...(podInfo?.uid === pod.uid ? podRequests(podInfo) : {}) };
     const { intervalMs } = effectiveInterval(this.settings, spc.annotations);
     const schedule = scheduleAfterSuccess(this.settings, intervalMs, this.clock.now(), () => this.random.next(), requests);
+    this.registry.put({ binding, schedule, intervalMs });
+  }
+
+  /**
+   * Adds a binding rebuilt after a driver restart (`pod` is its pod as the cluster shows it now); its
+   * first check comes soon, spread over a fraction of the interval. That check serves any
+   * `rotate-requested-at` value the class or pod carries, so those count as handled. Without its class
+   * (deleted meanwhile) the checks fail and back off, as they would have without the restart.
+   */
+  adopt(binding: VolumeBinding, spc: SecretProviderClass | undefined, pod: PodInfo): void {
+    const requests = { ...(spc ? handledRequests(spc) : {}), ...podRequests(pod) };
+    const { intervalMs } = effectiveInterval(this.settings, spc?.annotations ?? {});
+    const schedule = scheduleAfterRestart(this.settings, intervalMs, this.clock.now(), () => this.random.next(), requests);
     this.registry.put({ binding, schedule, intervalMs });
   }
 

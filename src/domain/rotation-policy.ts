@@ -56,9 +56,14 @@ export function effectiveInterval(settings: RotationSettings, classAnnotations: 
   return { intervalMs: parsed };
 }
 
+/** The part of a delay that jitter may move it by (the fraction bounded to 0..1). */
+function jitterSpread(delayMs: number, jitterFraction: number): number {
+  return delayMs * Math.max(0, Math.min(1, jitterFraction));
+}
+
 /** Moves a delay by up to +/- jitterFraction of itself. */
 export function jittered(delayMs: number, jitterFraction: number, random: RandomSource): number {
-  const spread = delayMs * Math.max(0, Math.min(1, jitterFraction));
+  const spread = jitterSpread(delayMs, jitterFraction);
   return Math.max(0, Math.round(delayMs - spread + 2 * spread * random()));
 }
 
@@ -75,6 +80,21 @@ export function scheduleAfterSuccess(
     consecutiveFailures: 0,
     handledRequests,
   };
+}
+
+/**
+ * The schedule of a binding adopted after a driver restart: its mount may have missed checks while the
+ * driver was down, so the first check comes soon, at a random point within jitterFraction of the
+ * interval, so a restart does not send every mount of the node to its provider at once.
+ */
+export function scheduleAfterRestart(
+  settings: RotationSettings,
+  intervalMs: number,
+  now: number,
+  random: RandomSource,
+  handledRequests: StringMap = {},
+): BindingSchedule {
+  return { nextDueAt: now + Math.round(jitterSpread(intervalMs, settings.jitterFraction) * random()), consecutiveFailures: 0, handledRequests };
 }
 
 /** Exponential backoff with jitter after a failed check, never longer than the interval. */

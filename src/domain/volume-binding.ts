@@ -86,15 +86,22 @@ export function parseVolumeRequest(command: PublishCommand, kubeletRoot: string)
   };
 }
 
-/** Two requests for the same target are compatible when they would mount the same thing for the same pod. */
-export function sameVolume(a: VolumeRequest, b: VolumeRequest): boolean {
+/** The volume id of a request rebuilt after a restart: kubelet's id cannot be recomputed, its next call supplies it. */
+export const UNKNOWN_VOLUME_ID = '';
+
+/**
+ * Whether an incoming request for a registered target would mount the same thing for the same pod. A
+ * registered request with an unknown volume id (rebuilt after a restart) accepts kubelet's id, which
+ * the caller then adopts by registering the incoming request.
+ */
+export function sameVolume(registered: VolumeRequest, incoming: VolumeRequest): boolean {
   return (
-    a.volumeId === b.volumeId &&
-    a.target.path === b.target.path &&
-    a.className === b.className &&
-    a.pod.uid === b.pod.uid &&
-    a.pod.namespace === b.pod.namespace &&
-    a.pod.name === b.pod.name
+    (registered.volumeId === UNKNOWN_VOLUME_ID || registered.volumeId === incoming.volumeId) &&
+    registered.target.path === incoming.target.path &&
+    registered.className === incoming.className &&
+    registered.pod.uid === incoming.pod.uid &&
+    registered.pod.namespace === incoming.pod.namespace &&
+    registered.pod.name === incoming.pod.name
   );
 }
 

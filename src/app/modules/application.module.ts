@@ -6,6 +6,7 @@ import { NodeVolumeService } from '../../application/node-volume-service.js';
 import { ProviderRateLimiter } from '../../application/provider-rate-limiter.js';
 import { PublishVolume } from '../../application/publish-volume.js';
 import { RefreshCredentials } from '../../application/refresh-credentials.js';
+import { RecoverBindings } from '../../application/recover-bindings.js';
 import { RotateBinding } from '../../application/rotate-binding.js';
 import { RotationReconciler, type ReconcilerSettings } from '../../application/rotation-reconciler.js';
 import { SyncSecrets } from '../../application/sync-secrets.js';
@@ -129,6 +130,23 @@ export function applicationModule(settings: ApplicationSettings): ContainerModul
         ) =>
           new RotationReconciler(settings.rotation, registry, locks, rotate, classes, pods, clock, scheduler, random, logger),
         [BindingRegistry, TargetLocks, RotateBinding, SecretProviderClassSource, PodSource, Clock, Scheduler, Random, Logger],
+      )
+      .inSingletonScope();
+    bind(RecoverBindings)
+      .toResolvedValue(
+        (
+          statuses: PodStatusStore,
+          pods: PodSource,
+          classes: SecretProviderClassSource,
+          mounter: VolumeMounter,
+          registry: BindingRegistry,
+          locks: TargetLocks,
+          reconciler: RotationReconciler,
+          clock: Clock,
+          logger: Logger,
+        ) =>
+          new RecoverBindings(settings.nodeName, settings.kubeletRoot, statuses, pods, classes, mounter, registry, locks, reconciler, clock, logger),
+        [PodStatusStore, PodSource, SecretProviderClassSource, VolumeMounter, BindingRegistry, TargetLocks, RotationReconciler, Clock, Logger],
       )
       .inSingletonScope();
     bind(NodeVolumes)

@@ -7,6 +7,7 @@ import {
   pendingRotationRequests,
   RotationAnnotation,
   scheduleAfterFailure,
+  scheduleAfterRestart,
   scheduleAfterSuccess,
   type BindingSchedule,
   type RotationSettings,
@@ -147,6 +148,34 @@ describe('domain/rotation-policy', () => {
           const spread = s.intervalMs * Math.max(0, Math.min(1, s.jitterFraction));
           expect(next.nextDueAt - now).to.be.within(Math.max(0, Math.floor(s.intervalMs - spread)), Math.ceil(s.intervalMs + spread));
           expect(next.consecutiveFailures).to.equal(0);
+        }),
+      );
+    });
+  });
+
+  describe('scheduleAfterRestart', () => {
+    it('makes an adopted binding due at once without jitter', () => {
+      expect(scheduleAfterRestart(noJitter, 60_000, 1_000_000, fixed(0.7))).to.deep.equal({ nextDueAt: 1_000_000, consecutiveFailures: 0, handledRequests: {} });
+    });
+
+    it('spreads the first checks over the jitter fraction of the interval', () => {
+      const dueIn = [0, 0.5, 0.999999].map((r) => scheduleAfterRestart(settings, 60_000, 0, fixed(r)).nextDueAt);
+      expect(dueIn).to.deep.equal([0, 3_000, 6_000]);
+    });
+
+    it('remembers the rotation requests its first check serves', () => {
+      const handled = { 'pod:default/app-0': '2026-01-01T00:00:00Z' };
+      expect(scheduleAfterRestart(settings, 60_000, 0, fixed(0.5), handled).handledRequests).to.deep.equal(handled);
+    });
+
+    it('is due within the jitter fraction of the interval, never later than a fresh mount would be (property)', () => {
+      fc.assert(
+        fc.property(settingsArb, fc.integer({ min: 0, max: 1e12 }), randomValue, (s, now, r) => {
+          const adopted = scheduleAfterRestart(s, s.intervalMs, now, () => r);
+          const spread = s.intervalMs * Math.max(0, Math.min(1, s.jitterFraction));
+          expect(adopted.nextDueAt - now).to.be.within(0, Math.ceil(spread));
+          expect(adopted.nextDueAt).to.be.at.most(scheduleAfterSuccess(s, s.intervalMs, now, () => r).nextDueAt);
+          expect(adopted.consecutiveFailures).to.equal(0);
         }),
       );
     });

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { DomainError } from '../../../src/domain/errors.js';
-import { bindingKey, parseVolumeRequest, sameVolume, type PublishCommand, type VolumeRequest } from '../../../src/domain/volume-binding.js';
+import { bindingKey, parseVolumeRequest, sameVolume, UNKNOWN_VOLUME_ID, type PublishCommand, type VolumeRequest } from '../../../src/domain/volume-binding.js';
 import { VolumeContextKey } from '../../../src/domain/volume-context.js';
 import { aPublishCommand, KUBELET_ROOT, targetPathFor } from '../../support/builders.js';
 import { codeOf } from '../../support/domain-error-code.js';
@@ -180,6 +180,25 @@ describe('domain/volume-binding', () => {
         expect(sameVolume(change(base), base)).to.equal(false);
       });
     }
+  });
+
+  describe('sameVolume with a request rebuilt after a restart (unknown volume id)', () => {
+    const kubelets = parseVolumeRequest(aPublishCommand(), KUBELET_ROOT);
+    const recovered: VolumeRequest = { ...kubelets, volumeId: UNKNOWN_VOLUME_ID };
+
+    it("accepts kubelet's volume id when the registered request has none", () => {
+      expect(sameVolume(recovered, kubelets)).to.equal(true);
+      expect(sameVolume(recovered, { ...kubelets, volumeId: 'csi-any-other' })).to.equal(true);
+    });
+
+    it('accepts no unknown id from the incoming side: a registered id is kept', () => {
+      expect(sameVolume(kubelets, recovered)).to.equal(false);
+    });
+
+    it('still compares everything else', () => {
+      expect(sameVolume(recovered, { ...kubelets, className: 'other-class' })).to.equal(false);
+      expect(sameVolume(recovered, { ...kubelets, pod: { ...kubelets.pod, uid: 'other' } })).to.equal(false);
+    });
   });
 
   describe('bindingKey', () => {
