@@ -1,13 +1,41 @@
 import { expect } from 'chai';
+import type { FakeFailure } from '../../src/adapters/fake-provider/fake-provider-state.js';
 
-/** Rotates an object through a running fake provider's control endpoint; resolves its new version. */
-export async function rotateThroughControl(controlUrl: string, name: string): Promise<string> {
-  const response = await fetch(`${controlUrl}/rotate`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ name }),
-    signal: AbortSignal.timeout(5_000),
-  });
+/** What `GET /state` of the fake provider's control endpoint tells (never contents). */
+export interface FakeProviderSnapshot {
+  /** Mount calls the provider answered or failed since it started. */
+  readonly mountCount: number;
+  readonly versionCount: number;
+  readonly failure: FakeFailure | null;
+  readonly objects: readonly { readonly name: string; readonly version: string }[];
+}
+
+/**
+ * Rotates an object through a running fake provider's control endpoint (to `contents` when given,
+ * else `<name>-<new version>`); resolves its new version.
+ */
+export async function rotateThroughControl(controlUrl: string, name: string, contents?: string): Promise<string> {
+  const response = await control(controlUrl, 'POST', '/rotate', { name, ...(contents !== undefined ? { contents } : {}) });
   expect(response.status).to.equal(200);
   return ((await response.json()) as { version: string }).version;
+}
+
+/** Makes every Mount call of the fake provider fail the given way; undefined: answer normally again. */
+export async function setFailureThroughControl(controlUrl: string, failure: FakeFailure | undefined): Promise<void> {
+  const response = failure ? await control(controlUrl, 'PUT', '/failure', failure) : await control(controlUrl, 'DELETE', '/failure');
+  expect(response.status).to.equal(204);
+}
+
+export async function readStateThroughControl(controlUrl: string): Promise<FakeProviderSnapshot> {
+  const response = await control(controlUrl, 'GET', '/state');
+  expect(response.status).to.equal(200);
+  return (await response.json()) as FakeProviderSnapshot;
+}
+
+function control(controlUrl: string, method: string, path: string, body?: unknown): Promise<Response> {
+  return fetch(`${controlUrl}${path}`, {
+    method,
+    ...(body !== undefined ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) } : {}),
+    signal: AbortSignal.timeout(5_000),
+  });
 }

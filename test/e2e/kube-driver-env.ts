@@ -6,15 +6,17 @@ import { join } from 'node:path';
 import { CsiNodeClient } from '../../src/adapters/fake-kubelet/csi-node-client.js';
 import { DRIVER_NAME } from '../../src/adapters/fake-kubelet/fake-kubelet.js';
 import { PodWatchingKubelet } from '../../src/adapters/fake-kubelet/pod-watching-kubelet.js';
+import type { FakeFailure } from '../../src/adapters/fake-provider/fake-provider-state.js';
 import type { EventResource, PodStatusResource, SecretProviderClassResource, SecretResource } from '../../src/adapters/kube-objects/object-shapes.js';
 import { isNotFound } from '../../src/adapters/kubernetes/api-errors.js';
+import { mergePatch } from '../../src/adapters/kubernetes/custom-resources.js';
 import type { Logger } from '../../src/ports/logger.js';
 import { eventually } from '../contract/eventually.js';
 import { startControlPlane, type ControlPlaneBinaries, type ControlPlane } from '../support/control-plane.js';
 import { Admin, CSI, json } from '../support/kube-admin.js';
 import { TmpfsSandbox } from '../support/tmpfs-sandbox.js';
-import { CliProcess, mountsUnder } from './processes.js';
-import { rotateThroughControl } from './fake-provider-control.js';
+import { CliProcess, mountsUnder, type Exit } from './processes.js';
+import { readStateThroughControl, rotateThroughControl, setFailureThroughControl, type FakeProviderSnapshot } from './fake-provider-control.js';
 
 export const NODE = 'node-1';
 export const MANAGED = 'secrets-store.csi.k8s.io/managed';
@@ -69,7 +71,10 @@ export class KubeDriverEnv {
   csiSocket = '';
   /** What the fake kubelet logged (warnings about its watch and calls). */
   readonly kubeletLog: string[] = [];
+  /** Driver processes stopped by `stopDriver`, oldest first (their logs stay in `logs()`). */
+  private readonly stoppedDrivers: CliProcess[] = [];
   private adminApi: Admin | undefined;
+  private driverCommand: readonly string[] = [];
 
   constructor(private readonly driverArgs: readonly string[] = []) {}
 
@@ -92,7 +97,7 @@ export class KubeDriverEnv {
   async start(binaries: ControlPlaneBinaries): Promise<void> {
     this.plane = await startControlPlane(binaries);
     this.adminApi = new Admin(this.plane);
-    for (const file of ['serviceaccount', 'base', 'secret-sync', 'token-requests']) await this.admin.apply(`deploy/rbac/${file}.yaml`);
+    for (const file of ['serviceaccount', 'base', 'secret-sync', 'secret-rotation', 'token-requests']) await this.admin.apply(`deploy/rbac/${file}.yaml`);
 
     // The driver authenticates as its service account: it can do only what deploy/rbac grants.
     const token = await this.core.createNamespacedServiceAccountToken({
@@ -109,7 +114,7 @@ export class KubeDriverEnv {
 
     this.provider = CliProcess.start(['fake-provider', '--endpoint', `unix://${join(providers, 'fake.sock')}`, '--control-port', '0']);
     this.controlUrl = (await this.provider.waitForStderr(/control endpoint (http:\/\/127\.0\.0\.1:\d+)/, 20_000))[1]!;
-    this.driver = CliProcess.start([
+    this.driverCommand = [
       'driver',
       '--cluster', 'kubernetes',
       '--kubeconfig', kubeconfig,
@@ -123,12 +128,10 @@ export class KubeDriverEnv {
       // Loopback and any free port: other test runs on this machine must not collide.
       '--metrics-addr', '127.0.0.1:0',
       ...((await driverHasFlag('health-addr')) ? ['--health-addr', '127.0.0.1:0'] : []),
+      // Last: a flag given twice takes its last value, so the test's own arguments win.
       ...this.driverArgs,
-    ]);
-    await eventually(() => {
-      if (!this.driver!.running) throw new Error(`driver exited early${this.logs()}`);
-      expect(existsSync(this.csiSocket), `no CSI socket yet${this.logs()}`).to.equal(true);
-    }, 20_000, 25);
+    ];
+    await this.startDriver();
     this.client = new CsiNodeClient(this.csiSocket);
     this.kubelet = new PodWatchingKubelet({
       kubeConfig: this.plane.adminKubeConfig(),
@@ -143,12 +146,34 @@ export class KubeDriverEnv {
     await this.kubelet.whenSynced();
   }
 
+  /**
+   * Starts a driver process with the arguments of the first (same socket, sandbox, kubeconfig and
+   * flags), as a DaemonSet restarts its pod; resolves once its CSI socket is there.
+   */
+  async startDriver(): Promise<void> {
+    if (this.driver?.running) throw new Error('a driver process is already running');
+    const driver = CliProcess.start(this.driverCommand);
+    this.driver = driver;
+    await eventually(() => {
+      if (!driver.running) throw new Error(`driver exited early${this.logs()}`);
+      expect(existsSync(this.csiSocket), `no CSI socket yet${this.logs()}`).to.equal(true);
+    }, 20_000, 25);
+  }
+
+  /** Stops the driver process as kubelet stops a container (SIGTERM) and resolves how it exited. */
+  async stopDriver(): Promise<Exit> {
+    const driver = this.driver!;
+    this.stoppedDrivers.push(driver);
+    return driver.stop('SIGTERM');
+  }
+
   /** Stops everything that was started, in reverse order; never throws. */
   async dispose(): Promise<void> {
     const steps: (() => Promise<void> | void)[] = [
       () => withDeadline(this.kubelet?.unpublishAll(), 20_000),
       () => this.client?.close(),
       () => this.driver?.dispose(),
+      ...this.stoppedDrivers.map((driver) => () => driver.dispose()),
       () => this.provider?.dispose(),
       () => this.sandbox?.dispose(),
       () => this.plane?.stop(),
@@ -163,7 +188,8 @@ export class KubeDriverEnv {
   }
 
   logs(): string {
-    return `\ndriver stderr:\n${this.driver?.stderr ?? ''}\nprovider stderr:\n${this.provider?.stderr ?? ''}\nfake kubelet:\n${this.kubeletLog.join('\n')}`;
+    const stopped = this.stoppedDrivers.filter((driver) => driver !== this.driver).map((driver, index) => `\nstderr of stopped driver #${index + 1}:\n${driver.stderr}`);
+    return `${stopped.join('')}\ndriver stderr:\n${this.driver?.stderr ?? ''}\nprovider stderr:\n${this.provider?.stderr ?? ''}\nfake kubelet:\n${this.kubeletLog.join('\n')}`;
   }
 
   /** Rethrows with the processes' logs appended (for `.catch` on waits). */
@@ -171,9 +197,18 @@ export class KubeDriverEnv {
     throw new Error(`${error.message}${this.logs()}`);
   };
 
-  /** Rotates an object in the fake provider's store; resolves its new version. */
-  async rotate(name: string): Promise<string> {
-    return rotateThroughControl(this.controlUrl, name);
+  /** Rotates an object in the fake provider's store (to `contents` when given); resolves its new version. */
+  async rotate(name: string, contents?: string): Promise<string> {
+    return rotateThroughControl(this.controlUrl, name, contents);
+  }
+
+  /** Makes every Mount call of the fake provider fail the given way (undefined: answer normally again). */
+  async providerFailure(failure: FakeFailure | undefined): Promise<void> {
+    return setFailureThroughControl(this.controlUrl, failure);
+  }
+
+  async providerState(): Promise<FakeProviderSnapshot> {
+    return readStateThroughControl(this.controlUrl);
   }
 
   async createNamespace(prefix: string): Promise<string> {
@@ -215,6 +250,16 @@ export class KubeDriverEnv {
       expect(volume?.phase, `volume of pod ${uid}: ${JSON.stringify(volume)}`).to.equal('mounted');
       return volume!.targetPath;
     }, timeoutMs, 50).catch(this.withLogs);
+  }
+
+  /** Sets annotations on a pod (a JSON merge patch: others stay), as `kubectl annotate --overwrite` does. */
+  async annotatePod(namespace: string, name: string, annotations: Record<string, string>): Promise<void> {
+    await this.core.patchNamespacedPod({ namespace, name, body: { metadata: { annotations } } }, mergePatch());
+  }
+
+  /** Sets annotations on a SecretProviderClass (a JSON merge patch: others stay). */
+  async annotateClass(namespace: string, name: string, annotations: Record<string, string>): Promise<void> {
+    await this.custom.patchNamespacedCustomObject({ ...CSI, namespace, plural: 'secretproviderclasses', name, body: { metadata: { annotations } } }, mergePatch());
   }
 
   async readPodStatus(namespace: string, name: string): Promise<PodStatusResource | undefined> {

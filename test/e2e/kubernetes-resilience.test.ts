@@ -135,7 +135,7 @@ describe('e2e: bad input and resilience of driver --cluster kubernetes on a real
 
   it('the provider unavailable: UNAVAILABLE (not final), the kubelet keeps the volume uncertain and retries until it mounts', async () => {
     const OBJECT = 'res-unavailable';
-    await providerFailure({ grpcStatus: 'UNAVAILABLE' });
+    await env.providerFailure({ grpcStatus: 'UNAVAILABLE' });
     try {
       const { namespace, uid, target } = await podWithClass('unavailable', [OBJECT], []);
       await eventually(async () => {
@@ -145,12 +145,12 @@ describe('e2e: bad input and resilience of driver --cluster kubernetes on a real
         expect(volume.attempts).to.be.greaterThan(1);
         expect((await failedMounts(namespace, uid))[0]).to.match(/rpc error: code = Unavailable desc = /);
       }, 60_000, 100).catch(env.withLogs);
-      await providerFailure(undefined);
+      await env.providerFailure(undefined);
       await env.waitMounted(uid, 60_000);
       expect(await env.files(target)).to.deep.equal({ [OBJECT]: `${OBJECT}-v1` });
       await removePod(namespace, 'app-0', uid);
     } finally {
-      await providerFailure(undefined);
+      await env.providerFailure(undefined);
     }
   });
 
@@ -340,16 +340,6 @@ describe('e2e: bad input and resilience of driver --cluster kubernetes on a real
       if (uid !== undefined) await removePod(namespace, 'app-0', uid).catch(() => undefined);
     });
   });
-
-  /** Makes every Mount call of the fake provider fail the given way (undefined: answer normally again). */
-  async function providerFailure(failure: { grpcStatus: string } | undefined): Promise<void> {
-    const response = await fetch(`${env.controlUrl}/failure`, {
-      method: failure ? 'PUT' : 'DELETE',
-      ...(failure ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify(failure) } : {}),
-      signal: AbortSignal.timeout(5_000),
-    });
-    expect(response.status).to.equal(204);
-  }
 
   /** True when the API server answers a request. */
   async function apiReachable(): Promise<boolean> {
