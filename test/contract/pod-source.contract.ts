@@ -40,6 +40,18 @@ export function podSourceContract(makeFixture: () => Promise<PodSourceFixture>):
       expect(pod!.ownerReferences).to.deep.equal([]);
     });
 
+    it('hands out a copy: changing what get returned changes nothing the next get returns', async () => {
+      await fixture.putPod(aPodResource({ namespace, name: 'web-1', annotations: { team: 'web' }, ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'rs', uid: 'rs-uid' }] }));
+      const first = (await fixture.source.get(namespace, 'web-1')) as unknown as Record<string, any>;
+      first['annotations']['team'] = 'changed';
+      first['ownerReferences'][0]['name'] = 'changed';
+      first['csiVolumes'][0]['volumeAttributes']['secretProviderClass'] = 'changed';
+      const second = (await fixture.source.get(namespace, 'web-1'))!;
+      expect(second.annotations['team']).to.equal('web');
+      expect(second.ownerReferences[0]!.name).to.equal('rs');
+      expect(second.csiVolumes[0]!.volumeAttributes['secretProviderClass']).to.equal('app-secrets');
+    });
+
     it('reports the phase the pod is in', async () => {
       await fixture.putPod(aPodResource({ namespace, name: 'done', phase: 'Succeeded' }));
       expect((await fixture.source.get(namespace, 'done'))!.phase).to.equal('Succeeded');

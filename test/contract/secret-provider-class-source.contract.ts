@@ -69,6 +69,21 @@ export function classSourceContract(makeFixture: () => Promise<ClassSourceFixtur
       expect(spc!.generation).to.be.at.least(1);
     });
 
+    it('hands out a copy: changing what get returned changes nothing the next get returns', async () => {
+      const secretObjects = [{ secretName: 'db-creds', type: 'Opaque', labels: { team: 'db' }, data: [{ objectName: 'db-password', key: 'password' }] }];
+      await fixture.putClass(aClassResource({ namespace, name: 'copied', parameters: { roleName: 'app' }, secretObjects, annotations: { a: 'b' } }));
+      const first = (await fixture.source.get(namespace, 'copied')) as unknown as Record<string, any>;
+      first['parameters']['roleName'] = 'changed';
+      first['annotations']['a'] = 'changed';
+      first['secretObjects'][0]['labels']['team'] = 'changed';
+      first['secretObjects'][0]['data'][0]['key'] = 'changed';
+      const second = (await fixture.source.get(namespace, 'copied'))!;
+      expect(second.parameters['roleName']).to.equal('app');
+      expect(second.annotations['a']).to.equal('b');
+      expect(second.secretObjects[0]!.labels['team']).to.equal('db');
+      expect(second.secretObjects[0]!.data[0]!.key).to.equal('password');
+    });
+
     it('defaults absent parameters and secretObjects to empty values', async () => {
       const bare = aClassResource({ namespace, name: 'bare' });
       bare.spec = { provider: 'fake' };

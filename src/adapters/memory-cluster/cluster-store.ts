@@ -88,8 +88,16 @@ export class InMemoryCluster {
   }
 
   get<K extends KnownKind>(kind: K, namespace: string, name: string): KindMap[K] | undefined {
+    return this.read(kind, namespace, name, (found) => jsonCopy(found) as KindMap[K]);
+  }
+
+  /**
+   * Maps the stored object without copying it first (the read path of the driver's adapters, once per
+   * rotation check): `project` must copy whatever it keeps and never change the object.
+   */
+  read<K extends KnownKind, T>(kind: K, namespace: string, name: string, project: (stored: Readonly<KindMap[K]>) => T): T | undefined {
     const found = this.bucket(kind).get(objectKey(namespace, name));
-    return found === undefined ? undefined : (jsonCopy(found) as KindMap[K]);
+    return found === undefined ? undefined : project(found as KindMap[K]);
   }
 
   /** Objects of a kind sorted by namespace and name, optionally filtered. */

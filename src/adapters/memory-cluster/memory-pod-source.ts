@@ -7,8 +7,7 @@ export class MemoryPodSource implements PodSource {
   constructor(private readonly cluster: InMemoryCluster) {}
 
   async get(namespace: string, name: string): Promise<PodInfo | undefined> {
-    const object = this.cluster.get('Pod', namespace, name);
-    return object === undefined ? undefined : toPodInfo(object);
+    return this.cluster.read('Pod', namespace, name, toPodInfo);
   }
 
   onChange(listener: (pod: PodInfo) => void): () => void {

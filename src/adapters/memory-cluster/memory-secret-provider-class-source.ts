@@ -8,8 +8,7 @@ export class MemorySecretProviderClassSource implements SecretProviderClassSourc
   constructor(private readonly cluster: InMemoryCluster) {}
 
   async get(namespace: string, name: string): Promise<SecretProviderClass | undefined> {
-    const object = this.cluster.get('SecretProviderClass', namespace, name);
-    return object === undefined ? undefined : toSecretProviderClass(object);
+    return this.cluster.read('SecretProviderClass', namespace, name, toSecretProviderClass);
   }
 
   onChange(listener: (change: ClassChange) => void): () => void {
