@@ -5,7 +5,8 @@
 // writes (every create/update/patch/delete the in-memory API server receives) and peak RSS of this
 // process, for (a) nothing changed, (b) 10% of the objects changed, (c) fetch sharing on, (d) sharing
 // on and 10% changed. Then the propagation latency (store change -> file swapped) with the rotation
-// loop running on real time. Figures only; no assertions.
+// loop running on real time, and the on-demand trigger latency (rotate-requested-at set on a pod or a
+// class -> its files swapped) with a one-hour interval, so only the trigger can rotate. Figures only.
 import 'reflect-metadata';
 import { Container } from 'inversify';
 import { Volume } from 'memfs';
@@ -27,6 +28,7 @@ import { runtimeModule } from '../src/app/modules/runtime.module.js';
 import { RotationReconciler, type ReconcilerSettings } from '../src/application/rotation-reconciler.js';
 import type { RotationOutcome } from '../src/application/rotate-binding.js';
 import { FETCH_SHARING_ANNOTATION } from '../src/domain/fetch-key.js';
+import { RotationAnnotation } from '../src/domain/rotation-policy.js';
 import type { ProviderMountRequest, ProviderMountResponse } from '../src/domain/provider-request.js';
 import { VolumeContextKey } from '../src/domain/volume-context.js';
 import type { CancelTimer, Clock, Random, Scheduler } from '../src/ports/clock.js';
@@ -47,6 +49,8 @@ const FLAGS: readonly FlagDefinition[] = [
   { name: 'jitter', kind: 'float', default: 0.1, help: '--rotation-jitter' },
   { name: 'warmup', kind: 'duration', default: 20_000, help: 'latency run: time the loop runs before the first change' },
   { name: 'change-window', kind: 'duration', default: 20_000, help: 'latency run: time over which objects change' },
+  { name: 'triggers', kind: 'int', default: 200, help: 'on-demand run: pod triggers (plus one class trigger per 10 of them)' },
+  { name: 'trigger-window', kind: 'duration', default: 20_000, help: 'on-demand run: time over which the triggers are spread' },
   { name: 'skip-latency', kind: 'bool', default: false, help: 'print the pass figures only' },
 ];
 
@@ -112,14 +116,14 @@ const classOf = (pod: number): number => pod % CLASSES;
 const serviceAccountOf = (pod: number): string => `sa-${Math.floor(pod / CLASSES) % SERVICE_ACCOUNTS}`;
 const podUid = (pod: number): string => `pod-uid-${String(pod).padStart(5, '0')}`;
 
-async function buildCore(work: string): Promise<Core> {
+async function buildCore(work: string, intervalMs = INTERVAL_MS): Promise<Core> {
   const clock = new SkippableClock();
   const cluster = new InMemoryCluster({ clock });
   const provider = new SlowProvider(new InProcessSecretProvider(), LATENCY_MS);
   const kubeletRoot = join(work, 'kubelet');
   const rotation: ReconcilerSettings = {
     enabled: true,
-    intervalMs: INTERVAL_MS,
+    intervalMs,
     minClassIntervalMs: 5_000,
     jitterFraction: JITTER,
     backoffBaseMs: 1_000,
@@ -328,7 +332,72 @@ async function latencyRun(): Promise<void> {
         `p99 ${(percentile(sorted, 99) / 1000).toFixed(2)} s, max ${(sorted[sorted.length - 1]! / 1000).toFixed(2)} s (target p99 <= ${(target / 1000).toFixed(1)} s); ` +
         `provider calls ${core.provider.calls - BINDINGS} in ${((Date.now() - start + warmup) / 1000).toFixed(0)} s; peak RSS ${peakRssMiB(process.pid).toFixed(0)} MiB`,
     );
-    console.log('on-demand trigger latency: skipped (the rotate-requested-at trigger is not built yet)');
+  } finally {
+    await core.stop();
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+/**
+ * rotate-requested-at -> file swapped, with a one-hour interval so only the trigger rotates. Each pod
+ * trigger first changes an object of the pod's class in the store, then annotates the pod; each class
+ * trigger changes an object and annotates the class, and every pod of the class counts as a sample.
+ */
+async function onDemandRun(): Promise<void> {
+  const work = await mkdtemp(join(tmpdir(), 'sscsi-rotation-bench-'));
+  const core = await buildCore(work, 3_600_000);
+  const requestedAt = new Map<string, number>();
+  const latencies = { pod: [] as number[], class: [] as number[] };
+  core.reconciler.onOutcome((outcome) => {
+    if (outcome.kind !== 'rotated') return;
+    const { pod, className } = outcome.binding.request;
+    const podRequest = requestedAt.get(`pod/${pod.namespace}/${pod.name}`);
+    const classRequest = requestedAt.get(`class/${pod.namespace}/${className}`);
+    if (podRequest !== undefined) latencies.pod.push(Date.now() - podRequest);
+    else if (classRequest !== undefined) latencies.class.push(Date.now() - classRequest);
+    requestedAt.delete(`pod/${pod.namespace}/${pod.name}`);
+  });
+  const annotate = (object: PodResource | SecretProviderClassResource, value: string): void => {
+    object.metadata.annotations = { ...(object.metadata.annotations ?? {}), [RotationAnnotation.rotateRequestedAt]: value };
+    core.cluster.update(object);
+  };
+  try {
+    core.reconciler.start();
+    await publishAll(core, work);
+    const pods = options['triggers'] as number;
+    const classes = Math.max(1, Math.floor(pods / 10));
+    const window = options['trigger-window'] as number;
+    const triggers = [
+      ...Array.from({ length: pods }, (_, i) => ({ kind: 'pod' as const, index: (i * 7919) % BINDINGS, at: Math.random() * window })),
+      ...Array.from({ length: classes }, (_, i) => ({ kind: 'class' as const, index: (i * 13) % CLASSES, at: Math.random() * window })),
+    ].sort((a, b) => a.at - b.at);
+    const start = Date.now();
+    let classSamples = 0;
+    for (const [n, trigger] of triggers.entries()) {
+      await sleep(Math.max(0, start + trigger.at - Date.now()));
+      const c = trigger.kind === 'pod' ? classOf(trigger.index) : trigger.index;
+      core.provider.inner.store.rotate(objectName(c, 'api'));
+      if (trigger.kind === 'pod') {
+        const object = core.cluster.get('Pod', namespaceOf(c), `pod-${trigger.index}`)!;
+        requestedAt.set(`pod/${namespaceOf(c)}/pod-${trigger.index}`, Date.now());
+        annotate(object, `trigger-${n}`);
+      } else {
+        classSamples += BINDINGS / CLASSES;
+        requestedAt.set(`class/${namespaceOf(c)}/class-${c}`, Date.now());
+        annotate(core.cluster.get('SecretProviderClass', namespaceOf(c), `class-${c}`)!, `trigger-${n}`);
+      }
+    }
+    const expected = pods + classSamples;
+    const deadline = Date.now() + 30_000;
+    while (latencies.pod.length + latencies.class.length < expected && Date.now() < deadline) await sleep(100);
+    const describe = (label: string, values: number[]): string => {
+      const sorted = [...values].sort((a, b) => a - b);
+      return `${label} ${sorted.length} samples, p50 ${percentile(sorted, 50).toFixed(0)} ms, p99 ${percentile(sorted, 99).toFixed(0)} ms, max ${(sorted.at(-1) ?? NaN).toFixed(0)} ms`;
+    };
+    console.log(
+      `on-demand trigger latency (rotate-requested-at -> file swapped, interval 1 h): ${describe('pod', latencies.pod)}; ${describe('class', latencies.class)} ` +
+        `(target p99 <= 1000 ms); ${pods} pod and ${classes} class triggers over ${(window / 1000).toFixed(0)} s`,
+    );
   } finally {
     await core.stop();
     await rm(work, { recursive: true, force: true });
@@ -357,6 +426,9 @@ function describeFiles(work: string): string {
 }
 
 await passes();
-if (!(options['skip-latency'] as boolean)) await latencyRun();
+if (!(options['skip-latency'] as boolean)) {
+  await latencyRun();
+  await onDemandRun();
+}
 // Retired version directories are removed on timers; nothing else is left to wait for.
 process.exit(0);
