@@ -41,14 +41,16 @@ export function podSourceContract(makeFixture: () => Promise<PodSourceFixture>):
     });
 
     it('hands out a copy: changing what get returned changes nothing the next get returns', async () => {
-      await fixture.putPod(aPodResource({ namespace, name: 'web-1', annotations: { team: 'web' }, ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'rs', uid: 'rs-uid' }] }));
+      // The owner is an existing object, so a garbage collector leaves the owned pod alone.
+      const owner = ownerOf(await fixture.putPod(aPodResource({ namespace, name: 'web-owner' })));
+      await fixture.putPod(aPodResource({ namespace, name: 'web-1', annotations: { team: 'web' }, ownerReferences: [owner] }));
       const first = (await fixture.source.get(namespace, 'web-1')) as unknown as Record<string, any>;
       first['annotations']['team'] = 'changed';
       first['ownerReferences'][0]['name'] = 'changed';
       first['csiVolumes'][0]['volumeAttributes']['secretProviderClass'] = 'changed';
       const second = (await fixture.source.get(namespace, 'web-1'))!;
       expect(second.annotations['team']).to.equal('web');
-      expect(second.ownerReferences[0]!.name).to.equal('rs');
+      expect(second.ownerReferences[0]!.name).to.equal('web-owner');
       expect(second.csiVolumes[0]!.volumeAttributes['secretProviderClass']).to.equal('app-secrets');
     });
 

@@ -14,14 +14,17 @@ const POD = 'app-0';
 /** A class's own interval in the scenarios that wait for the schedule. */
 const CLASS_INTERVAL = { text: '2s', ms: 2_000 };
 const JITTER = 0.1;
-/** A scheduled check comes within the interval plus its jitter; one more second for the check itself and the write. */
-const SCHEDULE_DEADLINE_MS = CLASS_INTERVAL.ms * (1 + JITTER) + 1_000;
-/** A class change or a new rotate-requested-at reaches the files this soon (a watch event, then one check). */
-const TRIGGER_DEADLINE_MS = 2_000;
+/**
+ * How long a wait for a rotation may take. The driver's default interval is an hour, so a rotation seen
+ * within this came from the trigger under test (a class's 2s interval, a class change, a new
+ * rotate-requested-at, a restart); the figures themselves (on-demand p99 <= 1 s ...) are bench/'s to
+ * measure, so the deadline leaves room for a loaded CI machine.
+ */
+const ROTATION_DEADLINE_MS = 15_000;
+/** How long the driver stays down in the restart scenario: longer than a scheduled check would take. */
+const DOWN_MS = CLASS_INTERVAL.ms * (1 + JITTER) + 1_000;
 /** Long enough for a check that should not happen to have shown itself. */
 const QUIET_MS = 2_500;
-/** A new driver process lists pods, classes and pod statuses before it can take over the mounts. */
-const DRIVER_START_MS = 3_000;
 /** What a new driver process logs once it has gone through the mounts of its node: here the one live mount, taken over. */
 const RECOVERY_SUMMARY = /^\S+ INFO\s+restart recovery done\b[^\n]* recovered=1\b/m;
 
@@ -136,12 +139,12 @@ describe('e2e: rotation triggers of driver --cluster kubernetes on a real API se
     expect(await eventCount(pod, EventReason.mountRotationComplete), 'MountRotationComplete events').to.equal(rotations);
   }
 
-  it('on schedule: with a class interval of 2s a store change reaches the file within interval+jitter, with MountRotationComplete and the rotation times in the pod status', async () => {
+  it('on schedule: with a class interval of 2s (the default is 1h) a store change reaches the file, with MountRotationComplete and the rotation times in the pod status', async () => {
     const OBJECT = 'scheduled-token';
     const pod = await mountedPod('scheduled', [OBJECT], { [RotationAnnotation.pollInterval]: CLASS_INTERVAL.text });
     const changedAt = Date.now();
     expect(await env.rotate(OBJECT)).to.equal('v2');
-    await expectFileWithin(pod, OBJECT, `${OBJECT}-v2`, SCHEDULE_DEADLINE_MS);
+    await expectFileWithin(pod, OBJECT, `${OBJECT}-v2`, ROTATION_DEADLINE_MS);
 
     await eventually(async () => {
       const [event, ...more] = await podEvents(pod, EventReason.mountRotationComplete);
@@ -163,11 +166,11 @@ describe('e2e: rotation triggers of driver --cluster kubernetes on a real API se
     }, 10_000, 100).catch(env.withLogs);
   });
 
-  it('a class change: adding an object to a class on the 1h default interval mounts its file within seconds', async () => {
+  it('a class change: adding an object to a class on the 1h default interval mounts its file without waiting for the interval', async () => {
     const [FIRST, ADDED] = ['edited-first', 'edited-added'];
     const pod = await mountedPod('class-edit', [FIRST]);
     await env.admin.putClass(rotatingClass(pod.namespace, [FIRST, ADDED]));
-    await expectFileWithin(pod, ADDED, `${ADDED}-v1`, TRIGGER_DEADLINE_MS);
+    await expectFileWithin(pod, ADDED, `${ADDED}-v1`, ROTATION_DEADLINE_MS);
     expect(await env.files(pod.target)).to.deep.equal({ [FIRST]: `${FIRST}-v1`, [ADDED]: `${ADDED}-v1` });
     await eventually(async () => {
       expect((await podStatus(pod)).objects).to.deep.equal([
@@ -186,11 +189,11 @@ describe('e2e: rotation triggers of driver --cluster kubernetes on a real API se
     await expectNoCheckFor(pod, { [OBJECT]: `${OBJECT}-v1` }, QUIET_MS);
 
     await env.annotatePod(pod.namespace, POD, { [REQUESTED]: '2025-01-01T00:00:00Z' });
-    await expectFileWithin(pod, OBJECT, `${OBJECT}-v2`, TRIGGER_DEADLINE_MS);
+    await expectFileWithin(pod, OBJECT, `${OBJECT}-v2`, ROTATION_DEADLINE_MS);
 
     expect(await env.rotate(OBJECT)).to.equal('v3');
     await env.annotateClass(pod.namespace, CLASS, { [REQUESTED]: 'class-request-1' });
-    await expectFileWithin(pod, OBJECT, `${OBJECT}-v3`, TRIGGER_DEADLINE_MS);
+    await expectFileWithin(pod, OBJECT, `${OBJECT}-v3`, ROTATION_DEADLINE_MS);
     await eventually(async () => {
       expect(await eventCount(pod, EventReason.mountRotationComplete)).to.equal(2);
       expect((await podStatus(pod)).objects).to.deep.equal([{ id: OBJECT, version: 'v3' }]);
@@ -235,7 +238,7 @@ describe('e2e: rotation triggers of driver --cluster kubernetes on a real API se
 
     await env.providerFailure(undefined);
     await env.annotatePod(pod.namespace, POD, { [REQUESTED]: 'outage-2' });
-    await expectFileWithin(pod, OBJECT, ROTATED, TRIGGER_DEADLINE_MS);
+    await expectFileWithin(pod, OBJECT, ROTATED, ROTATION_DEADLINE_MS);
     await eventually(async () => {
       const status = await podStatus(pod);
       expect(status.objects).to.deep.equal([{ id: OBJECT, version: 'v2' }]);
@@ -253,10 +256,10 @@ describe('e2e: rotation triggers of driver --cluster kubernetes on a real API se
     expect(await env.stopDriver()).to.deep.equal({ code: 0, signal: null });
     expect(await env.rotate(OBJECT)).to.equal('v2');
     // Down for longer than the class interval: the mount stays readable, and nothing rotates it.
-    await expectFilesStay(pod, { [OBJECT]: `${OBJECT}-v1` }, SCHEDULE_DEADLINE_MS);
+    await expectFilesStay(pod, { [OBJECT]: `${OBJECT}-v1` }, DOWN_MS);
 
     await env.startDriver();
-    await expectFileWithin(pod, OBJECT, `${OBJECT}-v2`, DRIVER_START_MS + SCHEDULE_DEADLINE_MS);
+    await expectFileWithin(pod, OBJECT, `${OBJECT}-v2`, ROTATION_DEADLINE_MS);
     await eventually(async () => {
       expect((await podStatus(pod)).objects).to.deep.equal([{ id: OBJECT, version: 'v2' }]);
       expect(await eventCount(pod, EventReason.mountRotationComplete)).to.equal(1);
