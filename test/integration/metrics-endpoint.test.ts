@@ -249,6 +249,8 @@ describe('integration: metrics and health endpoints of the driver', function () 
   describe('/metrics after real publishes, rotations and unpublishes', () => {
     let driver: ObservedDriver;
     let exposition: Exposition;
+    /** Scraped while the volume was mounted (the content-age gauge has series only then). */
+    let mounted: Exposition;
     const uid = 'a1b2c3d4-0000-4000-8000-000000000001';
 
     before(async () => {
@@ -274,6 +276,11 @@ describe('integration: metrics and health endpoints of the driver', function () 
       driver.provider.fail({ kind: 'provider-error', code: 'GRPCProviderError' });
       await driver.rotate();
       driver.provider.fail(undefined);
+      // A republish before the backoff retry is due: rotation_skipped_total{reason="NotDue"}.
+      await client.publish(command);
+      // The failed check left the content 10 s old; the scrape reads the age then.
+      driver.clock.advance(500);
+      mounted = await scrape(driver.metricsPort);
       // Unpublish, and one outside the kubelet root (node_unpublish_error_total).
       await client.unpublish({ volumeId: command.volumeId, targetPath: targetPathFor(uid) });
       await client.unpublish({ volumeId: 'v', targetPath: '/elsewhere/pods/x/volumes/kubernetes.io~csi/v/mount' }).catch((e: unknown) => {
@@ -329,7 +336,7 @@ describe('integration: metrics and health endpoints of the driver', function () 
     }
 
     it('counts what the driver did, labelled as upstream labels it', () => {
-      expect(valueOf(exposition, 'node_publish_total', { provider: 'fake', os_type: 'linux' })).to.equal(1);
+      expect(valueOf(exposition, 'node_publish_total', { provider: 'fake', os_type: 'linux' }), 'the publish and the republish').to.equal(2);
       expect(valueOf(exposition, 'node_publish_error_total', { provider: '', error_type: 'ClassNotFound' })).to.equal(1);
       expect(valueOf(exposition, 'sync_k8s_secret_total', { provider: 'fake' })).to.be.at.least(1);
       expect(valueOf(exposition, 'rotation_reconcile_total', { provider: 'fake', rotated: 'true' })).to.equal(1);
@@ -340,6 +347,12 @@ describe('integration: metrics and health endpoints of the driver', function () 
       expect(valueOf(exposition, 'provider_requests_total', { provider: 'fake', result: 'success' }), 'publish and first rotation').to.equal(2);
       expect(valueOf(exposition, 'provider_requests_total', { provider: 'fake', result: 'GRPCProviderError' })).to.equal(1);
       expect(valueOf(exposition, 'provider_requests_total'), 'the missing class never reached the provider').to.equal(3);
+      expect(valueOf(exposition, 'rotation_skipped_total', { reason: 'NotDue' })).to.equal(1);
+    });
+
+    it('reads mounted_content_age_seconds at scrape time: since the last check that confirmed the content, none once unmounted', () => {
+      expect(valueOf(mounted, 'mounted_content_age_seconds', { provider: 'fake', os_type: 'linux' })).to.equal(10.501);
+      expect(seriesOf(exposition, 'mounted_content_age_seconds')).to.deep.equal([]);
     });
 
     it('adds the process metrics', () => {
