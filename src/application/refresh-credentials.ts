@@ -13,8 +13,9 @@ import type { TokenSource } from '../ports/token-source.js';
  * Gives a binding's request the credentials a provider call needs now, since kubelet only sends them
  * with a (re)publish. Kubelet's service-account tokens are kept while each audience of the CSIDriver has
  * one that outlives the refresh margin; otherwise (expired, or none after a driver restart) new ones
- * are requested through TokenRequest. When the request has no nodePublishSecretRef data but the pod's
- * volume names such a Secret (a binding recovered after a restart), the Secret is read.
+ * are requested through TokenRequest, each with the lifetime the CSIDriver gives its audience, as
+ * kubelet asks for them. When the request has no nodePublishSecretRef data but the pod's volume names
+ * such a Secret (a binding recovered after a restart), the Secret is read.
  *
  * Resolves the request itself when nothing changed: with kubelet's credentials in place the audiences
  * come from memory and nothing is read. Rejects with a DomainError naming what failed, never a
@@ -37,13 +38,14 @@ export class RefreshCredentials {
   }
 
   private async usableTokens(request: VolumeRequest): Promise<string | undefined> {
-    const audiences = await this.audiences.audiences();
+    const tokenRequests = await this.audiences.requests();
+    const audiences = tokenRequests.map((tokenRequest) => tokenRequest.audience);
     const reason = unusableTokensReason(request.serviceAccountTokens, audiences, this.clock.now());
     if (reason === undefined) return request.serviceAccountTokens;
     if (audiences.length === 0) return undefined;
     const { namespace, name } = request.pod;
     this.logger.debug('requesting service-account tokens', { pod: `${namespace}/${name}`, audiences, reason });
-    return this.tokens.tokensFor(request.pod, audiences);
+    return this.tokens.tokensFor(request.pod, tokenRequests);
   }
 
   private async nodePublishSecrets(request: VolumeRequest): Promise<StringMap> {

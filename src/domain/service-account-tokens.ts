@@ -12,6 +12,23 @@
  */
 export const TOKEN_REFRESH_MARGIN_MS = 60_000;
 
+/**
+ * One entry of the CSIDriver's `spec.tokenRequests`, which kubelet turns into a TokenRequest per pod: the
+ * audience of the token ('' stands for the API server's own) and the lifetime to ask for, in seconds
+ * (absent: the API server's default, one hour).
+ */
+export interface TokenRequest {
+  readonly audience: string;
+  readonly expirationSeconds?: number;
+}
+
+/** The requests in their order with one per audience: the first request for an audience wins. */
+export function onePerAudience(requests: readonly TokenRequest[]): TokenRequest[] {
+  const byAudience = new Map<string, TokenRequest>();
+  for (const request of requests) if (!byAudience.has(request.audience)) byAudience.set(request.audience, request);
+  return [...byAudience.values()];
+}
+
 /** What the core knows of one token: its audience and when it expires (epoch milliseconds). */
 export interface TokenValidity {
   readonly audience: string;

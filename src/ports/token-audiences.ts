@@ -1,11 +1,14 @@
+import type { TokenRequest } from '../domain/service-account-tokens.js';
+
 /**
- * The audiences the driver's CSIDriver object asks service-account tokens for
- * (`spec.tokenRequests[].audience`; the empty string stands for the API server's own audience).
- * Contract: resolves them without duplicates, in the object's order; an empty list when the object is
- * absent or names none. Served from memory after the first read (the object rarely changes), so a
- * caller may ask on every rotation check. Rejects with a DomainError only while no read has succeeded.
+ * The service-account tokens the driver's CSIDriver object asks kubelet for (`spec.tokenRequests`): each
+ * audience ('' stands for the API server's own) with the lifetime its tokens are requested with.
+ * Contract: resolves one request per audience, in the object's order (should an audience repeat, its
+ * first request wins); an empty list when the object is absent or names none. Served from memory after
+ * the first read (the object rarely changes), so a caller may ask on every rotation check. Rejects with
+ * a DomainError only while no read has succeeded.
  */
 export interface TokenAudiences {
-  audiences(): Promise<readonly string[]>;
+  requests(): Promise<readonly TokenRequest[]>;
 }
 export const TokenAudiences = Symbol.for('TokenAudiences');

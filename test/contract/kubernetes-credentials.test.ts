@@ -68,13 +68,16 @@ describe('Kubernetes credentials adapters on a real API server', function () {
       driverName = `test-${++driverNumber}.csi.example.com`;
     });
 
-    it('has no audiences while the CSIDriver object does not exist', async () => {
-      expect(await new KubernetesTokenAudiences({ client: adminClient(), driverName }).audiences()).to.deep.equal([]);
+    it('has no token requests while the CSIDriver object does not exist', async () => {
+      expect(await new KubernetesTokenAudiences({ client: adminClient(), driverName }).requests()).to.deep.equal([]);
     });
 
-    it('reads the audiences of spec.tokenRequests, the API server\'s own as ""', async () => {
-      await putCsiDriver(driverName, [{ audience: 'vault', expirationSeconds: 3600 }, { audience: '' }]);
-      expect(await new KubernetesTokenAudiences({ client: adminClient(), driverName }).audiences()).to.deep.equal(['vault', '']);
+    it('reads spec.tokenRequests with their expirationSeconds, the API server\'s own audience as ""', async () => {
+      await putCsiDriver(driverName, [{ audience: 'vault', expirationSeconds: 1200 }, { audience: '' }]);
+      expect(await new KubernetesTokenAudiences({ client: adminClient(), driverName }).requests()).to.deep.equal([
+        { audience: 'vault', expirationSeconds: 1200 },
+        { audience: '' },
+      ]);
     });
 
     it('follows a change of the CSIDriver while started, and keeps the audiences when a refresh fails', async () => {
@@ -84,23 +87,24 @@ describe('Kubernetes credentials adapters on a real API server', function () {
       const audiences = new KubernetesTokenAudiences({ client: new KubernetesClient(kubeConfig), driverName, logger, refreshIntervalMs: 50 });
       audiences.start();
       try {
-        expect(await audiences.audiences()).to.deep.equal(['vault']);
-        await putCsiDriver(driverName, [{ audience: 'vault' }, { audience: 'sts.amazonaws.com' }]);
-        await eventually(async () => expect(await audiences.audiences()).to.deep.equal(['vault', 'sts.amazonaws.com']), 10_000, 50);
+        expect(await audiences.requests()).to.deep.equal([{ audience: 'vault' }]);
+        const changed = [{ audience: 'vault', expirationSeconds: 1200 }, { audience: 'sts.amazonaws.com' }];
+        await putCsiDriver(driverName, changed);
+        await eventually(async () => expect(await audiences.requests()).to.deep.equal(changed), 10_000, 50);
         (kubeConfig.getCurrentUser() as { token?: string }).token = 'revoked';
         await eventually(() => expect(logger.lines.some((line) => line.startsWith('warn reading the CSIDriver token audiences failed'))).to.equal(true), 10_000, 50);
-        expect(await audiences.audiences()).to.deep.equal(['vault', 'sts.amazonaws.com']);
+        expect(await audiences.requests()).to.deep.equal(changed);
       } finally {
         audiences.stop();
       }
       expect(logger.lines.filter((line) => line.startsWith('info service-account token audiences'))).to.have.length(2);
     });
 
-    it('has no audiences when reading the CSIDriver is forbidden, and says so in the log', async () => {
+    it('has no token requests when reading the CSIDriver is forbidden, and says so in the log', async () => {
       await putCsiDriver(driverName, [{ audience: 'vault' }]);
       const logger = new CollectingLogger();
       const nobody = new KubernetesClient(plane!.kubeConfigWithToken(plane!.nobodyToken));
-      expect(await new KubernetesTokenAudiences({ client: nobody, driverName, logger }).audiences()).to.deep.equal([]);
+      expect(await new KubernetesTokenAudiences({ client: nobody, driverName, logger }).requests()).to.deep.equal([]);
       expect(logger.lines.join('\n')).to.match(/reading CSIDriver test-\d+\.csi\.example\.com is forbidden/);
     });
 
@@ -108,7 +112,7 @@ describe('Kubernetes credentials adapters on a real API server', function () {
       const kubeConfig = plane!.adminKubeConfig();
       const unreachable = kubeConfig.exportConfig().replace(plane!.server, 'https://127.0.0.1:1');
       kubeConfig.loadFromString(unreachable);
-      const failure = await new KubernetesTokenAudiences({ client: new KubernetesClient(kubeConfig), driverName }).audiences().then(
+      const failure = await new KubernetesTokenAudiences({ client: new KubernetesClient(kubeConfig), driverName }).requests().then(
         () => undefined,
         (error: Error) => error,
       );
@@ -117,9 +121,10 @@ describe('Kubernetes credentials adapters on a real API server', function () {
   });
 
   describe('RefreshCredentials with the driver\'s ServiceAccount and deploy/rbac (base, rotation, token requests)', () => {
-    it('recovers a restarted binding: mints tokens TokenReview accepts for the CSIDriver audiences and reads the nodePublishSecretRef Secret', async () => {
+    it('recovers a restarted binding: mints tokens TokenReview accepts for the CSIDriver audiences, with their lifetimes, and reads the nodePublishSecretRef Secret', async () => {
       for (const file of ['serviceaccount', 'base', 'secret-rotation', 'token-requests']) await admin.apply(`deploy/rbac/${file}.yaml`);
-      await putCsiDriver(DRIVER_NAME, [{ audience: 'vault' }, { audience: '' }]);
+      // 20 minutes for "vault"; the API server's own audience gets its default hour.
+      await putCsiDriver(DRIVER_NAME, [{ audience: 'vault', expirationSeconds: 1200 }, { audience: '' }]);
       const namespace = await plane!.createNamespace('refresh');
       await admin.core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: 'app' } } });
       await admin.core.createNamespacedSecret({ namespace, body: { metadata: { name: 'provider-creds' }, stringData: { clientid: 'id-1' } } });
@@ -147,15 +152,19 @@ describe('Kubernetes credentials adapters on a real API server', function () {
         const kubeletRequest = parseVolumeRequest(aPublishCommand({ podUid: pod.metadata.uid!, podName: 'app-0' }), KUBELET_ROOT);
         const recovered = { ...kubeletRequest, pod: { ...kubeletRequest.pod, namespace }, serviceAccountTokens: undefined, nodePublishSecrets: {} };
 
+        const refreshedAt = Date.now();
         const refreshed = await refresh.execute(recovered);
 
         expect(refreshed.nodePublishSecrets).to.deep.equal({ clientid: 'id-1' });
-        const tokens = JSON.parse(refreshed.serviceAccountTokens!) as Record<string, { token: string }>;
+        const tokens = JSON.parse(refreshed.serviceAccountTokens!) as Record<string, { token: string; expirationTimestamp: string }>;
         expect(Object.keys(tokens)).to.deep.equal(['vault', '']);
-        for (const [audience, { token }] of Object.entries(tokens)) {
+        const lifetimes: Record<string, number> = { vault: 1200, '': 3600 };
+        for (const [audience, { token, expirationTimestamp }] of Object.entries(tokens)) {
           const verdict = await review(token, audience);
           expect(verdict, `token for "${audience}"`).to.deep.include({ authenticated: true, username: `system:serviceaccount:${namespace}:app` });
           if (audience !== '') expect(verdict.audiences).to.deep.equal([audience]);
+          const lifetimeSeconds = (Date.parse(expirationTimestamp) - refreshedAt) / 1000;
+          expect(lifetimeSeconds, `lifetime of the token for "${audience}"`).to.be.closeTo(lifetimes[audience]!, 10);
         }
         expect(await refresh.execute(refreshed), 'fresh credentials are kept as they are').to.equal(refreshed);
       } finally {

@@ -180,10 +180,10 @@ describe('Kubernetes adapters on a real API server', function () {
 
     it('requests one pod-bound token per audience through TokenRequest', async () => {
       await admin.core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: 'app' } } });
-      const source = new KubernetesTokenSource({ client: client(), expirationSeconds: 3600 });
+      const source = new KubernetesTokenSource({ client: client() });
       const identity = { namespace, name: 'app-0', uid: pod.metadata.uid!, serviceAccountName: 'app' };
       expect(await source.tokensFor(identity, [])).to.equal(undefined);
-      const tokens = JSON.parse((await source.tokensFor(identity, ['vault', 'aws']))!) as Record<string, { token: string; expirationTimestamp: string }>;
+      const tokens = JSON.parse((await source.tokensFor(identity, [{ audience: 'vault', expirationSeconds: 3600 }, { audience: 'aws' }]))!) as Record<string, { token: string; expirationTimestamp: string }>;
       expect(Object.keys(tokens).sort()).to.deep.equal(['aws', 'vault']);
       for (const [audience, { token, expirationTimestamp }] of Object.entries(tokens)) {
         const claims = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString('utf8')) as Record<string, unknown>;
@@ -192,7 +192,7 @@ describe('Kubernetes adapters on a real API server', function () {
         expect((claims['kubernetes.io'] as { pod: { uid: string } }).pod.uid).to.equal(pod.metadata.uid);
         expect(expirationTimestamp).to.match(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
       }
-      const wrongPod = await rejection(source.tokensFor({ ...identity, uid: 'not-the-pod-uid' }, ['vault']));
+      const wrongPod = await rejection(source.tokensFor({ ...identity, uid: 'not-the-pod-uid' }, [{ audience: 'vault' }]));
       expect(wrongPod.message).to.match(new RegExp(`^failed to request a token for serviceaccount ${namespace}/app \\(pod app-0, audience "vault"\\): `));
     });
 

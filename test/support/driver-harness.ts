@@ -19,6 +19,7 @@ import { runtimeModule } from '../../src/app/modules/runtime.module.js';
 import { BindingRegistry } from '../../src/application/binding-registry.js';
 import { RotationReconciler, type ReconcilerSettings } from '../../src/application/rotation-reconciler.js';
 import { podStatusName } from '../../src/domain/pod-status.js';
+import type { TokenRequest } from '../../src/domain/service-account-tokens.js';
 import type { PublishCommand } from '../../src/domain/volume-binding.js';
 import type { LogFields, Logger } from '../../src/ports/logger.js';
 import { NodeVolumes } from '../../src/ports/node-volumes.js';
@@ -44,8 +45,8 @@ export interface HarnessOptions {
   readonly rotation?: Partial<ReconcilerSettings>;
   /** Start the rotation loop as the node agent does (default true). */
   readonly startRotationLoop?: boolean;
-  /** The CSIDriver's tokenRequests audiences (none by default). */
-  readonly tokenAudiences?: readonly string[];
+  /** The CSIDriver's tokenRequests (none by default). */
+  readonly tokenRequests?: readonly TokenRequest[];
 }
 
 /** A pod that exists in the cluster, and where its volume is published. */
@@ -116,7 +117,7 @@ export class DriverHarness {
     this.cluster = new InMemoryCluster({ clock: this.clock, newUid: () => `uid-${++this.uids}` });
     this.container.load(
       runtimeModule({ clock: this.clock, logger: this.logger, metrics: this.metrics }),
-      memoryClusterModule(this.cluster, options.tokenAudiences),
+      memoryClusterModule(this.cluster, options.tokenRequests),
       memfsFilesModule(this.volume),
       givenProviderModule(this.provider),
       applicationModule({ nodeName: NODE_NAME, kubeletRoot: KUBELET_ROOT, rotation: this.rotation }),

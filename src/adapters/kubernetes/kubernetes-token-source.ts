@@ -1,3 +1,4 @@
+import { onePerAudience, type TokenRequest } from '../../domain/service-account-tokens.js';
 import type { PodIdentity } from '../../domain/volume-binding.js';
 import type { TokenSource } from '../../ports/token-source.js';
 import { toKubeTime } from '../kube-objects/object-shapes.js';
@@ -6,8 +7,12 @@ import type { KubernetesClient } from './kubernetes-client.js';
 
 export interface KubernetesTokenSourceOptions {
   readonly client: KubernetesClient;
-  /** Requested token lifetime (the CSIDriver's tokenRequests[].expirationSeconds); server default when absent. */
-  readonly expirationSeconds?: number;
+}
+
+/** One audience's entry in the tokens JSON kubelet hands to CSI drivers. */
+interface MintedToken {
+  readonly token: string;
+  readonly expirationTimestamp: string;
 }
 
 /** The service account the API server gives a pod that names none. */
@@ -15,21 +20,22 @@ const DEFAULT_SERVICE_ACCOUNT = 'default';
 
 /**
  * Service-account tokens through the TokenRequest API (`serviceaccounts/token` create), one request
- * per audience, each bound to the pod so it dies with it; the same JSON kubelet hands to CSI drivers.
- * The empty audience asks for the API server's own audience. A refused request rejects with an
- * Internal DomainError naming the service account and audience, never containing a token.
+ * per audience with its expirationSeconds (none: the API server's default), each bound to the pod so
+ * it dies with it; the same requests and JSON as kubelet's for CSI drivers. The empty audience asks
+ * for the API server's own audience. A refused request rejects with an Internal DomainError naming
+ * the service account and audience, never containing a token.
  */
 export class KubernetesTokenSource implements TokenSource {
   constructor(private readonly options: KubernetesTokenSourceOptions) {}
 
-  async tokensFor(pod: PodIdentity, audiences: readonly string[]): Promise<string | undefined> {
-    if (audiences.length === 0) return undefined;
-    const tokens: Record<string, { token: string; expirationTimestamp: string }> = {};
-    for (const audience of new Set(audiences)) tokens[audience] = await this.request(pod, audience);
-    return JSON.stringify(tokens);
+  async tokensFor(pod: PodIdentity, requests: readonly TokenRequest[]): Promise<string | undefined> {
+    if (requests.length === 0) return undefined;
+    const tokens: [string, MintedToken][] = [];
+    for (const request of onePerAudience(requests)) tokens.push([request.audience, await this.request(pod, request)]);
+    return JSON.stringify(Object.fromEntries(tokens));
   }
 
-  private async request(pod: PodIdentity, audience: string): Promise<{ token: string; expirationTimestamp: string }> {
+  private async request(pod: PodIdentity, { audience, expirationSeconds }: TokenRequest): Promise<MintedToken> {
     const serviceAccount = pod.serviceAccountName || DEFAULT_SERVICE_ACCOUNT;
     const action = `failed to request a token for serviceaccount ${pod.namespace}/${serviceAccount} (pod ${pod.name}, audience "${audience}")`;
     let status: { token?: string; expirationTimestamp?: Date | string } | undefined;
@@ -43,7 +49,7 @@ export class KubernetesTokenSource implements TokenSource {
           spec: {
             audiences: audience === '' ? [] : [audience],
             boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: pod.name, uid: pod.uid },
-            ...(this.options.expirationSeconds !== undefined ? { expirationSeconds: this.options.expirationSeconds } : {}),
+            ...(expirationSeconds !== undefined ? { expirationSeconds } : {}),
           },
         },
       });

@@ -1,17 +1,18 @@
+import { onePerAudience, type TokenRequest } from '../../domain/service-account-tokens.js';
 import type { TokenAudiences } from '../../ports/token-audiences.js';
 
 /**
- * The token audiences of a cluster that has no CSIDriver object: a fixed list (none for the memory
+ * The token requests of a cluster that has no CSIDriver object: a fixed list (none for the memory
  * profile, where kubelet is simulated and asks for no tokens; tests give some).
  */
 export class MemoryTokenAudiences implements TokenAudiences {
-  private readonly list: readonly string[];
+  private readonly list: readonly TokenRequest[];
 
-  constructor(audiences: readonly string[] = []) {
-    this.list = [...new Set(audiences)];
+  constructor(requests: readonly TokenRequest[] = []) {
+    this.list = onePerAudience(requests);
   }
 
-  async audiences(): Promise<readonly string[]> {
+  async requests(): Promise<readonly TokenRequest[]> {
     return this.list;
   }
 }

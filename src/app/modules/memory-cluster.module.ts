@@ -7,6 +7,7 @@ import { MemorySecretProviderClassSource } from '../../adapters/memory-cluster/m
 import { MemorySecretSink } from '../../adapters/memory-cluster/memory-secret-sink.js';
 import { MemoryTokenAudiences } from '../../adapters/memory-cluster/memory-token-audiences.js';
 import { MemoryTokenSource } from '../../adapters/memory-cluster/memory-token-source.js';
+import type { TokenRequest } from '../../domain/service-account-tokens.js';
 import { Clock } from '../../ports/clock.js';
 import { EventRecorder } from '../../ports/event-recorder.js';
 import { Logger } from '../../ports/logger.js';
@@ -19,15 +20,15 @@ import { TokenSource } from '../../ports/token-source.js';
 
 /**
  * The cluster-facing ports over one in-memory cluster (simulation, `driver --cluster memory`, tests).
- * `tokenAudiences` stands for the CSIDriver's tokenRequests (none by default).
+ * `tokenRequests` stands for the CSIDriver's tokenRequests (none by default).
  */
-export function memoryClusterModule(cluster: InMemoryCluster, tokenAudiences: readonly string[] = []): ContainerModule {
+export function memoryClusterModule(cluster: InMemoryCluster, tokenRequests: readonly TokenRequest[] = []): ContainerModule {
   return new ContainerModule(({ bind }) => {
     bind(SecretProviderClassSource).toConstantValue(new MemorySecretProviderClassSource(cluster));
     bind(PodStatusStore).toConstantValue(new MemoryPodStatusStore(cluster));
     bind(SecretSink).toConstantValue(new MemorySecretSink(cluster));
     bind(PodSource).toConstantValue(new MemoryPodSource(cluster));
-    bind(TokenAudiences).toConstantValue(new MemoryTokenAudiences(tokenAudiences));
+    bind(TokenAudiences).toConstantValue(new MemoryTokenAudiences(tokenRequests));
     bind(TokenSource)
       .toResolvedValue((clock: Clock) => new MemoryTokenSource(clock), [Clock])
       .inSingletonScope();

@@ -9,7 +9,7 @@ import { MemoryTokenSource } from '../../../src/adapters/memory-cluster/memory-t
 import { RefreshCredentials } from '../../../src/application/refresh-credentials.js';
 import { DomainError } from '../../../src/domain/errors.js';
 import type { CurrentSecret } from '../../../src/domain/secret-sync-plan.js';
-import { tokensUsable } from '../../../src/domain/service-account-tokens.js';
+import { tokensUsable, type TokenRequest } from '../../../src/domain/service-account-tokens.js';
 import { parseVolumeRequest, type PodIdentity, type StringMap, type VolumeRequest } from '../../../src/domain/volume-binding.js';
 import type { PodInfo, PodSource } from '../../../src/ports/pod-source.js';
 import type { SecretSink } from '../../../src/ports/secret-sink.js';
@@ -20,18 +20,20 @@ import { CollectingLogger } from '../../support/driver-harness.js';
 
 const POD_UID = 'pod-uid-1';
 const MINUTE = 60_000;
+/** A CSIDriver that asks 20-minute tokens for "vault" and tokens of the API server's default lifetime for "aws". */
+const VAULT_AND_AWS: readonly TokenRequest[] = [{ audience: 'vault', expirationSeconds: 1200 }, { audience: 'aws' }];
 
 /** The TokenSource of the memory profile, counting its calls and failing when told to. */
 class TokenSourceDouble implements TokenSource {
-  readonly calls: { pod: PodIdentity; audiences: readonly string[] }[] = [];
+  readonly calls: { pod: PodIdentity; requests: readonly TokenRequest[] }[] = [];
   failure: Error | undefined;
 
   constructor(private readonly inner: TokenSource) {}
 
-  async tokensFor(pod: PodIdentity, audiences: readonly string[]): Promise<string | undefined> {
-    this.calls.push({ pod, audiences });
+  async tokensFor(pod: PodIdentity, requests: readonly TokenRequest[]): Promise<string | undefined> {
+    this.calls.push({ pod, requests });
     if (this.failure) throw this.failure;
-    return this.inner.tokensFor(pod, audiences);
+    return this.inner.tokensFor(pod, requests);
   }
 }
 
@@ -64,8 +66,8 @@ class CountingReads implements PodSource {
 }
 
 interface Setup {
-  /** The CSIDriver's tokenRequests audiences. */
-  readonly audiences?: readonly string[];
+  /** The CSIDriver's tokenRequests (default: one for "vault", without expirationSeconds). */
+  readonly tokenRequests?: readonly TokenRequest[];
   /** The Secret the pod's volume names as nodePublishSecretRef (none when absent). */
   readonly secretRef?: string;
   /** The pod in the cluster has another uid: it was recreated under the same name. */
@@ -98,7 +100,7 @@ describe('RefreshCredentials', () => {
     tokens = new TokenSourceDouble(new MemoryTokenSource(clock));
     reads = new CountingReads(new MemoryPodSource(cluster), new MemorySecretSink(cluster));
     logger = new CollectingLogger();
-    return new RefreshCredentials(new MemoryTokenAudiences(setup.audiences ?? ['vault']), tokens, reads, reads.secretSink, clock, logger);
+    return new RefreshCredentials(new MemoryTokenAudiences(setup.tokenRequests ?? [{ audience: 'vault' }]), tokens, reads, reads.secretSink, clock, logger);
   }
 
   /** A request as kubelet's (re)publish made it: tokens JSON or none, nodePublishSecretRef data or none. */
@@ -108,9 +110,9 @@ describe('RefreshCredentials', () => {
 
   describe('returns the request itself when nothing needs refreshing', () => {
     const cases: Array<[string, Setup, (clock: ManualClock) => VolumeRequest]> = [
-      ['with kubelet\'s tokens fresh for every audience', { audiences: ['vault', 'aws'] }, (c) => request(kubeletTokens(c, { vault: 10 * MINUTE, aws: 5 * MINUTE }), { clientid: 'id-1' })],
-      ['when the CSIDriver names no audience and kubelet sent no tokens', { audiences: [] }, () => request(undefined, { clientid: 'id-1' })],
-      ['when the CSIDriver names no audience, keeping what kubelet sent', { audiences: [] }, (c) => request(kubeletTokens(c, { old: -MINUTE }), { clientid: 'id-1' })],
+      ['with kubelet\'s tokens fresh for every audience', { tokenRequests: VAULT_AND_AWS }, (c) => request(kubeletTokens(c, { vault: 10 * MINUTE, aws: 5 * MINUTE }), { clientid: 'id-1' })],
+      ['when the CSIDriver names no audience and kubelet sent no tokens', { tokenRequests: [] }, () => request(undefined, { clientid: 'id-1' })],
+      ['when the CSIDriver names no audience, keeping what kubelet sent', { tokenRequests: [] }, (c) => request(kubeletTokens(c, { old: -MINUTE }), { clientid: 'id-1' })],
       ['with kubelet\'s nodePublishSecretRef data, without reading the Secret again', { secretRef: 'provider-creds' }, (c) => request(kubeletTokens(c, { vault: 10 * MINUTE }), { clientid: 'id-0' })],
     ];
     for (const [name, setup, build] of cases) {
@@ -148,17 +150,27 @@ describe('RefreshCredentials', () => {
     ];
     for (const [name, given] of cases) {
       it(name, async () => {
-        const refresh = refreshCredentials({ audiences: ['vault', 'aws'] });
+        const refresh = refreshCredentials({ tokenRequests: VAULT_AND_AWS });
         const before = request(given(clock), { clientid: 'id-1' });
 
         const after = await refresh.execute(before);
 
-        expect(tokens.calls).to.deep.equal([{ pod: before.pod, audiences: ['vault', 'aws'] }]);
+        expect(tokens.calls).to.deep.equal([{ pod: before.pod, requests: VAULT_AND_AWS }]);
         expect(tokensUsable(after.serviceAccountTokens, ['vault', 'aws'], clock.now())).to.equal(true);
         expect(after.serviceAccountTokens).to.match(/memory-cluster-token/);
         expect(after).to.deep.equal({ ...before, serviceAccountTokens: after.serviceAccountTokens });
       });
     }
+
+    it("with each audience's lifetime from the CSIDriver, the API server's default hour where it names none", async () => {
+      const refresh = refreshCredentials({ tokenRequests: VAULT_AND_AWS });
+
+      const after = await refresh.execute(request(undefined, { clientid: 'id-1' }));
+
+      const minted = JSON.parse(after.serviceAccountTokens!) as Record<string, { expirationTimestamp: string }>;
+      expect(Date.parse(minted['vault']!.expirationTimestamp)).to.equal(clock.now() + 20 * MINUTE);
+      expect(Date.parse(minted['aws']!.expirationTimestamp)).to.equal(clock.now() + 60 * MINUTE);
+    });
 
     it('logs why, naming the pod and audiences and no token', async () => {
       const refresh = refreshCredentials();

@@ -5,6 +5,8 @@ import { expectNoSecretLeaked } from '../../support/driver-assertions.js';
 import { CLASS_NAME, DriverHarness, type TestPod } from '../../support/driver-harness.js';
 
 const AUDIENCE = 'vault';
+/** The lifetime the CSIDriver asks for the audience's tokens: 20 minutes, not the API server's default hour. */
+const EXPIRATION_SECONDS = 1200;
 
 /** The tokens JSON the provider received in the n-th Mount call. */
 function tokensSent(harness: DriverHarness, call: number): Record<string, { token: string; expirationTimestamp: string }> {
@@ -25,7 +27,7 @@ describe('Credentials of rotation checks', () => {
   }
 
   beforeEach(() => {
-    harness = new DriverHarness({ tokenAudiences: [AUDIENCE] });
+    harness = new DriverHarness({ tokenRequests: [{ audience: AUDIENCE, expirationSeconds: EXPIRATION_SECONDS }] });
     harness.addClass();
     pod = harness.addPod();
   });
@@ -47,12 +49,13 @@ describe('Credentials of rotation checks', () => {
     await publishWithKubeletToken(interval() / 2);
 
     await harness.advance(interval());
+    const mintedAt = harness.clock.now();
     await harness.advance(interval());
 
     const [first, second] = [tokensSent(harness, 1)[AUDIENCE]!, tokensSent(harness, 2)[AUDIENCE]!];
     expect(first.token).to.match(/^memory-cluster-token:default:app:vault:/);
     expect(second.token, 'the minted token is kept in the binding').to.equal(first.token);
-    expect(Date.parse(first.expirationTimestamp)).to.be.greaterThan(harness.clock.now());
+    expect(Date.parse(first.expirationTimestamp), "the CSIDriver's lifetime").to.equal(mintedAt + EXPIRATION_SECONDS * 1000);
   });
 
   it("a kubelet republish brings fresh tokens that replace the minted ones", async () => {

@@ -2,9 +2,11 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import {
   earliestExpiry,
+  onePerAudience,
   parseServiceAccountTokens,
   TOKEN_REFRESH_MARGIN_MS,
   tokensUsable,
+  type TokenRequest,
   unusableTokensReason,
 } from '../../../src/domain/service-account-tokens.js';
 
@@ -229,6 +231,24 @@ describe('domain/service-account-tokens', () => {
           const json = tokensJson(byAudience);
           if (!tokensUsable(json, audiences, NOW, marginMs)) return;
           expect(tokensUsable(json, audiences, NOW - earlier, Math.max(0, marginMs - less))).to.equal(true);
+        }),
+      );
+    });
+  });
+
+  describe('onePerAudience', () => {
+    it("keeps the requests' order and, for a repeated audience, its first request", () => {
+      const requests: TokenRequest[] = [{ audience: 'vault', expirationSeconds: 1200 }, { audience: '' }, { audience: 'vault' }, { audience: '', expirationSeconds: 600 }];
+      expect(onePerAudience(requests)).to.deep.equal([{ audience: 'vault', expirationSeconds: 1200 }, { audience: '' }]);
+    });
+
+    it('gives each audience of the requests once, as its first request (property)', () => {
+      const request = fc.record({ audience, expirationSeconds: fc.option(fc.integer({ min: 600, max: 86_400 }), { nil: undefined }) });
+      fc.assert(
+        fc.property(fc.array(request, { maxLength: 8 }), (requests) => {
+          const kept = onePerAudience(requests);
+          expect(kept.map((one) => one.audience)).to.deep.equal([...new Set(requests.map((one) => one.audience))]);
+          for (const one of kept) expect(one).to.equal(requests.find((candidate) => candidate.audience === one.audience));
         }),
       );
     });
