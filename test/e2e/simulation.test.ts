@@ -23,14 +23,14 @@ describe('e2e: simulate', function () {
     await sandbox.dispose();
   });
 
-  it('runs the scenario end to end: pods, store changes, verified rotations, Secret sync, class change, cleanup', async () => {
-    child = CliProcess.start(['simulate', '--duration', '9s', '--interval', '1s', '--rotate-every', '3s'], { TMPDIR: sandbox.root });
+  it('runs the scenario end to end: pods, store changes, verified rotations, Secret sync, class change, on-demand rotation, provider outage, cleanup', async () => {
+    child = CliProcess.start(['simulate', '--duration', '12s', '--interval', '1s', '--rotate-every', '3s'], { TMPDIR: sandbox.root });
     const exit = await child.waitForExit(60_000);
     const out = child.stdout;
     const context = `\nstdout:\n${out}\nstderr:\n${child.stderr}`;
 
     expect(exit, context).to.deep.equal({ code: 0, signal: null });
-    expect(out, context).to.match(/^Simulation: 3 pods, rotation poll interval 1s, a secret changes every 3s, for 9s\.$/m);
+    expect(out, context).to.match(/^Simulation: 3 pods, rotation poll interval 1s, a secret changes every 3s, for 12s\.$/m);
     for (const pod of ['web-0', 'web-1']) {
       expect(out, context).to.match(new RegExp(`kubelet default/${pod} +pod started: web-secrets mounted \\(db-password v1, api-key v1\\)`));
     }
@@ -39,24 +39,55 @@ describe('e2e: simulate', function () {
     expect(out, context).to.match(/mount +default\/web-\d +db-password v1 -> v2 .*\[files verified\]/);
     expect(out, context).to.match(/secret +default\/web-credentials +data updated: password/);
     expect(out, context).to.match(/class +default\/web-secrets +SecretProviderClass changed: \+ object tls-bundle/);
-    expect(out, context).to.match(/mount +default\/web-\d +\+tls-bundle v1 +\[files verified\]/);
+    // A store change checked together with the class change shares the line: `api-key v1 -> v2, +tls-bundle v1`.
+    expect(out, context).to.match(/mount +default\/web-\d +(\S.*, )?\+tls-bundle v1\b.*\[files verified\]/);
+    // On demand: the worker's object changes right after its scheduled check, and the annotation brings it at once.
+    expect(out, context).to.match(/pod +default\/worker-0 +annotated secrets-store\.csi\.k8s\.io\/rotate-requested-at=\d{4}-\d\d-\d\dT[\d:.]+Z/);
+    const onDemand = /demand +default\/worker-0 +on demand: queue-token v\d+ -> v\d+ rotated in (\d+) ms +\(its poll interval would not have checked it for another [\d.]+s\)/.exec(out);
+    expect(onDemand, context).not.to.equal(null);
+    // Provider outage: every pod's check fails and keeps its files; web-0's status shows why until the next check.
+    expect(out, context).to.match(/outage +provider fake +down: every Mount call fails with UNAVAILABLE/);
+    for (const pod of ['web-0', 'web-1', 'worker-0']) {
+      expect(out, context).to.match(new RegExp(`failed +default/${pod} +check failed during the provider outage: ProviderUnavailable +\\[old files kept, verified unchanged\\]`));
+    }
+    expect(out, context).to.match(/status +default\/web-0 +lastRotationError: provider "fake" at \S+ is unavailable/);
+    expect(out, context).to.match(/outage +provider fake +up again: Mount calls answer/);
+    expect(out, context).to.match(/status +default\/web-0 +lastRotationError cleared by the next check \(rotated\)/);
+    expect(out, context).not.to.contain('FILES CHANGED');
+    expect(out, context).not.to.contain('skipped');
     expect(out, context).not.to.contain('FILES DO NOT MATCH');
     expect(out, context).not.to.match(/FAILED/);
     for (const pod of ['web-0', 'web-1', 'worker-0']) {
       expect(out, context).to.match(new RegExp(`kubelet default/${pod} +pod deleted: volume unpublished`));
     }
     expect(out, context).to.contain('synced Secret and pod statuses garbage-collected with the pods');
-    const summary = /^Summary: (\d+) store changes; (\d+) mount rotations .*; (\d+) synced Secret updates; \d+ provider calls; (\d+) failures\.$/m.exec(out);
+    const summary =
+      /^Summary: (\d+) store changes; (\d+) mount rotations \(.*\); on-demand rotation in (\d+) ms; (\d+) synced Secret updates; provider outage: (\d+) failed checks?, files kept; \d+ provider calls; (\d+) failures\.$/m.exec(out);
     expect(summary, context).not.to.equal(null);
-    const [, storeChanges, mountRotations, secretUpdates, failures] = summary!.map(Number);
+    const [, storeChanges, mountRotations, onDemandMs, secretUpdates, outageFailures, failures] = summary!.map(Number);
     expect(storeChanges, context).to.be.at.least(2);
     expect(mountRotations, context).to.be.at.least(2);
     expect(secretUpdates, context).to.be.at.least(1);
+    expect(onDemandMs, context).to.equal(Number(onDemand![1]));
+    expect(outageFailures, context).to.be.at.least(3);
     expect(failures, context).to.equal(0);
 
     // The simulation unmounted every tmpfs and removed its work directory.
     expect(mountsUnder(sandbox.root).filter((point) => point.includes('/sscsi-'))).to.deep.equal([]);
     expect((await readdir(sandbox.root)).filter((name) => name.startsWith('sscsi-'))).to.deep.equal([]);
+  });
+
+  it('skips the on-demand rotation and the provider outage, saying so, when the run is too short for them', async () => {
+    child = CliProcess.start(['simulate', '--duration', '4s', '--interval', '2s', '--rotate-every', '1s'], { TMPDIR: sandbox.root });
+    const exit = await child.waitForExit(60_000);
+    const out = child.stdout;
+    const context = `\nstdout:\n${out}\nstderr:\n${child.stderr}`;
+
+    expect(exit, context).to.deep.equal({ code: 0, signal: null });
+    expect(out, context).to.match(/skipped on-demand rotation +needs up to 2\.7s, 1\.\ds left: run with a longer --duration to see it/);
+    expect(out, context).to.match(/skipped provider outage +needs up to 5\.4s, 1\.\ds left: run with a longer --duration to see it/);
+    expect(out, context).not.to.match(/annotated|on demand|outage +provider/);
+    expect(out, context).to.match(/^Summary: .*mount rotations \(change -> files [^)]*\); \d+ synced Secret updates; \d+ provider calls; 0 failures\.$/m);
   });
 
   it('exits 2 naming the flag for --pods 0, before starting anything', async () => {

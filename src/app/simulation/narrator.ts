@@ -1,4 +1,5 @@
 import { describeDiff } from '../../domain/object-versions.js';
+import { RotationAnnotation } from '../../domain/rotation-policy.js';
 import type { RotationOutcome } from '../../application/rotate-binding.js';
 
 interface PendingChange {
@@ -12,8 +13,13 @@ export interface SimulationSummary {
   readonly storeChanges: number;
   readonly mountRotations: number;
   readonly secretUpdates: number;
+  /** Unexpected problems: failed checks outside the provider outage, files that do not match. */
   readonly failures: number;
+  /** Checks that failed during the provider outage the simulation caused, as they should. */
+  readonly outageFailures: number;
   readonly latenciesMs: readonly number[];
+  /** From setting `rotate-requested-at` on a pod to its check's outcome, when the simulation asked. */
+  readonly onDemandLatencyMs: number | undefined;
 }
 
 /**
@@ -26,6 +32,9 @@ export class Narrator {
   private mountRotations = 0;
   private secretUpdates = 0;
   private failures = 0;
+  private outageFailures = 0;
+  private onDemandLatencyMs: number | undefined;
+  private providerDown = false;
 
   constructor(
     private readonly write: (line: string) => void,
@@ -43,9 +52,21 @@ export class Narrator {
     this.line('store', object, `${from} -> ${to}   (changed in the external store)`);
   }
 
+  /**
+   * `verified`: the files are what this outcome must leave: the store's contents after a rotation, the
+   * files as they were after a check failed during the provider outage.
+   */
   rotationOutcome(outcome: RotationOutcome, verified: boolean): void {
     const { pod } = outcome.binding.request;
     const subject = `${pod.namespace}/${pod.name}`;
+    if (outcome.kind === 'failed' && this.providerDown) {
+      this.outageFailures++;
+      if (!verified) this.failures++;
+      // The full reason is long and the same for each pod: the pod status line shows it once.
+      const files = verified ? 'old files kept, verified unchanged' : 'FILES CHANGED';
+      this.line('failed', subject, `check failed during the provider outage: ${outcome.error.code}  [${files}]`);
+      return;
+    }
     if (outcome.kind === 'failed') {
       this.failures++;
       this.line('FAILED', subject, `${outcome.error.code}: ${outcome.error.message} (old files kept)`);
@@ -66,6 +87,40 @@ export class Narrator {
     this.line('secret', name, `data updated: ${keys.join(', ')}${this.lagFor(versions, false)}`);
   }
 
+  /** While the simulation keeps the provider down, failed checks are expected: counted apart, not as failures. */
+  expectOutageFailures(expected: boolean): void {
+    this.providerDown = expected;
+  }
+
+  onDemandRequested(subject: string, value: string): void {
+    this.line('pod', subject, `annotated ${RotationAnnotation.rotateRequestedAt}=${value}   (rotation asked on demand)`);
+  }
+
+  /**
+   * The check that answered an on-demand request, `latencyMs` after it; `scheduledInMs` is how long
+   * after the request the pod's poll interval could have brought a check at the earliest.
+   */
+  onDemandAnswered(outcome: RotationOutcome, latencyMs: number, scheduledInMs: number): void {
+    const { pod } = outcome.binding.request;
+    const subject = `${pod.namespace}/${pod.name}`;
+    if (outcome.kind !== 'rotated') {
+      this.problem(subject, `on demand: the check ${latencyMs} ms after the request ended ${outcome.kind}, nothing rotated`);
+      return;
+    }
+    const schedule =
+      latencyMs < scheduledInMs
+        ? `its poll interval would not have checked it for another ${seconds(scheduledInMs)}`
+        : 'its scheduled check was due by then too: whichever came first';
+    this.onDemandLatencyMs = latencyMs;
+    this.line('demand', subject, `on demand: ${describeDiff(outcome.versions)} rotated in ${latencyMs} ms   (${schedule})`);
+  }
+
+  /** Something the simulation expected did not happen: printed loudly and counted as a failure. */
+  problem(subject: string, text: string): void {
+    this.failures++;
+    this.line('FAILED', subject, text);
+  }
+
   note(text: string): void {
     this.write(text);
   }
@@ -76,7 +131,9 @@ export class Narrator {
       mountRotations: this.mountRotations,
       secretUpdates: this.secretUpdates,
       failures: this.failures,
+      outageFailures: this.outageFailures,
       latenciesMs: [...this.latencies],
+      onDemandLatencyMs: this.onDemandLatencyMs,
     };
   }
 
@@ -86,8 +143,12 @@ export class Narrator {
     if (matched.length === 0) return '';
     const lag = this.now() - Math.max(...matched.map((c) => c.at));
     if (record) this.latencies.push(lag);
-    return `   (${(lag / 1000).toFixed(2)}s after the change)`;
+    return `   (${seconds(lag)} after the change)`;
   }
+}
+
+function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(2)}s`;
 }
 
 /** The nearest-rank percentile of a list of numbers. */

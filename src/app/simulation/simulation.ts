@@ -1,25 +1,27 @@
 import { createWriteStream } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { SystemClock } from '../../adapters/clock/system-clock.js';
 import { ConsoleLogger } from '../../adapters/console-log/console-logger.js';
 import { CsiNodeClient } from '../../adapters/fake-kubelet/csi-node-client.js';
 import { FakeKubelet, type FakePod } from '../../adapters/fake-kubelet/fake-kubelet.js';
-import { startFakeProvider, type FakeProviderControls } from '../../adapters/fake-provider/fake-provider-server.js';
-import type { SecretResource } from '../../adapters/kube-objects/object-shapes.js';
+import { startFakeProvider } from '../../adapters/fake-provider/fake-provider-server.js';
 import { InMemoryCluster } from '../../adapters/memory-cluster/cluster-store.js';
 import { MemoryMetrics } from '../../adapters/memory-metrics/memory-metrics.js';
-import type { RotationOutcome } from '../../application/rotate-binding.js';
 import { formatDuration } from '../../domain/duration.js';
+import type { Clock } from '../../ports/clock.js';
 import { buildInfo } from '../build-info.js';
 import { DRIVER_FLAGS, driverConfig } from '../config.js';
 import { parseFlags } from '../flags.js';
 import { chooseMountMode, nodeFilesModule } from '../modules/files.module.js';
 import { memoryClusterModule } from '../modules/memory-cluster.module.js';
 import { grpcProviderModule } from '../modules/provider.module.js';
-import { startNodeAgent, type NodeAgent } from '../node-agent.js';
+import { startNodeAgent } from '../node-agent.js';
 import { Narrator, percentile, type SimulationSummary } from './narrator.js';
-import { ADDED_OBJECT, CLASS_OBJECTS, classResource, NAMESPACE, podResource, PROVIDER, SHARED_CLASS, simulatedPods, SYNCED_KEYS, SYNCED_SECRET } from './world.js';
+import { demonstrateOnDemandRotation, demonstrateProviderOutage, type DemoContext } from './rotation-demos.js';
+import { RotationWatch } from './rotation-watch.js';
+import { StoreChanges } from './store-changes.js';
+import { ADDED_OBJECT, CLASS_OBJECTS, classResource, NAMESPACE, podResource, PROVIDER, SHARED_CLASS, simulatedPods } from './world.js';
 
 export interface SimulationOptions {
   readonly pods: number;
@@ -39,10 +41,18 @@ export interface SimulationOutput {
 
 const NODE_NAME = 'sim-node';
 
+/** When the scripted events come: shares of the run, or multiples of `rotateEveryMs` when it runs until Ctrl-C. */
+interface ScriptTimes {
+  readonly classChangeMs: number;
+  readonly onDemandMs: number;
+  readonly outageMs: number;
+}
+
 /**
  * The local scenario: fake kubelet -> CSI socket -> driver -> provider socket -> fake provider, with
  * an in-memory cluster. Starts the pods, changes secrets in the store every `rotateEveryMs`, changes
- * the shared class halfway, narrates each rotation, then deletes the pods and sums up.
+ * the shared class halfway, asks one pod for a rotation on demand, takes the provider down for a
+ * moment, narrates each rotation, then deletes the pods and sums up.
  */
 export async function runSimulation(options: SimulationOptions, output: SimulationOutput): Promise<SimulationSummary> {
   const clock = new SystemClock();
@@ -80,10 +90,12 @@ export async function runSimulation(options: SimulationOptions, output: Simulati
       `${formatDuration(options.rotateEveryMs)}, ${options.durationMs > 0 ? `for ${formatDuration(options.durationMs)}` : 'until Ctrl-C'}.`,
   );
   narrator.note(`Mounts under ${options.kubeletRoot} (${mountMode === 'tmpfs' ? 'tmpfs' : 'plain directories: this process cannot mount tmpfs'}); driver log ${logPath}\n`);
-  const stopWatching = watchRotations(agent, cluster, provider, narrator);
+  const store = new StoreChanges(provider, narrator);
+  const watch = new RotationWatch(agent, cluster, store, narrator, clock);
+  const demos = { cluster, provider, store, watch, narrator, clock, rotation: config.rotation, targetOf: (pod: FakePod) => kubelet.targetPath(pod, pod.volumes[0]!.name) };
   try {
-    for (const pod of pods) await startPod(kubelet, pod, provider, narrator);
-    await changeSecretsUntilDone(options, cluster, provider, narrator, output.stopRequested);
+    for (const pod of pods) await startPod(kubelet, pod, store, narrator);
+    await changeSecretsUntilDone(options, pods, demos, output.stopRequested);
     narrator.note('');
     for (const pod of pods) {
       await kubelet.deletePod(pod.uid);
@@ -94,7 +106,7 @@ export async function runSimulation(options: SimulationOptions, output: Simulati
     const left = cluster.list('Secret', { namespace: NAMESPACE }).length + cluster.list('SecretProviderClassPodStatus').length;
     narrator.line('cluster', NAMESPACE, `${left === 0 ? 'synced Secret and pod statuses garbage-collected with the pods' : `${left} objects left`}`);
   } finally {
-    stopWatching();
+    watch.stop();
     csiClient.close();
     await agent.stop();
     await provider.stop();
@@ -105,71 +117,63 @@ export async function runSimulation(options: SimulationOptions, output: Simulati
   return summary;
 }
 
-async function startPod(kubelet: FakeKubelet, pod: FakePod, provider: FakeProviderControls, narrator: Narrator): Promise<void> {
+async function startPod(kubelet: FakeKubelet, pod: FakePod, store: StoreChanges, narrator: Narrator): Promise<void> {
   await kubelet.startPod(pod);
   const className = pod.volumes[0]!.volumeAttributes['secretProviderClass']!;
-  const versions = CLASS_OBJECTS[className]!.map((name) => `${name} ${provider.store.read(name).version}`);
+  const versions = CLASS_OBJECTS[className]!.map((name) => `${name} ${store.versionOf(name)}`);
   narrator.line('kubelet', `${pod.namespace}/${pod.name}`, `pod started: ${className} mounted (${versions.join(', ')})`);
 }
 
-/** Rotates the store's objects round-robin and changes the shared class once, halfway. */
+/**
+ * Rotates the store's objects round-robin, changes the shared class once, then shows a rotation on
+ * demand and a provider outage. A demonstration under way when the time is up is let finish (each wait
+ * in it is bounded); Ctrl-C cuts it short.
+ */
 async function changeSecretsUntilDone(
   options: SimulationOptions,
-  cluster: InMemoryCluster,
-  provider: FakeProviderControls,
-  narrator: Narrator,
+  pods: readonly FakePod[],
+  demos: Omit<DemoContext, 'endsAt' | 'signal'>,
   stopRequested: Promise<void>,
 ): Promise<void> {
+  const { cluster, store, narrator, clock } = demos;
+  const startedAt = clock.now();
+  const times = scriptTimes(options);
   const objects = Object.values(CLASS_OBJECTS).flat();
   let next = 0;
-  const rotate = setInterval(() => {
-    const name = objects[next++ % objects.length]!;
-    const before = provider.store.read(name).version;
-    narrator.storeChanged(name, before, provider.rotate(name).version);
-  }, options.rotateEveryMs);
+  const rotate = setInterval(() => store.change(objects[next++ % objects.length]!), options.rotateEveryMs);
   const changeClass = setTimeout(() => {
     const spc = cluster.get('SecretProviderClass', NAMESPACE, SHARED_CLASS)!;
     spc.spec!.parameters!['objects'] = [...CLASS_OBJECTS[SHARED_CLASS]!, ADDED_OBJECT].map((o) => `- name: ${o}`).join('\n');
     cluster.update(spc);
     narrator.line('class', `${NAMESPACE}/${SHARED_CLASS}`, `SecretProviderClass changed: + object ${ADDED_OBJECT}`);
-  }, options.durationMs > 0 ? options.durationMs / 2 : options.rotateEveryMs * 3);
-  const ended = options.durationMs > 0 ? new Promise<void>((resolve) => setTimeout(resolve, options.durationMs)) : new Promise<void>(() => {});
-  await Promise.race([ended, stopRequested]);
-  clearInterval(rotate);
-  clearTimeout(changeClass);
-}
-
-/** Narrates rotations of mounts (checking the files against the store) and of the synced Secret. */
-function watchRotations(agent: NodeAgent, cluster: InMemoryCluster, provider: FakeProviderControls, narrator: Narrator): () => void {
-  const stopOutcomes = agent.reconciler.onOutcome((outcome) => {
-    void filesMatchStore(outcome, provider).then((verified) => narrator.rotationOutcome(outcome, verified));
-  });
-  const lastData = new Map<string, Record<string, string>>();
-  const stopSecrets = cluster.watch('Secret', (event) => {
-    const secret = event.object as SecretResource;
-    const name = `${secret.metadata.namespace}/${secret.metadata.name}`;
-    const data = secret.data ?? {};
-    const before = lastData.get(name);
-    lastData.set(name, data);
-    if (event.type !== 'MODIFIED' || before === undefined || secret.metadata.name !== SYNCED_SECRET) return;
-    const keys = Object.keys(data).filter((key) => before[key] !== data[key]);
-    if (keys.length === 0) return;
-    narrator.secretChanged(name, keys, keys.map((key) => ({ id: SYNCED_KEYS[key]!, version: provider.store.read(SYNCED_KEYS[key]!).version })));
-  });
-  return () => {
-    stopOutcomes();
-    stopSecrets();
-  };
-}
-
-async function filesMatchStore(outcome: RotationOutcome, provider: FakeProviderControls): Promise<boolean> {
-  if (outcome.kind !== 'rotated') return true;
-  const target = outcome.binding.request.target.path;
-  for (const { id } of outcome.binding.objectVersions) {
-    const mounted = await readFile(join(target, id)).catch(() => undefined);
-    if (mounted === undefined || !Buffer.from(provider.store.read(id).contents).equals(mounted)) return false;
+  }, times.classChangeMs);
+  const stopping = new AbortController();
+  const ctx: DemoContext = { ...demos, endsAt: options.durationMs > 0 ? startedAt + options.durationMs : Infinity, signal: stopping.signal };
+  const shown = (async () => {
+    if (await sleepUntil(clock, startedAt + times.onDemandMs, stopping.signal)) await demonstrateOnDemandRotation(ctx, pods[pods.length - 1]!);
+    if (await sleepUntil(clock, startedAt + times.outageMs, stopping.signal)) await demonstrateProviderOutage(ctx, pods[0]!, pods);
+  })();
+  const ended = options.durationMs > 0 ? sleep(options.durationMs, undefined, { signal: stopping.signal }).catch(() => undefined) : new Promise<void>(() => {});
+  try {
+    await Promise.race([Promise.all([ended, shown]), stopRequested]);
+  } finally {
+    stopping.abort();
+    clearInterval(rotate);
+    clearTimeout(changeClass);
   }
-  return true;
+  await shown;
+}
+
+function scriptTimes(options: SimulationOptions): ScriptTimes {
+  if (options.durationMs > 0) {
+    return { classChangeMs: options.durationMs * 0.5, onDemandMs: options.durationMs * 0.55, outageMs: options.durationMs * 0.7 };
+  }
+  return { classChangeMs: options.rotateEveryMs * 3, onDemandMs: options.rotateEveryMs * 4.5, outageMs: options.rotateEveryMs * 5.5 };
+}
+
+/** Sleeps until `at` (at once when it has passed); false when `signal` aborted first. */
+async function sleepUntil(clock: Clock, at: number, signal: AbortSignal): Promise<boolean> {
+  return sleep(Math.max(0, at - clock.now()), true, { signal }).catch(() => false);
 }
 
 function printSummary(narrator: Narrator, summary: SimulationSummary, providerCalls: number): void {
@@ -177,8 +181,11 @@ function printSummary(narrator: Narrator, summary: SimulationSummary, providerCa
     summary.latenciesMs.length > 0
       ? `change -> files p50 ${(percentile(summary.latenciesMs, 50) / 1000).toFixed(2)}s, max ${(Math.max(...summary.latenciesMs) / 1000).toFixed(2)}s`
       : 'no latency measured';
+  const onDemand = summary.onDemandLatencyMs === undefined ? '' : `; on-demand rotation in ${summary.onDemandLatencyMs} ms`;
+  const failedChecks = `${summary.outageFailures} failed check${summary.outageFailures === 1 ? '' : 's'}`;
+  const outage = summary.outageFailures > 0 ? `; provider outage: ${failedChecks}, files kept` : '';
   narrator.note(
-    `\nSummary: ${summary.storeChanges} store changes; ${summary.mountRotations} mount rotations (${latency}); ` +
-      `${summary.secretUpdates} synced Secret updates; ${providerCalls} provider calls; ${summary.failures} failures.`,
+    `\nSummary: ${summary.storeChanges} store changes; ${summary.mountRotations} mount rotations (${latency})${onDemand}; ` +
+      `${summary.secretUpdates} synced Secret updates${outage}; ${providerCalls} provider calls; ${summary.failures} failures.`,
   );
 }
