@@ -92,11 +92,6 @@ export function unusableTokensReason(
   return expiry <= nowMs ? `a service-account token expired at ${at}` : `a service-account token expires at ${at}, within the ${marginMs / 1000}s refresh margin`;
 }
 
-/** The tokens can serve a provider call for every wanted audience now (see unusableTokensReason). */
-export function tokensUsable(json: string | undefined, audiences: readonly string[], nowMs: number, marginMs = TOKEN_REFRESH_MARGIN_MS): boolean {
-  return unusableTokensReason(json, audiences, nowMs, marginMs) === undefined;
-}
-
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:[Zz]|([+-])(\d{2}):(\d{2}))$/;
 
 /** RFC 3339 date-time (as Go's time.Time marshals it) -> epoch milliseconds; undefined when malformed. */

@@ -105,11 +105,6 @@ export function sameVolume(registered: VolumeRequest, incoming: VolumeRequest): 
   );
 }
 
-/** A stable key for a binding: one binding per target path. */
-export function bindingKey(request: VolumeRequest): string {
-  return request.target.path;
-}
-
 function required(context: StringMap, key: string): string {
   const value = context[key];
   if (value === undefined) throw new DomainError('MissingVolumeContext', `volume_context is missing "${key}"`);

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { parseServiceAccountTokens, tokensUsable, type TokenValidity } from '../../src/domain/service-account-tokens.js';
+import { parseServiceAccountTokens, type TokenValidity } from '../../src/domain/service-account-tokens.js';
+import { tokensUsable } from '../support/service-account-tokens.js';
 import type { PodIdentity } from '../../src/domain/volume-binding.js';
 import type { TokenSource } from '../../src/ports/token-source.js';
 

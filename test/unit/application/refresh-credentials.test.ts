@@ -9,7 +9,7 @@ import { MemoryTokenSource } from '../../../src/adapters/memory-cluster/memory-t
 import { RefreshCredentials } from '../../../src/application/refresh-credentials.js';
 import { DomainError } from '../../../src/domain/errors.js';
 import type { CurrentSecret } from '../../../src/domain/secret-sync-plan.js';
-import { tokensUsable, type TokenRequest } from '../../../src/domain/service-account-tokens.js';
+import type { TokenRequest } from '../../../src/domain/service-account-tokens.js';
 import { parseVolumeRequest, type PodIdentity, type StringMap, type VolumeRequest } from '../../../src/domain/volume-binding.js';
 import type { PodInfo, PodSource } from '../../../src/ports/pod-source.js';
 import type { SecretSink } from '../../../src/ports/secret-sink.js';
@@ -17,6 +17,7 @@ import type { TokenSource } from '../../../src/ports/token-source.js';
 import { aPublishCommand, KUBELET_ROOT } from '../../support/builders.js';
 import { aPodResource, aSecretResource } from '../../support/cluster-builders.js';
 import { CollectingLogger } from '../../support/driver-harness.js';
+import { tokensUsable } from '../../support/service-account-tokens.js';
 
 const POD_UID = 'pod-uid-1';
 const MINUTE = 60_000;

@@ -5,10 +5,10 @@ import {
   onePerAudience,
   parseServiceAccountTokens,
   TOKEN_REFRESH_MARGIN_MS,
-  tokensUsable,
   type TokenRequest,
   unusableTokensReason,
 } from '../../../src/domain/service-account-tokens.js';
+import { tokensUsable } from '../../support/service-account-tokens.js';
 
 const NOW = Date.parse('2026-03-01T12:00:00Z');
 const MINUTE = 60_000;

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { DomainError } from '../../../src/domain/errors.js';
-import { bindingKey, parseVolumeRequest, sameVolume, UNKNOWN_VOLUME_ID, type PublishCommand, type VolumeRequest } from '../../../src/domain/volume-binding.js';
+import { parseVolumeRequest, sameVolume, UNKNOWN_VOLUME_ID, type PublishCommand, type VolumeRequest } from '../../../src/domain/volume-binding.js';
 import { VolumeContextKey } from '../../../src/domain/volume-context.js';
 import { aPublishCommand, KUBELET_ROOT, targetPathFor } from '../../support/builders.js';
 import { codeOf } from '../../support/domain-error-code.js';
@@ -198,19 +198,6 @@ describe('domain/volume-binding', () => {
     it('still compares everything else', () => {
       expect(sameVolume(recovered, { ...kubelets, className: 'other-class' })).to.equal(false);
       expect(sameVolume(recovered, { ...kubelets, pod: { ...kubelets.pod, uid: 'other' } })).to.equal(false);
-    });
-  });
-
-  describe('bindingKey', () => {
-    it('is the target path, one binding per target', () => {
-      const request = parseVolumeRequest(aPublishCommand({ podUid: 'u-9' }), KUBELET_ROOT);
-      expect(bindingKey(request)).to.equal(targetPathFor('u-9'));
-    });
-
-    it('differs for two volumes of the same pod', () => {
-      const a = parseVolumeRequest({ ...aPublishCommand(), targetPath: targetPathFor('pod-uid-1', 'a') }, KUBELET_ROOT);
-      const b = parseVolumeRequest({ ...aPublishCommand(), targetPath: targetPathFor('pod-uid-1', 'b') }, KUBELET_ROOT);
-      expect(bindingKey(a)).to.not.equal(bindingKey(b));
     });
   });
 });
