@@ -1,5 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import { expect } from 'chai';
+import { demoDurations } from '../../src/app/simulation/check-timing.js';
+import { formatDuration } from '../../src/domain/duration.js';
 import { TmpfsSandbox } from '../support/tmpfs-sandbox.js';
 import { CliProcess, mountsUnder } from './processes.js';
 
@@ -84,8 +86,11 @@ describe('e2e: simulate', function () {
     const context = `\nstdout:\n${out}\nstderr:\n${child.stderr}`;
 
     expect(exit, context).to.deep.equal({ code: 0, signal: null });
-    expect(out, context).to.match(/skipped on-demand rotation +needs up to 2\.7s, 1\.\ds left: run with a longer --duration to see it/);
-    expect(out, context).to.match(/skipped provider outage +needs up to 5\.4s, 1\.\ds left: run with a longer --duration to see it/);
+    // What each step may need follows from the interval, the jitter and the 3 pods sharing 4 workers.
+    const needs = demoDurations({ intervalMs: 2_000, jitterFraction: 0.1, workers: 4, mounts: 3 });
+    const shown = (ms: number): string => formatDuration(Math.ceil(ms / 100) * 100).replaceAll('.', '\\.');
+    expect(out, context).to.match(new RegExp(`skipped on-demand rotation +needs up to ${shown(needs.onDemandMs)}, [\\d.]+s left: run with a longer --duration to see it`));
+    expect(out, context).to.match(new RegExp(`skipped provider outage +needs up to ${shown(needs.outageMs)}, [\\d.]+s left: run with a longer --duration to see it`));
     expect(out, context).not.to.match(/annotated|on demand|outage +provider/);
     expect(out, context).to.match(/^Summary: .*mount rotations \(change -> files [^)]*\); \d+ synced Secret updates; \d+ provider calls; 0 failures\.$/m);
   });

@@ -14,6 +14,9 @@ import { InvalidAttributesError } from './mount-attributes.js';
 
 export type { FakeAnswerTransform, FakeFailure } from './fake-provider-state.js';
 
+/** The gRPC status message of an injected failure: callers can tell the failures they caused from real ones. */
+export const INJECTED_FAILURE_MESSAGE = 'fake provider: injected failure';
+
 export interface FakeProviderOptions {
   readonly socketPath: string;
   readonly runtimeName?: string;
@@ -90,7 +93,7 @@ async function answerMount(
   const failure = state.takeFailure();
   if (failure?.delayMs) await sleep(failure.delayMs, undefined, { signal: stopped });
   if (failure?.grpcStatus !== undefined) {
-    return callback({ code: statusCode(failure.grpcStatus), details: 'fake provider: injected failure' });
+    return callback({ code: statusCode(failure.grpcStatus), details: INJECTED_FAILURE_MESSAGE });
   }
   if (failure?.code) return callback(null, { error: { code: failure.code } });
   try {

@@ -1,18 +1,24 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseDuration } from '../../domain/duration.js';
 import type { CliIo } from '../cli-io.js';
-import { formatDuration } from '../../domain/duration.js';
 import { parseFlags, usage, UsageError, type FlagDefinition } from '../flags.js';
-import { runSimulation } from '../simulation/simulation.js';
+import { DRIVER_LOG, runSimulation } from '../simulation/simulation.js';
 
 const FLAGS: readonly FlagDefinition[] = [
   { name: 'pods', kind: 'int', default: 3, help: 'pods the fake kubelet starts (all but the last share a class with a synced Secret)' },
   { name: 'interval', kind: 'duration', default: 2_000, help: 'rotation poll interval of the driver (--rotation-poll-interval)' },
   { name: 'rotate-every', kind: 'duration', default: 4_000, help: 'how often a secret changes in the external store' },
-  { name: 'duration', kind: 'duration', default: 20_000, help: 'how long the scenario runs; 0 runs until Ctrl-C' },
+  {
+    name: 'duration',
+    kind: 'string',
+    default: 'auto',
+    help: 'how long the scenario runs: a duration such as 30s, 0 until Ctrl-C, or auto (20s, longer when --pods needs it to show every step)',
+  },
   { name: 'kubelet-root', kind: 'string', default: '', help: 'kubelet root for the mounts (default: a new temporary directory, removed at the end)' },
   { name: 'v', kind: 'int', default: 0, help: 'driver log verbosity (the driver log goes to a file named at start)' },
+  { name: 'keep', kind: 'bool', default: false, help: 'keep the driver log after a successful run too (it is always kept after a failure)' },
   { name: 'help', kind: 'bool', default: false, help: 'print this help and exit' },
 ];
 
@@ -33,10 +39,10 @@ export async function runSimulateCommand(args: readonly string[], io: CliIo): Pr
   const rotateEveryMs = values['rotate-every'] as number;
   if (intervalMs <= 0) throw new UsageError('flag "--interval" must be greater than zero');
   if (rotateEveryMs <= 0) throw new UsageError('flag "--rotate-every" must be greater than zero');
-  const durationMs = values['duration'] as number;
-  if (durationMs < 0) throw new UsageError('flag "--duration" must not be negative');
+  const durationMs = parseRunDuration(values['duration'] as string);
   // A short directory name keeps the socket paths well under the 107-byte limit.
   const workDir = await mkdtemp(join(tmpdir(), 'sscsi-'));
+  let failed = true;
   try {
     const summary = await runSimulation(
       {
@@ -50,14 +56,32 @@ export async function runSimulateCommand(args: readonly string[], io: CliIo): Pr
       },
       { write: (line) => io.out(`${line}\n`), stopRequested: io.stopRequested },
     );
-    const seenEndToEnd = summary.mountRotations > 0 && summary.secretUpdates > 0;
-    if (summary.failures > 0) return 1;
-    if (durationMs > 0 && !seenEndToEnd) {
-      io.err(`no rotation reached both the files and the Secret within ${formatDuration(durationMs)}; try a longer --duration\n`);
-      return 1;
-    }
-    return 0;
+    failed = summary.failures > 0;
+    return failed ? 1 : 0;
   } finally {
-    await rm(workDir, { recursive: true, force: true });
+    if (failed || values['keep']) {
+      await removeAllBut(workDir, DRIVER_LOG);
+      io.err(`driver log kept: ${join(workDir, DRIVER_LOG)}\n`);
+    } else {
+      await rm(workDir, { recursive: true, force: true });
+    }
   }
+}
+
+function parseRunDuration(value: string): number | 'auto' {
+  if (value === 'auto') return 'auto';
+  let durationMs: number;
+  try {
+    durationMs = parseDuration(value);
+  } catch {
+    throw new UsageError(`invalid value "${value}" for flag "--duration": expected auto, 0 or a duration such as 30s or 2m`);
+  }
+  if (durationMs < 0) throw new UsageError(`invalid value "${value}" for flag "--duration": must not be negative`);
+  return durationMs;
+}
+
+/** Empties `dir` except for `keep` (sockets, mount directories and the like go). */
+async function removeAllBut(dir: string, keep: string): Promise<void> {
+  const entries = await readdir(dir).catch(() => []);
+  await Promise.all(entries.filter((name) => name !== keep).map((name) => rm(join(dir, name), { recursive: true, force: true })));
 }

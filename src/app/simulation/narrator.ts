@@ -1,3 +1,4 @@
+import type { DomainError } from '../../domain/errors.js';
 import { describeDiff } from '../../domain/object-versions.js';
 import { RotationAnnotation } from '../../domain/rotation-policy.js';
 import type { RotationOutcome } from '../../application/rotate-binding.js';
@@ -34,12 +35,13 @@ export class Narrator {
   private failures = 0;
   private outageFailures = 0;
   private onDemandLatencyMs: number | undefined;
-  private providerDown = false;
 
+  /** `causedBySimulation`: a failure the simulation brought about on purpose (its provider outage), expected whenever it is reported. */
   constructor(
     private readonly write: (line: string) => void,
     private readonly now: () => number,
     private readonly startedAt: number,
+    private readonly causedBySimulation: (error: DomainError) => boolean = () => false,
   ) {}
 
   line(kind: string, subject: string, text: string): void {
@@ -59,7 +61,7 @@ export class Narrator {
   rotationOutcome(outcome: RotationOutcome, verified: boolean): void {
     const { pod } = outcome.binding.request;
     const subject = `${pod.namespace}/${pod.name}`;
-    if (outcome.kind === 'failed' && this.providerDown) {
+    if (outcome.kind === 'failed' && this.causedBySimulation(outcome.error)) {
       this.outageFailures++;
       if (!verified) this.failures++;
       // The full reason is long and the same for each pod: the pod status line shows it once.
@@ -85,11 +87,6 @@ export class Narrator {
   secretChanged(name: string, keys: readonly string[], versions: readonly { id: string; version: string }[]): void {
     this.secretUpdates++;
     this.line('secret', name, `data updated: ${keys.join(', ')}${this.lagFor(versions, false)}`);
-  }
-
-  /** While the simulation keeps the provider down, failed checks are expected: counted apart, not as failures. */
-  expectOutageFailures(expected: boolean): void {
-    this.providerDown = expected;
   }
 
   onDemandRequested(subject: string, value: string): void {

@@ -7,13 +7,11 @@ import { formatDuration } from '../../domain/duration.js';
 import { podStatusName } from '../../domain/pod-status.js';
 import { RotationAnnotation } from '../../domain/rotation-policy.js';
 import type { Clock } from '../../ports/clock.js';
-import type { RotationConfig } from '../config.js';
+import { demoDurations, immediateCheckWithinMs, scheduledCheckWithinMs, type CheckTiming } from './check-timing.js';
 import type { Narrator } from './narrator.js';
 import type { RotationWatch } from './rotation-watch.js';
 import type { StoreChanges } from './store-changes.js';
 import { CLASS_OBJECTS, PROVIDER } from './world.js';
-
-export type RotationTiming = Pick<RotationConfig, 'intervalMs' | 'jitterFraction'>;
 
 export interface DemoContext {
   readonly cluster: InMemoryCluster;
@@ -22,33 +20,14 @@ export interface DemoContext {
   readonly watch: RotationWatch;
   readonly narrator: Narrator;
   readonly clock: Clock;
-  readonly rotation: RotationTiming;
+  readonly timing: CheckTiming;
   /** Where the fake kubelet mounted each pod's volume. */
   readonly targetOf: (pod: FakePod) => string;
+  /** When the rotation loop will next check the pod's mount (epoch ms), if it knows the mount. */
+  readonly dueAt: (pod: FakePod) => number | undefined;
   /** When the run ends (Infinity until Ctrl-C): a demonstration that cannot finish by then is skipped. */
   readonly endsAt: number;
   readonly signal: AbortSignal;
-}
-
-/**
- * Time a check takes beyond its schedule: the provider client's retries of UNAVAILABLE (0.3 s), the
- * file writes and the file checks of the simulation.
- */
-const CHECK_WORK_MS = 500;
-
-/**
- * The longest each demonstration can take, from the due times the rotation loop may pick: a binding is
- * checked within the interval plus its jitter after its previous check, and after a failure within its
- * backoff, which never exceeds that either.
- */
-export function demoDurations(timing: RotationTiming): { readonly onDemandMs: number; readonly outageMs: number } {
-  const checkWithinMs = scheduledCheckWithin(timing);
-  return { onDemandMs: checkWithinMs, outageMs: 2 * checkWithinMs };
-}
-
-/** The longest wait for a binding's next check (on schedule or after a failure), with the check's own work. */
-function scheduledCheckWithin(timing: RotationTiming): number {
-  return timing.intervalMs * (1 + timing.jitterFraction) + CHECK_WORK_MS;
 }
 
 /**
@@ -58,12 +37,13 @@ function scheduledCheckWithin(timing: RotationTiming): number {
  */
 export async function demonstrateOnDemandRotation(ctx: DemoContext, pod: FakePod): Promise<void> {
   const subject = `${pod.namespace}/${pod.name}`;
-  if (!fitsBeforeEnd(ctx, 'on-demand rotation', demoDurations(ctx.rotation).onDemandMs)) return;
-  const waitMs = scheduledCheckWithin(ctx.rotation);
-  const previous = await ctx.watch.nextCheck(pod, isSettled, waitMs, ctx.signal);
+  if (!fitsBeforeEnd(ctx, 'on-demand rotation', demoDurations(ctx.timing).onDemandMs)) return;
+  const scheduledWithinMs = scheduledCheckWithinMs(ctx.timing);
+  const previous = await ctx.watch.nextCheck(pod, isSettled, scheduledWithinMs, ctx.signal);
   if (ctx.signal.aborted) return;
-  if (previous === undefined) return ctx.narrator.problem(subject, `no rotation check within ${formatDuration(waitMs)}`);
-  const answered = ctx.watch.nextCheck(pod, () => true, waitMs, ctx.signal);
+  if (previous === undefined) return ctx.narrator.problem(subject, `no rotation check within ${formatDuration(scheduledWithinMs)}`);
+  const answerWithinMs = immediateCheckWithinMs(ctx.timing);
+  const answered = ctx.watch.nextCheck(pod, () => true, answerWithinMs, ctx.signal);
   ctx.store.change(CLASS_OBJECTS[classOf(pod)]![0]!);
   const requestedAt = ctx.clock.now();
   const value = new Date(requestedAt).toISOString();
@@ -73,51 +53,57 @@ export async function demonstrateOnDemandRotation(ctx: DemoContext, pod: FakePod
   ctx.narrator.onDemandRequested(subject, value);
   const answer = await answered;
   if (ctx.signal.aborted) return;
-  if (answer === undefined) return ctx.narrator.problem(subject, `on demand: no check within ${formatDuration(waitMs)} of the request`);
-  const scheduledAt = previous.at + ctx.rotation.intervalMs * (1 - ctx.rotation.jitterFraction);
+  if (answer === undefined) return ctx.narrator.problem(subject, `on demand: no check within ${formatDuration(answerWithinMs)} of the request`);
+  const scheduledAt = previous.at + ctx.timing.intervalMs * (1 - ctx.timing.jitterFraction);
   ctx.narrator.onDemandAnswered(answer.outcome, answer.at - requestedAt, scheduledAt - requestedAt);
 }
 
 /**
  * Makes every provider call fail (UNAVAILABLE) while one of `pod`'s objects changes in the store, until
- * each of `pods` had a failed check: the checks keep the files as they were and `pod`'s status shows
- * `lastRotationError`. Once the provider answers again, `pod`'s next check rotates and clears the error.
+ * each of `pods` had a failed check: the checks keep the files as they were (from now on, every failed
+ * check is verified to leave them so) and `pod`'s status shows `lastRotationError`. Once the provider
+ * answers again, `pod`'s next check (due when its status says) rotates and clears the error.
  */
 export async function demonstrateProviderOutage(ctx: DemoContext, pod: FakePod, pods: readonly FakePod[]): Promise<void> {
   const subject = `${pod.namespace}/${pod.name}`;
   const className = classOf(pod);
-  if (!fitsBeforeEnd(ctx, 'provider outage', demoDurations(ctx.rotation).outageMs)) return;
-  const waitMs = scheduledCheckWithin(ctx.rotation);
+  if (!fitsBeforeEnd(ctx, 'provider outage', demoDurations(ctx.timing).outageMs)) return;
+  const stallMs = scheduledCheckWithinMs(ctx.timing);
   await ctx.watch.freezeFiles(pods.map(ctx.targetOf));
-  ctx.narrator.expectOutageFailures(true);
   try {
-    const failures = pods.map((each) => ctx.watch.nextCheck(each, (outcome) => outcome.kind === 'failed', waitMs, ctx.signal));
-    ctx.provider.setFailure({ grpcStatus: 'UNAVAILABLE' });
-    ctx.narrator.line('outage', `provider ${PROVIDER}`, 'down: every Mount call fails with UNAVAILABLE until each pod had a failed check');
-    ctx.store.change(CLASS_OBJECTS[className]![0]!);
-    if ((await failures[pods.indexOf(pod)]) !== undefined) {
+    const failures = ctx.watch.checksOf(pods, (outcome) => outcome.kind === 'failed', stallMs, ctx.signal, (failed) => {
+      if (failed !== pod) return;
       const error = podStatus(ctx, pod, className)?.lastRotationError;
       if (error === undefined) ctx.narrator.problem(subject, 'pod status has no lastRotationError after a failed check');
       else ctx.narrator.line('status', subject, `lastRotationError: ${error}`);
-    }
-    const failed = await Promise.all(failures);
+    });
+    ctx.provider.setFailure({ grpcStatus: 'UNAVAILABLE' });
+    ctx.narrator.line('outage', `provider ${PROVIDER}`, 'down: every Mount call fails with UNAVAILABLE until each pod had a failed check');
+    ctx.store.change(CLASS_OBJECTS[className]![0]!);
+    const failed = await failures;
     if (ctx.signal.aborted) return;
-    const missed = pods.filter((_, i) => failed[i] === undefined).map((each) => `${each.namespace}/${each.name}`);
-    if (missed.length > 0) return ctx.narrator.problem(missed.join(', '), `no failed check within ${formatDuration(waitMs)} of the outage`);
-    const recovered = ctx.watch.nextCheck(pod, isSettled, waitMs, ctx.signal);
+    const missed = pods.filter((each) => !failed.has(each)).map((each) => `${each.namespace}/${each.name}`);
+    if (missed.length > 0) return ctx.narrator.problem(missed.join(', '), `no failed check within ${formatDuration(stallMs)} of the one before`);
+    const recoverWithinMs = nextCheckWithinMs(ctx, pod);
+    const recovered = ctx.watch.nextCheck(pod, isSettled, recoverWithinMs, ctx.signal);
     ctx.provider.clearFailure();
     ctx.narrator.line('outage', `provider ${PROVIDER}`, 'up again: Mount calls answer');
     const next = await recovered;
     if (ctx.signal.aborted) return;
-    if (next === undefined) return ctx.narrator.problem(subject, `no successful check within ${formatDuration(waitMs)} after the outage`);
+    if (next === undefined) return ctx.narrator.problem(subject, `no successful check within ${formatDuration(recoverWithinMs)} after the outage`);
     const left = podStatus(ctx, pod, className)?.lastRotationError;
     if (left !== undefined) return ctx.narrator.problem(subject, `lastRotationError still set after a successful check: ${left}`);
     ctx.narrator.line('status', subject, `lastRotationError cleared by the next check (${next.outcome.kind})`);
   } finally {
     ctx.provider.clearFailure();
-    ctx.narrator.expectOutageFailures(false);
-    ctx.watch.thawFiles();
   }
+}
+
+/** How long `pod`'s next check may take to come: when the rotation loop has it due (after a failure, its backoff), then its turn for a worker. */
+function nextCheckWithinMs(ctx: DemoContext, pod: FakePod): number {
+  const dueAt = ctx.dueAt(pod);
+  const dueInMs = dueAt === undefined ? scheduledCheckWithinMs(ctx.timing) : Math.max(0, dueAt - ctx.clock.now());
+  return dueInMs + immediateCheckWithinMs(ctx.timing);
 }
 
 function fitsBeforeEnd(ctx: DemoContext, what: string, needsMs: number): boolean {

@@ -31,9 +31,9 @@ type FileSnapshot = ReadonlyMap<string, Buffer>;
 
 /**
  * Narrates every rotation check and every change of the synced Secret, verifying the files: after a
- * rotation they must hold the store's contents of the versions the driver reports; while files are
- * frozen (a provider outage), a failed check must leave them byte for byte as they were. The
- * scenario's steps wait here for a pod's next check.
+ * rotation they must hold the store's contents of the versions the driver reports; once files are
+ * frozen (from the provider outage on), a failed check must leave them byte for byte as they were. The
+ * scenario's steps wait here for the checks they narrate.
  */
 export class RotationWatch {
   private readonly waiters = new Set<Waiter>();
@@ -77,13 +77,57 @@ export class RotationWatch {
     });
   }
 
-  /** Keeps the current files of `targets`: until `thawFiles`, a failed check of one must leave them as they are. */
-  async freezeFiles(targets: readonly string[]): Promise<void> {
-    this.frozen = new Map(await Promise.all(targets.map(async (target) => [target, await snapshot(target)] as const)));
+  /**
+   * The next `wanted` check of each of `pods`, for as long as they keep coming: gives up once no pod's
+   * wanted check arrived for `stallMs` (from the call, then from the latest arrival), or when `signal`
+   * aborts. On a loaded machine a wave of checks takes longer; it is waited for while it progresses.
+   * `onEach` hears each pod's check as it arrives.
+   */
+  checksOf(
+    pods: readonly PodName[],
+    wanted: (outcome: RotationOutcome) => boolean,
+    stallMs: number,
+    signal: AbortSignal,
+    onEach: (pod: PodName, timed: TimedOutcome) => void = () => {},
+  ): Promise<Map<PodName, TimedOutcome>> {
+    const seen = new Map<PodName, TimedOutcome>();
+    return new Promise((resolve) => {
+      let timer = setTimeout(() => finish(), stallMs);
+      const waiters: Waiter[] = [];
+      const finish = (): void => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', finish);
+        for (const waiter of waiters) this.waiters.delete(waiter);
+        resolve(seen);
+      };
+      for (const pod of pods) {
+        const waiter: Waiter = {
+          pod,
+          wanted,
+          resolve: (timed) => {
+            this.waiters.delete(waiter);
+            if (timed === undefined) return finish(); // the watch stopped
+            seen.set(pod, timed);
+            onEach(pod, timed);
+            clearTimeout(timer);
+            if (seen.size === pods.length) finish();
+            else timer = setTimeout(() => finish(), stallMs);
+          },
+        };
+        waiters.push(waiter);
+        this.waiters.add(waiter);
+      }
+      signal.addEventListener('abort', finish);
+      if (signal.aborted || pods.length === 0) finish();
+    });
   }
 
-  thawFiles(): void {
-    this.frozen = undefined;
+  /**
+   * Keeps the current files of `targets`: from now on a failed check of one must leave them as they are
+   * (a rotation verified against the store moves the kept files on).
+   */
+  async freezeFiles(targets: readonly string[]): Promise<void> {
+    this.frozen = new Map(await Promise.all(targets.map(async (target) => [target, await snapshot(target)] as const)));
   }
 
   private checked(outcome: RotationOutcome): void {

@@ -2,10 +2,11 @@ import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SystemClock } from '../../adapters/clock/system-clock.js';
+import { BindingRegistry } from '../../application/binding-registry.js';
 import { ConsoleLogger } from '../../adapters/console-log/console-logger.js';
 import { CsiNodeClient } from '../../adapters/fake-kubelet/csi-node-client.js';
 import { FakeKubelet, type FakePod } from '../../adapters/fake-kubelet/fake-kubelet.js';
-import { startFakeProvider } from '../../adapters/fake-provider/fake-provider-server.js';
+import { INJECTED_FAILURE_MESSAGE, startFakeProvider } from '../../adapters/fake-provider/fake-provider-server.js';
 import { InMemoryCluster } from '../../adapters/memory-cluster/cluster-store.js';
 import { MemoryMetrics } from '../../adapters/memory-metrics/memory-metrics.js';
 import { formatDuration } from '../../domain/duration.js';
@@ -17,6 +18,7 @@ import { chooseMountMode, nodeFilesModule } from '../modules/files.module.js';
 import { memoryClusterModule } from '../modules/memory-cluster.module.js';
 import { grpcProviderModule } from '../modules/provider.module.js';
 import { startNodeAgent } from '../node-agent.js';
+import { demoDurations, scheduledCheckWithinMs, type CheckTiming } from './check-timing.js';
 import { Narrator, percentile, type SimulationSummary } from './narrator.js';
 import { demonstrateOnDemandRotation, demonstrateProviderOutage, type DemoContext } from './rotation-demos.js';
 import { RotationWatch } from './rotation-watch.js';
@@ -27,12 +29,17 @@ export interface SimulationOptions {
   readonly pods: number;
   readonly intervalMs: number;
   readonly rotateEveryMs: number;
-  /** 0 = until stopRequested. */
-  readonly durationMs: number;
+  /** 0 = until stopRequested; `auto` = the default run, lengthened when the steps need more time (many pods). */
+  readonly durationMs: number | 'auto';
   readonly workDir: string;
   readonly kubeletRoot: string;
   readonly verbosity: number;
 }
+
+type ResolvedOptions = SimulationOptions & { readonly durationMs: number };
+
+/** The default run: long enough to show a few rotations, lengthened to show every step when many pods share the workers. */
+const DEFAULT_DURATION_MS = 20_000;
 
 export interface SimulationOutput {
   readonly write: (line: string) => void;
@@ -40,6 +47,8 @@ export interface SimulationOutput {
 }
 
 const NODE_NAME = 'sim-node';
+/** The driver's log, in the work directory. */
+export const DRIVER_LOG = 'driver.log';
 
 /** When the scripted events come: shares of the run, or multiples of `rotateEveryMs` when it runs until Ctrl-C. */
 interface ScriptTimes {
@@ -54,28 +63,30 @@ interface ScriptTimes {
  * the shared class halfway, asks one pod for a rotation on demand, takes the provider down for a
  * moment, narrates each rotation, then deletes the pods and sums up.
  */
-export async function runSimulation(options: SimulationOptions, output: SimulationOutput): Promise<SimulationSummary> {
+export async function runSimulation(requested: SimulationOptions, output: SimulationOutput): Promise<SimulationSummary> {
   const clock = new SystemClock();
-  const narrator = new Narrator(output.write, () => clock.now(), clock.now());
-  const logPath = join(options.workDir, 'driver.log');
+  const narrator = new Narrator(output.write, () => clock.now(), clock.now(), (error) => error.message.includes(INJECTED_FAILURE_MESSAGE));
+  const logPath = join(requested.workDir, DRIVER_LOG);
   const logStream = createWriteStream(logPath);
-  const logger = new ConsoleLogger({ json: false, verbosity: options.verbosity, write: (line) => logStream.write(`${line}\n`), now: () => new Date() });
+  const logger = new ConsoleLogger({ json: false, verbosity: requested.verbosity, write: (line) => logStream.write(`${line}\n`), now: () => new Date() });
   const cluster = new InMemoryCluster({ clock });
   for (const [name, objects] of Object.entries(CLASS_OBJECTS)) cluster.create(classResource(name, objects));
-  const pods = simulatedPods(options.pods).map((pod) => ({ ...pod, uid: cluster.create(podResource(pod, NODE_NAME)).metadata.uid! }));
-  const provider = await startFakeProvider({ socketPath: join(options.workDir, 'providers', `${PROVIDER}.sock`) });
+  const pods = simulatedPods(requested.pods).map((pod) => ({ ...pod, uid: cluster.create(podResource(pod, NODE_NAME)).metadata.uid! }));
+  const provider = await startFakeProvider({ socketPath: join(requested.workDir, 'providers', `${PROVIDER}.sock`) });
   const config = driverConfig(
     parseFlags(DRIVER_FLAGS, [
-      `--endpoint=unix://${join(options.workDir, 'csi.sock')}`,
+      `--endpoint=unix://${join(requested.workDir, 'csi.sock')}`,
       `--nodeid=${NODE_NAME}`,
-      `--provider-volume=${join(options.workDir, 'providers')}`,
+      `--provider-volume=${join(requested.workDir, 'providers')}`,
       '--additional-provider-volume-paths=',
       '--enable-secret-rotation',
-      `--rotation-poll-interval=${options.intervalMs}ms`,
-      `--kubelet-root=${options.kubeletRoot}`,
+      `--rotation-poll-interval=${requested.intervalMs}ms`,
+      `--kubelet-root=${requested.kubeletRoot}`,
       '--cluster=memory',
     ]),
   );
+  const timing: CheckTiming = { ...config.rotation, mounts: pods.length };
+  const options: ResolvedOptions = { ...requested, durationMs: resolvedDuration(requested, timing) };
   const mountMode = await chooseMountMode(true, logger);
   const agent = await startNodeAgent(
     config,
@@ -92,7 +103,19 @@ export async function runSimulation(options: SimulationOptions, output: Simulati
   narrator.note(`Mounts under ${options.kubeletRoot} (${mountMode === 'tmpfs' ? 'tmpfs' : 'plain directories: this process cannot mount tmpfs'}); driver log ${logPath}\n`);
   const store = new StoreChanges(provider, narrator);
   const watch = new RotationWatch(agent, cluster, store, narrator, clock);
-  const demos = { cluster, provider, store, watch, narrator, clock, rotation: config.rotation, targetOf: (pod: FakePod) => kubelet.targetPath(pod, pod.volumes[0]!.name) };
+  const targetOf = (pod: FakePod): string => kubelet.targetPath(pod, pod.volumes[0]!.name);
+  const registry = agent.container.get(BindingRegistry);
+  const demos = {
+    cluster,
+    provider,
+    store,
+    watch,
+    narrator,
+    clock,
+    timing,
+    targetOf,
+    dueAt: (pod: FakePod) => registry.get(targetOf(pod))?.schedule.nextDueAt,
+  };
   try {
     for (const pod of pods) await startPod(kubelet, pod, store, narrator);
     await changeSecretsUntilDone(options, pods, demos, output.stopRequested);
@@ -112,6 +135,7 @@ export async function runSimulation(options: SimulationOptions, output: Simulati
     await provider.stop();
     await new Promise((resolve) => logStream.end(resolve));
   }
+  expectEndToEndRotation(narrator, options, demos.timing);
   const summary = narrator.summary();
   printSummary(narrator, summary, provider.mountCount);
   return summary;
@@ -130,14 +154,14 @@ async function startPod(kubelet: FakeKubelet, pod: FakePod, store: StoreChanges,
  * in it is bounded); Ctrl-C cuts it short.
  */
 async function changeSecretsUntilDone(
-  options: SimulationOptions,
+  options: ResolvedOptions,
   pods: readonly FakePod[],
   demos: Omit<DemoContext, 'endsAt' | 'signal'>,
   stopRequested: Promise<void>,
 ): Promise<void> {
   const { cluster, store, narrator, clock } = demos;
   const startedAt = clock.now();
-  const times = scriptTimes(options);
+  const times = scriptTimes(options, demos.timing);
   const objects = Object.values(CLASS_OBJECTS).flat();
   let next = 0;
   const rotate = setInterval(() => store.change(objects[next++ % objects.length]!), options.rotateEveryMs);
@@ -164,16 +188,49 @@ async function changeSecretsUntilDone(
   await shown;
 }
 
-function scriptTimes(options: SimulationOptions): ScriptTimes {
-  if (options.durationMs > 0) {
-    return { classChangeMs: options.durationMs * 0.5, onDemandMs: options.durationMs * 0.55, outageMs: options.durationMs * 0.7 };
+function scriptTimes(options: ResolvedOptions, timing: CheckTiming): ScriptTimes {
+  if (options.durationMs === 0) {
+    return { classChangeMs: options.rotateEveryMs * 3, onDemandMs: options.rotateEveryMs * 4.5, outageMs: options.rotateEveryMs * 5.5 };
   }
-  return { classChangeMs: options.rotateEveryMs * 3, onDemandMs: options.rotateEveryMs * 4.5, outageMs: options.rotateEveryMs * 5.5 };
+  // The demonstrations come last, as late as lets both finish in time (they are skipped when they cannot).
+  const demos = demoDurations(timing);
+  const onDemandMs = Math.max(options.durationMs * 0.55, options.durationMs - demos.onDemandMs - demos.outageMs);
+  return { classChangeMs: options.durationMs * 0.5, onDemandMs, outageMs: onDemandMs };
+}
+
+/**
+ * How long a run must last to show every step: a store change reaching its mounts, then the on-demand
+ * rotation and the provider outage, each given the longest it can take (more pods take longer to check).
+ */
+function resolvedDuration(options: SimulationOptions, timing: CheckTiming): number {
+  if (options.durationMs !== 'auto') return options.durationMs;
+  return Math.max(DEFAULT_DURATION_MS, Math.ceil(durationForEveryStep(options, timing) / 1000) * 1000);
+}
+
+function durationForEveryStep(options: Pick<SimulationOptions, 'rotateEveryMs'>, timing: CheckTiming): number {
+  const demos = demoDurations(timing);
+  return options.rotateEveryMs + scheduledCheckWithinMs(timing) + demos.onDemandMs + demos.outageMs;
 }
 
 /** Sleeps until `at` (at once when it has passed); false when `signal` aborted first. */
 async function sleepUntil(clock: Clock, at: number, signal: AbortSignal): Promise<boolean> {
   return sleep(Math.max(0, at - clock.now()), true, { signal }).catch(() => false);
+}
+
+/**
+ * A run long enough for a store change to reach its mounts must have shown a rotation of the files and
+ * of the synced Secret; a shorter one says so instead.
+ */
+function expectEndToEndRotation(narrator: Narrator, options: ResolvedOptions, timing: CheckTiming): void {
+  const { mountRotations, secretUpdates } = narrator.summary();
+  if (options.durationMs === 0 || (mountRotations > 0 && secretUpdates > 0)) return;
+  const needsMs = options.rotateEveryMs + scheduledCheckWithinMs(timing);
+  const needs = `a store change after ${formatDuration(options.rotateEveryMs)}, then its check within ${formatDuration(Math.ceil(needsMs - options.rotateEveryMs))}`;
+  if (options.durationMs < needsMs) {
+    narrator.line('skipped', 'rotation end to end', `needs ${needs}; the run lasted ${formatDuration(options.durationMs)}: run with a longer --duration to see it`);
+  } else {
+    narrator.problem('rotation end to end', `no rotation reached both the files and the Secret, though the run allowed ${needs}`);
+  }
 }
 
 function printSummary(narrator: Narrator, summary: SimulationSummary, providerCalls: number): void {

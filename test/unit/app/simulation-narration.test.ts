@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { FakeSecretStore } from '../../../src/adapters/fake-provider/fake-secret-store.js';
 import type { RotationOutcome } from '../../../src/application/rotate-binding.js';
-import { demoDurations } from '../../../src/app/simulation/rotation-demos.js';
+import { demoDurations, immediateCheckWithinMs, queueWaitMs, scheduledCheckWithinMs, type CheckTiming } from '../../../src/app/simulation/check-timing.js';
 import { Narrator } from '../../../src/app/simulation/narrator.js';
 import { StoreChanges } from '../../../src/app/simulation/store-changes.js';
 import { DomainError } from '../../../src/domain/errors.js';
@@ -40,29 +40,23 @@ function aNarrator(now = 1_000): { narrator: Narrator; lines: string[] } {
 
 describe('app/simulation narration', () => {
   describe('Narrator: failed checks', () => {
-    const cases: Array<{ name: string; outage: boolean; verified: boolean; line: RegExp; failures: number; outageFailures: number }> = [
-      { name: 'outside an outage, a failure', outage: false, verified: true, line: /FAILED  default\/web-0 +ProviderUnavailable: provider "fake" is unavailable \(old files kept\)/, failures: 1, outageFailures: 0 },
-      { name: 'during the outage, an expected failure', outage: true, verified: true, line: /failed  default\/web-0 +check failed during the provider outage: ProviderUnavailable +\[old files kept, verified unchanged\]/, failures: 0, outageFailures: 1 },
-      { name: 'during the outage with changed files, a failure too', outage: true, verified: false, line: /failed  default\/web-0 +.*\[FILES CHANGED\]/, failures: 1, outageFailures: 1 },
+    const simulated: RotationOutcome = { ...failed, error: new DomainError('ProviderUnavailable', 'provider "fake" is unavailable: injected') };
+    const causedBySimulation = (error: DomainError): boolean => error.message.endsWith(': injected');
+    const cases: Array<{ name: string; outcome: RotationOutcome; verified: boolean; line: RegExp; failures: number; outageFailures: number }> = [
+      { name: 'a failure the simulation did not cause', outcome: failed, verified: true, line: /FAILED  default\/web-0 +ProviderUnavailable: provider "fake" is unavailable \(old files kept\)/, failures: 1, outageFailures: 0 },
+      { name: 'a failure of the simulated outage, whenever it is reported', outcome: simulated, verified: true, line: /failed  default\/web-0 +check failed during the provider outage: ProviderUnavailable +\[old files kept, verified unchanged\]/, failures: 0, outageFailures: 1 },
+      { name: 'a failure of the simulated outage that changed the files, a failure too', outcome: simulated, verified: false, line: /failed  default\/web-0 +.*\[FILES CHANGED\]/, failures: 1, outageFailures: 1 },
     ];
-    for (const { name, outage, verified, line, failures, outageFailures } of cases) {
+    for (const { name, outcome, verified, line, failures, outageFailures } of cases) {
       it(`narrates and counts ${name}`, () => {
-        const { narrator, lines } = aNarrator();
-        narrator.expectOutageFailures(outage);
-        narrator.rotationOutcome(failed, verified);
+        const lines: string[] = [];
+        const narrator = new Narrator((text) => lines.push(text), () => 1_000, 0, causedBySimulation);
+        narrator.rotationOutcome(outcome, verified);
         expect(lines).to.have.length(1);
         expect(lines[0]).to.match(line);
         expect(narrator.summary()).to.include({ failures, outageFailures });
       });
     }
-
-    it('counts failures as failures again once the outage is over', () => {
-      const { narrator } = aNarrator();
-      narrator.expectOutageFailures(true);
-      narrator.expectOutageFailures(false);
-      narrator.rotationOutcome(failed, true);
-      expect(narrator.summary()).to.include({ failures: 1, outageFailures: 0 });
-    });
   });
 
   describe('Narrator: the answer to an on-demand request', () => {
@@ -109,17 +103,27 @@ describe('app/simulation narration', () => {
     });
   });
 
-  describe('demoDurations', () => {
-    const cases: Array<[string, { intervalMs: number; jitterFraction: number }, { onDemandMs: number; outageMs: number }]> = [
-      ['the default 2s interval, 10% jitter', { intervalMs: 2_000, jitterFraction: 0.1 }, { onDemandMs: 2_700, outageMs: 5_400 }],
-      ['a 1s interval without jitter', { intervalMs: 1_000, jitterFraction: 0 }, { onDemandMs: 1_500, outageMs: 3_000 }],
-    ];
-    for (const [name, timing, expected] of cases) {
-      it(`bounds each demonstration by the checks it waits for: ${name}`, () => {
-        const durations = demoDurations(timing);
-        expect(durations.onDemandMs).to.be.closeTo(expected.onDemandMs, 1e-6);
-        expect(durations.outageMs).to.be.closeTo(expected.outageMs, 1e-6);
-      });
-    }
+  describe('check timing', () => {
+    const timing = (mounts: number, workers = 4): CheckTiming => ({ intervalMs: 2_000, jitterFraction: 0.1, workers, mounts });
+
+    it('lets a due check wait for every mount ahead of it, a worker taking each in turn', () => {
+      expect(queueWaitMs(timing(4))).to.equal(queueWaitMs(timing(1)));
+      expect(queueWaitMs(timing(5))).to.equal(2 * queueWaitMs(timing(4)));
+      expect(queueWaitMs(timing(50))).to.equal(13 * queueWaitMs(timing(1)));
+      expect(queueWaitMs(timing(50, 50))).to.equal(queueWaitMs(timing(1)));
+    });
+
+    it('allows a scheduled check the interval plus its jitter plus the queue', () => {
+      for (const mounts of [1, 3, 20, 50]) expect(scheduledCheckWithinMs(timing(mounts))).to.equal(2_200 + queueWaitMs(timing(mounts)));
+    });
+
+    it('bounds each demonstration by the checks it waits for, growing with the mounts that share the workers', () => {
+      for (const mounts of [1, 3, 20, 50]) {
+        const durations = demoDurations(timing(mounts));
+        expect(durations.onDemandMs).to.equal(scheduledCheckWithinMs(timing(mounts)) + immediateCheckWithinMs(timing(mounts)));
+        expect(durations.outageMs).to.equal(2 * scheduledCheckWithinMs(timing(mounts)));
+      }
+      expect(demoDurations(timing(50)).outageMs).to.be.greaterThan(demoDurations(timing(3)).outageMs);
+    });
   });
 });
