@@ -39,13 +39,18 @@ export class RotationWatch {
   private readonly waiters = new Set<Waiter>();
   private readonly unsubscribe: (() => void)[];
   private frozen: Map<string, FileSnapshot> | undefined;
+  /** Per target, when the rotation loop had its next check due after the last one. */
+  private readonly expectedDue = new Map<string, number>();
+  private latestCheckMs = 0;
 
+  /** `dueAt`: when the rotation loop has the mount of a target due next (epoch ms), if it knows the mount. */
   constructor(
     agent: NodeAgent,
     cluster: InMemoryCluster,
     private readonly store: StoreChanges,
     private readonly narrator: Narrator,
     private readonly clock: Clock,
+    private readonly dueAt: (target: string) => number | undefined,
   ) {
     this.unsubscribe = [agent.reconciler.onOutcome((outcome) => this.checked(outcome)), watchSyncedSecret(cluster, store, narrator)];
   }
@@ -54,6 +59,14 @@ export class RotationWatch {
     for (const unsubscribe of this.unsubscribe) unsubscribe();
     for (const waiter of this.waiters) waiter.resolve(undefined);
     this.waiters.clear();
+  }
+
+  /**
+   * How much later than its due time the latest check of this run came so far: what the machine's load
+   * adds to every wait, on top of what the configuration allows.
+   */
+  get observedLatenessMs(): number {
+    return this.latestCheckMs;
   }
 
   /**
@@ -79,20 +92,20 @@ export class RotationWatch {
 
   /**
    * The next `wanted` check of each of `pods`, for as long as they keep coming: gives up once no pod's
-   * wanted check arrived for `stallMs` (from the call, then from the latest arrival), or when `signal`
+   * wanted check arrived for `stallMs()` (from the call, then from the latest arrival), or when `signal`
    * aborts. On a loaded machine a wave of checks takes longer; it is waited for while it progresses.
    * `onEach` hears each pod's check as it arrives.
    */
   checksOf(
     pods: readonly PodName[],
     wanted: (outcome: RotationOutcome) => boolean,
-    stallMs: number,
+    stallMs: () => number,
     signal: AbortSignal,
     onEach: (pod: PodName, timed: TimedOutcome) => void = () => {},
   ): Promise<Map<PodName, TimedOutcome>> {
     const seen = new Map<PodName, TimedOutcome>();
     return new Promise((resolve) => {
-      let timer = setTimeout(() => finish(), stallMs);
+      let timer = setTimeout(() => finish(), stallMs());
       const waiters: Waiter[] = [];
       const finish = (): void => {
         clearTimeout(timer);
@@ -111,7 +124,7 @@ export class RotationWatch {
             onEach(pod, timed);
             clearTimeout(timer);
             if (seen.size === pods.length) finish();
-            else timer = setTimeout(() => finish(), stallMs);
+            else timer = setTimeout(() => finish(), stallMs());
           },
         };
         waiters.push(waiter);
@@ -132,6 +145,12 @@ export class RotationWatch {
 
   private checked(outcome: RotationOutcome): void {
     const timed = { outcome, at: this.clock.now() };
+    const target = outcome.binding.request.target.path;
+    const expected = this.expectedDue.get(target);
+    if (expected !== undefined) this.latestCheckMs = Math.max(this.latestCheckMs, timed.at - expected);
+    const next = this.dueAt(target);
+    if (next === undefined) this.expectedDue.delete(target);
+    else this.expectedDue.set(target, next);
     void this.filesAsExpected(outcome).then((verified) => {
       this.narrator.rotationOutcome(outcome, verified);
       for (const waiter of [...this.waiters]) {
