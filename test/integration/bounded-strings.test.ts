@@ -1,0 +1,84 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { expect } from 'chai';
+import { CsiCallError } from '../../src/adapters/fake-kubelet/csi-node-client.js';
+import type { PublishCommand } from '../../src/domain/volume-binding.js';
+import { BadInputDriver } from './publish-bad-input-harness.js';
+
+/** A volume-context value as a pod author may write one into the inline volume's attributes. */
+const HUGE_VALUE = 'v'.repeat(3_500_000);
+const LOG_BUDGET_PER_CALL = 2048;
+
+async function callError(call: Promise<unknown>): Promise<CsiCallError> {
+  try {
+    await call;
+  } catch (error) {
+    expect(error).to.be.instanceOf(CsiCallError);
+    return error as CsiCallError;
+  }
+  return expect.fail('expected the CSI call to fail');
+}
+
+/**
+ * The real node agent (CSI server on a unix socket, real logger at -v=4, gRPC to the fake provider over its
+ * socket, tmpfs when this process may mount) fed pod- and provider-controlled text of megabytes.
+ */
+describe('integration: hostile strings stay bounded', function () {
+  this.timeout(60_000);
+  let driver: BadInputDriver;
+
+  before(async () => {
+    driver = new BadInputDriver();
+    await driver.start();
+    driver.addClass({ parameters: { objects: 'db-password' } });
+  });
+
+  afterEach(() => driver?.provider.setAnswer(undefined));
+
+  after(async () => {
+    await driver?.dispose();
+  });
+
+  /** Bytes the driver logs (debug included) while `call` runs; the logger writes synchronously, before the answer. */
+  async function logBytesOf(call: () => Promise<unknown>): Promise<{ bytes: number; lines: string[] }> {
+    const from = driver.log.length;
+    await call();
+    const lines = driver.log.slice(from);
+    return { bytes: lines.reduce((sum, line) => sum + Buffer.byteLength(line) + 1, 0), lines };
+  }
+
+  describe(`a ${HUGE_VALUE.length / 1e6} MB volume-context value`, () => {
+    let command: PublishCommand;
+
+    before(async () => {
+      command = await driver.newPod();
+      command = { ...command, volumeContext: { ...command.volumeContext, huge: HUGE_VALUE } };
+    });
+
+    it(`adds less than ${LOG_BUDGET_PER_CALL} bytes to the log per publish and per republish, and reaches the provider whole`, async () => {
+      const publish = await logBytesOf(() => driver.client.publish(command));
+      const republish = await logBytesOf(() => driver.client.publish(command));
+
+      expect(publish.bytes, publish.lines.join('\n')).to.be.below(LOG_BUDGET_PER_CALL);
+      expect(republish.bytes, republish.lines.join('\n')).to.be.below(LOG_BUDGET_PER_CALL);
+      // The debug line names the key and its size, never the value.
+      expect(publish.lines.join('\n')).to.match(/huge\\?":\\?"\[3500000 bytes\]/).and.not.contain('v'.repeat(600));
+      expect((JSON.parse(driver.provider.lastMountRequest!.attributes) as Record<string, string>)['huge']).to.equal(HUGE_VALUE);
+      expect(await readFile(join(command.targetPath, 'db-password'), 'utf8')).to.equal('db-password-v1');
+      await driver.client.unpublish({ volumeId: command.volumeId, targetPath: command.targetPath });
+    });
+
+    it('as the class name: a bounded NOT_FOUND for kubelet and a bounded log', async () => {
+      const stray = await driver.newPod();
+      const request = { ...stray, volumeContext: { ...stray.volumeContext, secretProviderClass: HUGE_VALUE } };
+      let error: CsiCallError | undefined;
+      const failed = await logBytesOf(async () => (error = await callError(driver.client.publish(request))));
+
+      expect(error!.code).to.equal('NOT_FOUND');
+      expect(Buffer.byteLength(error!.details)).to.be.at.most(2048);
+      expect(error!.details).to.match(/^failed to get secretproviderclass default\/v+… \(truncated, \d+ bytes\)$/);
+      expect(failed.bytes, failed.lines.join('\n')).to.be.below(LOG_BUDGET_PER_CALL);
+      await driver.expectNothingAt(stray.targetPath);
+    });
+  });
+});
