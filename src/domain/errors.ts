@@ -14,6 +14,7 @@ export const DOMAIN_ERROR_CODES = [
   'ProviderError',
   'ProviderUnavailable',
   'MissingObjectVersions',
+  'ProviderAnswerTooLarge',
   'InvalidPayloadPath',
   'DuplicatePayloadPath',
   'InvalidFileMode',

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { CsiCallError } from '../../src/adapters/fake-kubelet/csi-node-client.js';
+import { ProviderAnswerLimit } from '../../src/domain/provider-request.js';
 import type { PublishCommand } from '../../src/domain/volume-binding.js';
 import { BadInputDriver } from './publish-bad-input-harness.js';
 
@@ -79,6 +80,25 @@ describe('integration: hostile strings stay bounded', function () {
       expect(error!.details).to.match(/^failed to get secretproviderclass default\/v+… \(truncated, \d+ bytes\)$/);
       expect(failed.bytes, failed.lines.join('\n')).to.be.below(LOG_BUDGET_PER_CALL);
       await driver.expectNothingAt(stray.targetPath);
+    });
+  });
+
+  describe('a provider answering 100,000 object versions', () => {
+    it('is refused with FAILED_PRECONDITION naming the count and the limit, before anything is mounted or written', async () => {
+      const command = await driver.newPod();
+      const before = driver.publishErrors('ProviderAnswerTooLarge', 'fake');
+      driver.provider.setAnswer((answer) => ({
+        ...answer,
+        objectVersion: Array.from({ length: 100_000 }, (_, i) => ({ id: `secret/object-${i}`, version: 'v1' })),
+      }));
+
+      const error = await callError(driver.client.publish(command));
+
+      expect(error.code).to.equal('FAILED_PRECONDITION');
+      expect(error.details).to.equal(`provider "fake" returned 100000 object versions; at most ${ProviderAnswerLimit.objectVersions} are accepted`);
+      await driver.expectNothingAt(command.targetPath);
+      expect(driver.cluster.list('SecretProviderClassPodStatus', { namespace: 'default' }).filter((s) => s.status?.targetPath === command.targetPath)).to.deep.equal([]);
+      expect(driver.publishErrors('ProviderAnswerTooLarge', 'fake')).to.equal(before + 1);
     });
   });
 });

@@ -45,6 +45,7 @@ export function grpcStatusFor(code: DomainErrorCode): status {
     // missing in the store, an unmanaged Secret in the way): final for this call, fixed outside.
     case 'ProviderError':
     case 'MissingObjectVersions':
+    case 'ProviderAnswerTooLarge':
     case 'SecretObjectFileMissing':
     case 'SecretNotManaged':
       return status.FAILED_PRECONDITION;

@@ -20,6 +20,7 @@ const EXPECTED: Record<DomainErrorCode, status> = {
   ClassNotFound: status.NOT_FOUND,
   ProviderError: status.FAILED_PRECONDITION,
   MissingObjectVersions: status.FAILED_PRECONDITION,
+  ProviderAnswerTooLarge: status.FAILED_PRECONDITION,
   SecretObjectFileMissing: status.FAILED_PRECONDITION,
   SecretNotManaged: status.FAILED_PRECONDITION,
   ProviderUnavailable: status.UNAVAILABLE,
