@@ -3,7 +3,8 @@ export type ContentAgeReader = () => ReadonlyMap<string, number>;
 
 /**
  * Driver metrics: the upstream driver's names and labels, plus this driver's rotation metrics.
- * Contract: synchronous, never throws.
+ * Contract: synchronous, never throws; label values are bounded by the adapter with the domain's
+ * rules (`metric-labels.ts`): any text may be passed, only a fixed set of values becomes series.
  */
 export interface Metrics {
   nodePublish(provider: string): void;

@@ -340,12 +340,13 @@ describe('integration: metrics and health endpoints of the driver', function () 
       expect(valueOf(exposition, 'node_publish_error_total', { provider: '', error_type: 'ClassNotFound' })).to.equal(1);
       expect(valueOf(exposition, 'sync_k8s_secret_total', { provider: 'fake' })).to.be.at.least(1);
       expect(valueOf(exposition, 'rotation_reconcile_total', { provider: 'fake', rotated: 'true' })).to.equal(1);
-      expect(valueOf(exposition, 'rotation_reconcile_error_total', { provider: 'fake', error_type: 'GRPCProviderError', rotated: 'false' })).to.equal(1);
+      // The provider's own error code is not a gRPC status name: a bounded label, Other.
+      expect(valueOf(exposition, 'rotation_reconcile_error_total', { provider: 'fake', error_type: 'Other', rotated: 'false' })).to.equal(1);
       expect(valueOf(exposition, 'rotation_reconcile_duration_sec_count')).to.equal(1);
       expect(valueOf(exposition, 'node_unpublish_total')).to.equal(1);
       expect(valueOf(exposition, 'node_unpublish_error_total')).to.equal(1);
       expect(valueOf(exposition, 'provider_requests_total', { provider: 'fake', result: 'success' }), 'publish and first rotation').to.equal(2);
-      expect(valueOf(exposition, 'provider_requests_total', { provider: 'fake', result: 'GRPCProviderError' })).to.equal(1);
+      expect(valueOf(exposition, 'provider_requests_total', { provider: 'fake', result: 'Other' })).to.equal(1);
       expect(valueOf(exposition, 'provider_requests_total'), 'the missing class never reached the provider').to.equal(3);
       expect(valueOf(exposition, 'rotation_skipped_total', { reason: 'NotDue' })).to.equal(1);
     });

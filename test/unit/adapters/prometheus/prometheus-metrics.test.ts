@@ -167,6 +167,42 @@ describe('prometheus PrometheusMetrics', () => {
     });
   });
 
+  describe('bounded label values', () => {
+    it('counts 30 distinct 5 KB provider error codes as one error type, Other', async () => {
+      const metrics = withoutProcess();
+      const before = Buffer.byteLength(await metrics.scrape());
+      for (let i = 0; i < 30; i++) {
+        const code = `${i}-${'C'.repeat(5120)}`;
+        metrics.providerRequest('vault', code);
+        metrics.nodePublishError('vault', code);
+        metrics.rotationReconcileError('vault', code, false);
+      }
+      const text = await metrics.scrape();
+      const scraped = samples(text);
+      expect(scraped.get('provider_requests_total{provider="vault",result="Other",os_type="linux"}')).to.equal(30);
+      expect(scraped.get('node_publish_error_total{provider="vault",error_type="Other",os_type="linux"}')).to.equal(30);
+      expect(scraped.get('rotation_reconcile_error_total{provider="vault",error_type="Other",os_type="linux",rotated="false"}')).to.equal(30);
+      expect(Buffer.byteLength(text) - before).to.be.below(1024);
+    });
+
+    it('keeps the gRPC status names and the driver\'s own error types', async () => {
+      const metrics = withoutProcess();
+      metrics.providerRequest('vault', 'PERMISSION_DENIED');
+      metrics.nodePublishError('vault', 'ProviderAnswerTooLarge');
+      metrics.rotationReconcileError('vault', 'SecretSyncFailed', true);
+      const scraped = samples(await metrics.scrape());
+      expect(scraped.get('provider_requests_total{provider="vault",result="PERMISSION_DENIED",os_type="linux"}')).to.equal(1);
+      expect(scraped.get('node_publish_error_total{provider="vault",error_type="ProviderAnswerTooLarge",os_type="linux"}')).to.equal(1);
+      expect(scraped.get('rotation_reconcile_error_total{provider="vault",error_type="SecretSyncFailed",os_type="linux",rotated="true"}')).to.equal(1);
+    });
+
+    it('reports a provider name no class may use as ""', async () => {
+      const metrics = withoutProcess();
+      metrics.nodePublishError('p'.repeat(100_000), 'InvalidClass');
+      expect(samples(await metrics.scrape()).get('node_publish_error_total{provider="",error_type="InvalidClass",os_type="linux"}')).to.equal(1);
+    });
+  });
+
   it('adds the process metrics by default', async () => {
     const text = await new PrometheusMetrics().scrape();
     for (const name of ['process_cpu_seconds_total', 'process_resident_memory_bytes', 'process_start_time_seconds', 'process_open_fds']) {
