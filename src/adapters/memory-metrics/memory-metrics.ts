@@ -1,5 +1,5 @@
 import { errorTypeLabel, providerLabel, providerResultLabel } from '../../domain/metric-labels.js';
-import type { ContentAgeReader, Metrics } from '../../ports/metrics.js';
+import type { ContentAgeReader, Metrics, ProviderHealthReader } from '../../ports/metrics.js';
 
 export type MetricLabels = Readonly<Record<string, string>>;
 
@@ -10,6 +10,7 @@ export type MetricLabels = Readonly<Record<string, string>>;
 export class MemoryMetrics implements Metrics {
   private readonly series = new Map<string, { name: string; labels: MetricLabels; value: number }>();
   private readContentAge: ContentAgeReader = () => new Map();
+  private readProviderHealth: ProviderHealthReader = () => new Map();
 
   nodePublish(provider: string): void {
     this.add('node_publish_total', { provider: providerLabel(provider) });
@@ -42,6 +43,16 @@ export class MemoryMetrics implements Metrics {
   }
   readContentAgeFrom(reader: ContentAgeReader): void {
     this.readContentAge = reader;
+  }
+
+  readProviderHealthFrom(reader: ProviderHealthReader): void {
+    this.readProviderHealth = reader;
+  }
+
+  /** `provider_healthy{provider}` as a scrape would read it now (1 or 0); undefined when the provider has no series. */
+  providerHealthy(provider: string): number | undefined {
+    const healthy = this.readProviderHealth().get(provider);
+    return healthy === undefined ? undefined : Number(healthy);
   }
 
   /** `mounted_content_age_seconds{provider}` as a scrape would read it now; undefined when the provider has no mount. */

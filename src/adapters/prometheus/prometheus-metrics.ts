@@ -1,6 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { errorTypeLabel, providerLabel, providerResultLabel } from '../../domain/metric-labels.js';
-import type { ContentAgeReader, Metrics } from '../../ports/metrics.js';
+import type { ContentAgeReader, Metrics, ProviderHealthReader } from '../../ports/metrics.js';
 
 export interface PrometheusMetricsOptions {
   /** Add the process metrics (`process_cpu_seconds_total`, `process_resident_memory_bytes`, `nodejs_*`). Default true. */
@@ -34,6 +34,7 @@ export class PrometheusMetrics implements Metrics {
   private readonly providerRequestsTotal: Counter<'provider' | 'result' | 'os_type'>;
   private readonly rotationSkippedTotal: Counter<'reason' | 'os_type'>;
   private readContentAge: ContentAgeReader = () => new Map();
+  private readProviderHealth: ProviderHealthReader = () => new Map();
 
   constructor(options: PrometheusMetricsOptions = {}) {
     const registers = [this.registry];
@@ -65,6 +66,12 @@ export class PrometheusMetrics implements Metrics {
       'Seconds since the provider last confirmed the oldest mounted content of each provider',
       ['provider', 'os_type'],
       (ages) => collectPerProvider(ages, () => [...this.readContentAge()].map(([provider, age]) => [provider, seconds(age)])),
+    );
+    gauge(
+      'provider_healthy',
+      'Whether the provider answered its last health check (Version call): 1 yes, 0 no; only with --provider-health-check',
+      ['provider', 'os_type'],
+      (health) => collectPerProvider(health, () => [...this.readProviderHealth()].map(([provider, healthy]) => [provider, healthy ? 1 : 0])),
     );
 
     // Series without a per-call label exist from the start (at zero), so rate() works before the first event.
@@ -117,6 +124,10 @@ export class PrometheusMetrics implements Metrics {
 
   readContentAgeFrom(reader: ContentAgeReader): void {
     this.readContentAge = reader;
+  }
+
+  readProviderHealthFrom(reader: ProviderHealthReader): void {
+    this.readProviderHealth = reader;
   }
 
   /** The Prometheus text exposition of every metric (what `/metrics` serves). */

@@ -203,6 +203,29 @@ describe('prometheus PrometheusMetrics', () => {
     });
   });
 
+  describe('provider_healthy', () => {
+    const HEALTHY = 'provider_healthy';
+    const healthSeries = (scraped: Map<string, number>): Array<[string, number]> => [...scraped].filter(([name]) => name.startsWith(`${HEALTHY}{`));
+
+    it('is a gauge with no series until the health check registers its reader', async () => {
+      const text = await withoutProcess().scrape();
+      expect(text).to.match(new RegExp(`^# TYPE ${HEALTHY} gauge$`, 'm'));
+      expect(healthSeries(samples(text))).to.deep.equal([]);
+    });
+
+    it('is 1 for a provider that answered and 0 for one that did not, as read at each scrape', async () => {
+      const metrics = withoutProcess();
+      let health = new Map([['vault', true], ['azure', false]]);
+      metrics.readProviderHealthFrom(() => health);
+      expect(healthSeries(samples(await metrics.scrape()))).to.deep.equal([
+        [`${HEALTHY}{provider="vault",os_type="linux"}`, 1],
+        [`${HEALTHY}{provider="azure",os_type="linux"}`, 0],
+      ]);
+      health = new Map([['vault', false]]);
+      expect(healthSeries(samples(await metrics.scrape()))).to.deep.equal([[`${HEALTHY}{provider="vault",os_type="linux"}`, 0]]);
+    });
+  });
+
   it('adds the process metrics by default', async () => {
     const text = await new PrometheusMetrics().scrape();
     for (const name of ['process_cpu_seconds_total', 'process_resident_memory_bytes', 'process_start_time_seconds', 'process_open_fds']) {
