@@ -2,11 +2,13 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { parseAllDocuments } from 'yaml';
-import { CsiCallError, CsiNodeClient } from '../../src/adapters/fake-kubelet/csi-node-client.js';
+import { parseAllDocuments, stringify } from 'yaml';
+import { CsiNodeClient, type CsiCallError } from '../../src/adapters/fake-kubelet/csi-node-client.js';
 import { FakeKubelet, type FakePod } from '../../src/adapters/fake-kubelet/fake-kubelet.js';
 import { MessageCap, truncationMarker } from '../../src/domain/bounded-text.js';
 import { eventually } from '../contract/eventually.js';
+import { aClassResource, aPodResource } from '../support/cluster-builders.js';
+import { csiCallErrorOf } from '../support/driver-assertions.js';
 import { TmpfsSandbox } from '../support/tmpfs-sandbox.js';
 import { setFailureThroughControl } from './fake-provider-control.js';
 import { CliProcess } from './processes.js';
@@ -18,7 +20,8 @@ const POD: FakePod = {
   name: 'app-0',
   uid: '3c1f1f0a-0d7e-4a57-9d0e-6b7a51d20001',
   serviceAccountName: 'app',
-  volumes: [{ name: 'secrets-store', volumeAttributes: { secretProviderClass: CLASS } }],
+  // The volume of aPodResource.
+  volumes: [{ name: 'secrets', volumeAttributes: { secretProviderClass: CLASS } }],
 };
 const POD_STATUS = `${POD.name}-${POD.namespace}-${CLASS}`;
 /** The rotation interval of the driver process: a failing check is retried with backoff from 1 s. */
@@ -26,38 +29,8 @@ const ROTATION_INTERVAL = '1s';
 /** Every wait here is for a rotation check or a state-file write, both within a few intervals; this allows for a loaded machine. */
 const DEADLINE_MS = 30_000;
 
-const MANIFESTS = `apiVersion: secrets-store.csi.x-k8s.io/v1
-kind: SecretProviderClass
-metadata:
-  name: ${CLASS}
-  namespace: default
-spec:
-  provider: fake
-  parameters:
-    objects: |
-      - name: db-password
----
-apiVersion: v1
-kind: Pod
-metadata:
-  name: ${POD.name}
-  namespace: default
-spec:
-  nodeName: ${NODE}
-  serviceAccountName: ${POD.serviceAccountName}
-  containers:
-    - name: app
-      image: busybox
-  volumes:
-    - name: secrets-store
-      csi:
-        driver: secrets-store.csi.k8s.io
-        readOnly: true
-        volumeAttributes:
-          secretProviderClass: ${CLASS}
-status:
-  phase: Running
-`;
+/** The class and the pod as manifests of the in-memory cluster. */
+const MANIFESTS = [aClassResource({ name: CLASS }), aPodResource({ name: POD.name, nodeName: NODE })].map((object) => stringify(object)).join('---\n');
 
 interface KubeObject {
   kind: string;
@@ -102,15 +75,7 @@ describe('e2e: provider error codes of any length', function () {
     return objects.find((object): object is KubeObject => object !== null && object.kind === kind && match(object));
   }
 
-  async function publishFailure(): Promise<CsiCallError> {
-    try {
-      await kubelet.startPod(POD);
-    } catch (error) {
-      expect(error).to.be.instanceOf(CsiCallError);
-      return error as CsiCallError;
-    }
-    return expect.fail('expected the publish to fail');
-  }
+  const publishFailure = (): Promise<CsiCallError> => csiCallErrorOf(kubelet.startPod(POD));
 
   before(async () => {
     sandbox = await TmpfsSandbox.create('sscsi-codes-');
@@ -139,10 +104,7 @@ describe('e2e: provider error codes of any length', function () {
       '--rotation-jitter=0',
     ]);
     metricsPort = Number((await driver.waitForStderr(/server=metrics address=127\.0\.0\.1:(\d+)/, 20_000))[1]);
-    await eventually(() => {
-      if (!driver!.running) throw new Error(`driver exited early${logs()}`);
-      expect(existsSync(csiSocket), `no CSI socket yet${logs()}`).to.equal(true);
-    }, 20_000, 25);
+    await driver.waitForPath(csiSocket, 20_000);
     client = new CsiNodeClient(csiSocket);
     kubelet = new FakeKubelet(client, sandbox.kubeletRoot);
   });

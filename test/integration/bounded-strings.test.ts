@@ -4,21 +4,12 @@ import { expect } from 'chai';
 import { CsiCallError } from '../../src/adapters/fake-kubelet/csi-node-client.js';
 import { ProviderAnswerLimit } from '../../src/domain/provider-request.js';
 import type { PublishCommand } from '../../src/domain/volume-binding.js';
+import { csiCallErrorOf } from '../support/driver-assertions.js';
 import { BadInputDriver } from './publish-bad-input-harness.js';
 
 /** A volume-context value as a pod author may write one into the inline volume's attributes. */
 const HUGE_VALUE = 'v'.repeat(3_500_000);
 const LOG_BUDGET_PER_CALL = 2048;
-
-async function callError(call: Promise<unknown>): Promise<CsiCallError> {
-  try {
-    await call;
-  } catch (error) {
-    expect(error).to.be.instanceOf(CsiCallError);
-    return error as CsiCallError;
-  }
-  return expect.fail('expected the CSI call to fail');
-}
 
 /**
  * The real node agent (CSI server on a unix socket, real logger at -v=4, gRPC to the fake provider over its
@@ -73,7 +64,7 @@ describe('integration: hostile strings stay bounded', function () {
       const stray = await driver.newPod();
       const request = { ...stray, volumeContext: { ...stray.volumeContext, secretProviderClass: HUGE_VALUE } };
       let error: CsiCallError | undefined;
-      const failed = await logBytesOf(async () => (error = await callError(driver.client.publish(request))));
+      const failed = await logBytesOf(async () => (error = await csiCallErrorOf(driver.client.publish(request))));
 
       expect(error!.code).to.equal('NOT_FOUND');
       expect(Buffer.byteLength(error!.details)).to.be.at.most(2048);
@@ -92,7 +83,7 @@ describe('integration: hostile strings stay bounded', function () {
         objectVersion: Array.from({ length: 100_000 }, (_, i) => ({ id: `secret/object-${i}`, version: 'v1' })),
       }));
 
-      const error = await callError(driver.client.publish(command));
+      const error = await csiCallErrorOf(driver.client.publish(command));
 
       expect(error.code).to.equal('FAILED_PRECONDITION');
       expect(error.details).to.equal(`provider "fake" returned 100000 object versions; at most ${ProviderAnswerLimit.objectVersions} are accepted`);

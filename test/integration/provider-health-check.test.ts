@@ -11,7 +11,7 @@ import { InMemoryCluster } from '../../src/adapters/memory-cluster/cluster-store
 import { MemoryMetrics } from '../../src/adapters/memory-metrics/memory-metrics.js';
 import { PrometheusMetrics } from '../../src/adapters/prometheus/prometheus-metrics.js';
 import { GrpcProviderProbe } from '../../src/adapters/provider-grpc/provider-probe.js';
-import { DRIVER_FLAGS, driverConfig } from '../../src/app/config.js';
+import { DRIVER_FLAGS, driverConfig, type DriverConfig } from '../../src/app/config.js';
 import { parseFlags } from '../../src/app/flags.js';
 import { memfsFilesModule } from '../../src/app/modules/files.module.js';
 import { memoryClusterModule } from '../../src/app/modules/memory-cluster.module.js';
@@ -19,11 +19,12 @@ import { grpcProviderModule } from '../../src/app/modules/provider.module.js';
 import { startNodeAgent, type NodeAgent } from '../../src/app/node-agent.js';
 import { startObservabilityEndpoints, type ObservabilityEndpoints } from '../../src/app/observability.js';
 import { MAX_CHECKED_PROVIDERS, ProviderHealthCheck } from '../../src/application/provider-health-check.js';
-import { DomainError } from '../../src/domain/errors.js';
 import type { CSIDriverProviderHandlers } from '../../src/gen/v1alpha1/CSIDriverProvider.js';
+import type { Metrics } from '../../src/ports/metrics.js';
 import { loadProviderProtos } from '../../src/gen/load.js';
 import { eventually } from '../contract/eventually.js';
 import { KUBELET_ROOT } from '../support/builders.js';
+import { rejectionOf } from '../support/driver-assertions.js';
 import { CollectingLogger } from '../support/driver-harness.js';
 
 /** How a scripted provider answers Version; Mount is never called in these tests. */
@@ -47,16 +48,6 @@ async function startScriptedProvider(socketPath: string, behaviour: VersionBehav
       server.forceShutdown();
     },
   };
-}
-
-async function rejectionOf(promise: Promise<unknown>): Promise<DomainError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).to.be.instanceOf(DomainError);
-    return error as DomainError;
-  }
-  return expect.fail('expected a rejection');
 }
 
 function get(port: number, path: string): Promise<{ status: number; body: string }> {
@@ -211,6 +202,33 @@ describe('integration: provider health check over real unix sockets', function (
     let agent: NodeAgent | undefined;
     let endpoints: ObservabilityEndpoints | undefined;
 
+    /** The driver's flags for these tests: providers in the two directories, a short interval, plus `extra`. */
+    function configWith(...extra: string[]): DriverConfig {
+      return driverConfig(
+        parseFlags(DRIVER_FLAGS, [
+          `--endpoint=unix://${join(root, 'csi.sock')}`,
+          '--nodeid=node-1',
+          `--kubelet-root=${KUBELET_ROOT}`,
+          '--cluster=memory',
+          `--provider-volume=${second}`,
+          `--additional-provider-volume-paths=${first}`,
+          `--provider-health-check-interval=${INTERVAL_MS}ms`,
+          ...extra,
+        ]),
+      );
+    }
+
+    /** The node agent as `driver --cluster memory` composes it, with gRPC providers (files in memory: nothing is mounted here). */
+    function startAgent(config: DriverConfig, logger: CollectingLogger, metrics: Metrics): Promise<NodeAgent> {
+      const clock = new SystemClock();
+      return startNodeAgent(
+        config,
+        { clock, logger, metrics },
+        { cluster: memoryClusterModule(new InMemoryCluster({ clock })), files: memfsFilesModule(new Volume()), provider: grpcProviderModule(config) },
+        'health-test',
+      );
+    }
+
     afterEach(async () => {
       await agent?.stop();
       await endpoints?.stop();
@@ -221,30 +239,11 @@ describe('integration: provider health check over real unix sockets', function (
     it('checks every provider at start and every interval: provider_healthy in /metrics, /readyz ready and listing them', async () => {
       const vault = await fake(second, 'vault');
       await scripted(first, 'broken', 'internal-error');
-      const config = driverConfig(
-        parseFlags(DRIVER_FLAGS, [
-          `--endpoint=unix://${join(root, 'csi.sock')}`,
-          '--nodeid=node-1',
-          `--kubelet-root=${KUBELET_ROOT}`,
-          '--cluster=memory',
-          `--provider-volume=${second}`,
-          `--additional-provider-volume-paths=${first}`,
-          '--metrics-addr=127.0.0.1:0',
-          '--health-addr=127.0.0.1:0',
-          '--provider-health-check',
-          `--provider-health-check-interval=${INTERVAL_MS}ms`,
-        ]),
-      );
-      const clock = new SystemClock();
+      const config = configWith('--provider-health-check', '--metrics-addr=127.0.0.1:0', '--health-addr=127.0.0.1:0');
       const logger = new CollectingLogger();
       const metrics = new PrometheusMetrics({ processMetrics: false });
       endpoints = await startObservabilityEndpoints({ metricsAddr: config.metricsAddr, healthAddr: config.healthAddr, metrics, readiness: () => agent?.readiness(), logger });
-      agent = await startNodeAgent(
-        config,
-        { clock, logger, metrics },
-        { cluster: memoryClusterModule(new InMemoryCluster({ clock })), files: memfsFilesModule(new Volume()), provider: grpcProviderModule(config) },
-        'health-test',
-      );
+      agent = await startAgent(config, logger, metrics);
       const { metrics: metricsServer, health } = endpoints;
       // Rounds run every 200 ms; a loaded machine gets 50 intervals before this fails.
       const deadline = 50 * INTERVAL_MS;
@@ -271,25 +270,8 @@ describe('integration: provider health check over real unix sockets', function (
 
     it('checks nothing without the flag', async () => {
       const vault = await fake(second, 'vault');
-      const config = driverConfig(
-        parseFlags(DRIVER_FLAGS, [
-          `--endpoint=unix://${join(root, 'csi.sock')}`,
-          '--nodeid=node-1',
-          `--kubelet-root=${KUBELET_ROOT}`,
-          '--cluster=memory',
-          `--provider-volume=${second}`,
-          `--additional-provider-volume-paths=${first}`,
-          `--provider-health-check-interval=${INTERVAL_MS}ms`,
-        ]),
-      );
-      const clock = new SystemClock();
       const logger = new CollectingLogger();
-      agent = await startNodeAgent(
-        config,
-        { clock, logger, metrics: new MemoryMetrics() },
-        { cluster: memoryClusterModule(new InMemoryCluster({ clock })), files: memfsFilesModule(new Volume()), provider: grpcProviderModule(config) },
-        'health-test',
-      );
+      agent = await startAgent(configWith(), logger, new MemoryMetrics());
       // With the flag, the start logs "provider health check enabled" before it returns, and its first round begins.
       expect(logger.lines.some((line) => line.includes('provider health check'))).to.equal(false);
       expect(agent.readiness().providers.size).to.equal(0);

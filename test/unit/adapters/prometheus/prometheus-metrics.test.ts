@@ -14,6 +14,14 @@ function samples(exposition: string): Map<string, number> {
   return out;
 }
 
+/** The samples of one metric: `[name{labels}, value]`. */
+function seriesNamed(scraped: Map<string, number>, metric: string): Array<[string, number]> {
+  return [...scraped].filter(([name]) => name.startsWith(`${metric}{`));
+}
+
+const AGE = 'mounted_content_age_seconds';
+const HEALTHY = 'provider_healthy';
+
 describe('prometheus PrometheusMetrics', () => {
   const withoutProcess = (): PrometheusMetrics => new PrometheusMetrics({ processMetrics: false });
 
@@ -109,15 +117,16 @@ describe('prometheus PrometheusMetrics', () => {
     expect(scraped.get('sync_k8s_secret_duration_sec_count{os_type="linux"}')).to.equal(3);
   });
 
-  describe('mounted_content_age_seconds', () => {
-    const AGE = 'mounted_content_age_seconds';
-    const ageSeries = (scraped: Map<string, number>): Array<[string, number]> => [...scraped].filter(([name]) => name.startsWith(`${AGE}{`));
-
-    it('is a gauge with no series until a reader is registered', async () => {
+  for (const gauge of [AGE, HEALTHY]) {
+    it(`has ${gauge} as a gauge with no series until its reader is registered`, async () => {
       const text = await withoutProcess().scrape();
-      expect(text).to.match(new RegExp(`^# TYPE ${AGE} gauge$`, 'm'));
-      expect(ageSeries(samples(text))).to.deep.equal([]);
+      expect(text).to.match(new RegExp(`^# TYPE ${gauge} gauge$`, 'm'));
+      expect(seriesNamed(samples(text), gauge)).to.deep.equal([]);
     });
+  }
+
+  describe('mounted_content_age_seconds', () => {
+    const ageSeries = (scraped: Map<string, number>): Array<[string, number]> => seriesNamed(scraped, AGE);
 
     it('reads the registered reader on every scrape, dropping providers that no longer have mounts', async () => {
       const metrics = withoutProcess();
@@ -204,14 +213,7 @@ describe('prometheus PrometheusMetrics', () => {
   });
 
   describe('provider_healthy', () => {
-    const HEALTHY = 'provider_healthy';
-    const healthSeries = (scraped: Map<string, number>): Array<[string, number]> => [...scraped].filter(([name]) => name.startsWith(`${HEALTHY}{`));
-
-    it('is a gauge with no series until the health check registers its reader', async () => {
-      const text = await withoutProcess().scrape();
-      expect(text).to.match(new RegExp(`^# TYPE ${HEALTHY} gauge$`, 'm'));
-      expect(healthSeries(samples(text))).to.deep.equal([]);
-    });
+    const healthSeries = (scraped: Map<string, number>): Array<[string, number]> => seriesNamed(scraped, HEALTHY);
 
     it('is 1 for a provider that answered and 0 for one that did not, as read at each scrape', async () => {
       const metrics = withoutProcess();
