@@ -1,6 +1,7 @@
 import { lstatSync } from 'node:fs';
 import { Container, type ContainerModule } from 'inversify';
 import { startCsiServer, type CsiServer } from '../adapters/csi-grpc/csi-server.js';
+import { ProviderHealthCheck, type ProviderHealth } from '../application/provider-health-check.js';
 import { RecoverBindings, type RecoveryReport } from '../application/recover-bindings.js';
 import { RotationReconciler } from '../application/rotation-reconciler.js';
 import type { Logger } from '../ports/logger.js';
@@ -24,6 +25,8 @@ export interface NodeAgentReadiness {
   readonly csiSocket: boolean;
   /** The cluster caches have loaded (classes and pods are answered locally). */
   readonly clusterCaches: boolean;
+  /** With `--provider-health-check`: each provider's last check (reported, not required for readiness). */
+  readonly providers: ReadonlyMap<string, ProviderHealth>;
 }
 
 export interface NodeAgent {
@@ -44,7 +47,12 @@ export async function startNodeAgent(config: DriverConfig, runtime: Runtime, pro
     profile.cluster,
     profile.files,
     profile.provider,
-    applicationModule({ nodeName: config.nodeId, kubeletRoot: config.kubeletRoot, rotation: config.rotation }),
+    applicationModule({
+      nodeName: config.nodeId,
+      kubeletRoot: config.kubeletRoot,
+      rotation: config.rotation,
+      providerHealthCheckIntervalMs: config.providerHealthCheckIntervalMs,
+    }),
   );
   const reconciler = container.get(RotationReconciler);
   let synced = profile.whenSynced === undefined;
@@ -63,6 +71,8 @@ export async function startNodeAgent(config: DriverConfig, runtime: Runtime, pro
     metrics: runtime.metrics,
   });
   reconciler.start();
+  const healthCheck = config.providerHealthCheck ? container.get(ProviderHealthCheck) : undefined;
+  healthCheck?.start();
   const recovery = recoverBindings(container, cachesSynced, runtime.logger);
   let serving = true;
   runtime.logger.info('driver started', {
@@ -75,9 +85,10 @@ export async function startNodeAgent(config: DriverConfig, runtime: Runtime, pro
     reconciler,
     csi,
     recovery,
-    readiness: () => ({ csiSocket: serving && isSocket(csi.address), clusterCaches: synced }),
+    readiness: () => ({ csiSocket: serving && isSocket(csi.address), clusterCaches: synced, providers: healthCheck?.current() ?? new Map() }),
     async stop() {
       serving = false;
+      await healthCheck?.stop();
       await csi.stop();
       await reconciler.stop();
       await container.unbindAll();

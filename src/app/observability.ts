@@ -1,6 +1,6 @@
 import { startHttpEndpoints, type HttpEndpoints, type HttpRoute } from '../adapters/http-endpoints/http-endpoints.js';
 import { parseListenAddress } from '../adapters/http-endpoints/listen-address.js';
-import { healthzRoute, metricsRoute, readyzRoute, type MetricsExposition, type ReadinessCheck } from '../adapters/http-endpoints/routes.js';
+import { healthzRoute, metricsRoute, readyzRoute, type MetricsExposition, type ReadinessCheck, type ReadinessReport } from '../adapters/http-endpoints/routes.js';
 import type { Logger } from '../ports/logger.js';
 import type { NodeAgentReadiness } from './node-agent.js';
 
@@ -27,7 +27,7 @@ export interface ObservabilityEndpoints {
  */
 export async function startObservabilityEndpoints(options: ObservabilityOptions): Promise<ObservabilityEndpoints> {
   const metricsRoutes: Record<string, HttpRoute> = { '/metrics': metricsRoute(options.metrics) };
-  const healthRoutes: Record<string, HttpRoute> = { '/healthz': healthzRoute(), '/readyz': readyzRoute(readinessChecks(options.readiness)) };
+  const healthRoutes: Record<string, HttpRoute> = { '/healthz': healthzRoute(), '/readyz': readyzRoute(readinessChecks(options.readiness), () => providerReports(options.readiness)) };
   const { logger } = options;
   // One address for both: one server (two would collide). Port 0 asks for two different free ports.
   if (options.metricsAddr === options.healthAddr && parseListenAddress(options.metricsAddr).port !== 0) {
@@ -49,4 +49,14 @@ function readinessChecks(readiness: () => NodeAgentReadiness | undefined): Readi
     { name: 'csi-socket', check: () => readiness()?.csiSocket === true },
     { name: 'cluster-caches', check: () => readiness()?.clusterCaches === true },
   ];
+}
+
+/**
+ * With `--provider-health-check`, one line per provider. Reported, not required: the driver's readiness
+ * gates its own rolling update, and one provider's outage must neither stall that nor hide that the
+ * driver serves every other provider's mounts (`provider_healthy` is what to alert on).
+ */
+function providerReports(readiness: () => NodeAgentReadiness | undefined): ReadinessReport[] {
+  const providers = readiness()?.providers ?? new Map();
+  return [...providers].map(([name, health]) => ({ name: `provider-${name}`, ok: health.healthy, ...(health.reason ? { reason: health.reason } : {}) }));
 }

@@ -1,5 +1,6 @@
 import { DomainError, toDomainError } from '../domain/errors.js';
 import { FetchKey, fetchSharing } from '../domain/fetch-key.js';
+import { SUCCESS_RESULT } from '../domain/metric-labels.js';
 import type { ObjectVersion } from '../domain/object-versions.js';
 import {
   buildMountRequest,
@@ -116,7 +117,7 @@ export class FetchSecrets {
   private async countedMount(providerName: string, mountRequest: ProviderMountRequest): Promise<ProviderMountResponse> {
     try {
       const response = await this.provider.mount(providerName, mountRequest);
-      this.metrics.providerRequest(providerName, response.errorCode || 'success');
+      this.metrics.providerRequest(providerName, response.errorCode || SUCCESS_RESULT);
       return response;
     } catch (error) {
       this.metrics.providerRequest(providerName, toDomainError(error).errorType);

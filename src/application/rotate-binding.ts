@@ -1,5 +1,6 @@
 import { describeError, toDomainError, type DomainError } from '../domain/errors.js';
 import { EventReason } from '../domain/events.js';
+import { SECRET_SYNC_FAILED } from '../domain/metric-labels.js';
 import { describeDiff, isEmptyDiff, type ObjectVersionsDiff } from '../domain/object-versions.js';
 import { reportAfterCheck } from '../domain/pod-status.js';
 import { rotationSkipReason, type RotationSkipReason } from '../domain/rotation-policy.js';
@@ -102,7 +103,7 @@ export class RotateBinding {
       const mountChanged = result.filesChanged || !isEmptyDiff(result.versions);
       const secretsChanged = result.secrets?.dataChanged ?? [];
       this.metrics.rotationReconcile(spc.provider, mountChanged, (this.clock.now() - started) / 1000);
-      if (secretFailures.length > 0) this.metrics.rotationReconcileError(spc.provider, 'SecretSyncFailed', mountChanged);
+      if (secretFailures.length > 0) this.metrics.rotationReconcileError(spc.provider, SECRET_SYNC_FAILED, mountChanged);
       if (!mountChanged && secretsChanged.length === 0) return { kind: 'unchanged', binding: updated, spc, secretFailures };
       await this.report(binding, result.versions, mountChanged, secretsChanged);
       return { kind: 'rotated', binding: updated, spc, versions: result.versions, filesChanged: result.filesChanged, secretsChanged, secretFailures };

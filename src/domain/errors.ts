@@ -1,6 +1,6 @@
 /**
  * The closed set of failures the core can decide on. Each code maps to exactly one gRPC status in
- * the CSI adapter and to one metric `error_type`; expected outcomes ("not due", "unchanged") are
+ * the CSI adapter and is a metric `error_type` of its own; expected outcomes ("not due", "unchanged") are
  * return values, never errors.
  */
 export const DOMAIN_ERROR_CODES = [
@@ -14,6 +14,7 @@ export const DOMAIN_ERROR_CODES = [
   'ProviderError',
   'ProviderUnavailable',
   'MissingObjectVersions',
+  'ProviderAnswerTooLarge',
   'InvalidPayloadPath',
   'DuplicatePayloadPath',
   'InvalidFileMode',
@@ -30,7 +31,7 @@ export type DomainErrorCode = (typeof DOMAIN_ERROR_CODES)[number];
 
 export class DomainError extends Error {
   readonly code: DomainErrorCode;
-  /** The provider's own error code when the provider reported one (becomes the metric error_type). */
+  /** The provider's own error code when the provider reported one (any text: see `errorType`). */
   readonly providerCode: string | undefined;
   /** The provider of the class the failing operation was for, once known (the metric `provider` label). */
   readonly provider: string | undefined;
@@ -50,7 +51,11 @@ export class DomainError extends Error {
     return attributed;
   }
 
-  /** The `error_type` label of the error metrics. */
+  /**
+   * What the error metrics report as `error_type`: the provider's code, else the DomainError code. The
+   * metrics adapters bound it (`errorTypeLabel` in metric-labels.ts): a provider code that is not a
+   * gRPC status name becomes `Other`.
+   */
   get errorType(): string {
     return this.providerCode ?? this.code;
   }

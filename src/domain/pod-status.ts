@@ -1,3 +1,4 @@
+import { MessageCap, truncateText } from './bounded-text.js';
 import type { ObjectVersion } from './object-versions.js';
 
 export const NODE_NAME_LABEL = 'internal.secrets-store.csi.k8s.io/node-name';
@@ -21,7 +22,7 @@ export interface PodStatus {
 export interface RotationReport {
   /** The last time a check changed the mounted contents. */
   readonly lastRotationTime?: number;
-  /** Why the last check failed; absent after a check that succeeded. Never holds secret material. */
+  /** Why the last check failed (at most MessageCap.podStatus bytes); absent after a check that succeeded. Never holds secret material. */
   readonly lastRotationError?: string;
   /** When the next check was planned as the status was written. */
   readonly nextRotationTime?: number;
@@ -46,7 +47,8 @@ export type CheckFinding =
 /**
  * The report to write after a check, or undefined when the status must not be written for it: a
  * check that changes nothing (and clears no error) and a failure already reported with the same reason
- * write nothing, so a quiet node makes no API writes however often it checks.
+ * write nothing, so a quiet node makes no API writes however often it checks. A failure's reason is cut
+ * to MessageCap.podStatus: a provider's megabyte error code must not grow the object.
  */
 export function reportAfterCheck(previous: RotationReport, finding: CheckFinding, now: number, nextCheckAt: number): RotationReport | undefined {
   const { lastRotationTime } = previous;
@@ -55,10 +57,12 @@ export function reportAfterCheck(previous: RotationReport, finding: CheckFinding
       return { lastRotationTime: now, nextRotationTime: nextCheckAt };
     case 'unchanged':
       return previous.lastRotationError === undefined ? undefined : withTime(lastRotationTime, { nextRotationTime: nextCheckAt });
-    case 'failed':
-      return previous.lastRotationError === finding.reason
+    case 'failed': {
+      const lastRotationError = truncateText(finding.reason, MessageCap.podStatus);
+      return previous.lastRotationError === lastRotationError
         ? undefined
-        : withTime(lastRotationTime, { lastRotationError: finding.reason, nextRotationTime: nextCheckAt });
+        : withTime(lastRotationTime, { lastRotationError, nextRotationTime: nextCheckAt });
+    }
   }
 }
 

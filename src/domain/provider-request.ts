@@ -1,3 +1,4 @@
+import { excerpt, utf8Length } from './bounded-text.js';
 import { DomainError } from './errors.js';
 import { sortObjectVersions, type ObjectVersion } from './object-versions.js';
 import { DEFAULT_FILE_MODE, validatePayload, type SecretFile } from './secret-payload.js';
@@ -45,6 +46,23 @@ export function buildMountRequest(
   };
 }
 
+/**
+ * What the driver accepts of one provider answer. The object versions are stored in the pod status
+ * object (the API server keeps objects up to about 1.5 MiB); the files become inodes and writes on the
+ * node. Generous for real classes (tens of objects, ids of a few hundred bytes), far below what would
+ * hurt the node or the API server.
+ */
+export const ProviderAnswerLimit = {
+  objectVersions: 1000,
+  /** Each id and each version, in UTF-8 bytes. */
+  objectVersionFieldBytes: 1024,
+  /** All ids and versions together, in UTF-8 bytes. */
+  objectVersionsTotalBytes: 256 * 1024,
+  files: 10_000,
+  /** All file paths together, in UTF-8 bytes. */
+  filePathsTotalBytes: 1024 * 1024,
+} as const;
+
 /** Applies the provider API's response rules; throws a precise DomainError for anything unusable. */
 export function interpretMountResponse(providerName: string, response: ProviderMountResponse): ProviderPayload {
   if (response.errorCode) {
@@ -53,10 +71,35 @@ export function interpretMountResponse(providerName: string, response: ProviderM
   if (response.objectVersions.length === 0) {
     throw new DomainError('MissingObjectVersions', `provider "${providerName}" returned missing object versions`);
   }
+  assertWithinLimits(providerName, response);
   return {
     objectVersions: sortObjectVersions(response.objectVersions),
     files: validatePayload(response.files),
   };
+}
+
+/** Refuses an answer beyond ProviderAnswerLimit, before anything of it is written anywhere. */
+function assertWithinLimits(providerName: string, response: ProviderMountResponse): void {
+  const refuse = (what: string, accepted: string): never => {
+    throw new DomainError('ProviderAnswerTooLarge', `provider "${providerName}" returned ${what}; at most ${accepted} are accepted`);
+  };
+  const max = ProviderAnswerLimit;
+  const { objectVersions, files } = response;
+  if (objectVersions.length > max.objectVersions) refuse(`${objectVersions.length} object versions`, `${max.objectVersions}`);
+  let versionBytes = 0;
+  for (const { id, version } of objectVersions) {
+    for (const [field, value] of [['id', id], ['version', version]] as const) {
+      const bytes = utf8Length(value);
+      if (bytes > max.objectVersionFieldBytes) {
+        refuse(`an object version ${field} of ${bytes} bytes ("${excerpt(value)}")`, `${max.objectVersionFieldBytes} bytes`);
+      }
+      versionBytes += bytes;
+    }
+  }
+  if (versionBytes > max.objectVersionsTotalBytes) refuse(`object versions of ${versionBytes} bytes in total`, `${max.objectVersionsTotalBytes} bytes`);
+  if (files.length > max.files) refuse(`${files.length} files`, `${max.files}`);
+  const pathBytes = files.reduce((sum, file) => sum + utf8Length(file.path), 0);
+  if (pathBytes > max.filePathsTotalBytes) refuse(`file paths of ${pathBytes} bytes in total`, `${max.filePathsTotalBytes} bytes`);
 }
 
 /**

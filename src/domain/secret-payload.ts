@@ -1,3 +1,4 @@
+import { excerpt, utf8Length } from './bounded-text.js';
 import { DomainError } from './errors.js';
 
 /** Decimal 420: the default file mode 0644, sent to providers and used when a provider leaves mode unset. */
@@ -14,17 +15,18 @@ export interface SecretFile {
 /** Checks one provider-supplied file path against the rules of the provider API. */
 export function validateFilePath(path: string): void {
   const reject = (reason: string): never => {
-    throw new DomainError('InvalidPayloadPath', `invalid file path "${printable(path)}": ${reason}`);
+    throw new DomainError('InvalidPayloadPath', `invalid file path "${excerpt(path)}": ${reason}`);
   };
   if (path === '') reject('path is empty');
   if (path === '.') reject('path must name a file inside the target');
+  // UTF-8 bytes, the unit of the kernel's NAME_MAX/PATH_MAX: a multi-byte name it would refuse is refused here, before any write.
   if (utf8Length(path) > MAX_PATH_LENGTH) reject(`path is longer than ${MAX_PATH_LENGTH} bytes`);
   if (path.startsWith('/')) reject('path must be relative');
   if (path.includes('\0')) reject('path contains a NUL character');
   const elements = path.split('/');
   if (elements.some((element) => element === '..')) reject('path must not contain ".."');
   if (elements[0]!.startsWith('..')) reject('first path element must not start with ".."');
-  if (normalizePath(path) !== path) reject(`path is not normalised (expected "${printable(normalizePath(path))}")`);
+  if (normalizePath(path) !== path) reject(`path is not normalised (expected "${excerpt(normalizePath(path))}")`);
   for (const element of elements) {
     if (utf8Length(element) > MAX_PATH_ELEMENT_LENGTH) reject(`path element is longer than ${MAX_PATH_ELEMENT_LENGTH} bytes`);
   }
@@ -39,7 +41,7 @@ export function validatePayload(files: readonly SecretFile[]): SecretFile[] {
   const result: SecretFile[] = [];
   for (const file of files) {
     validateFilePath(file.path);
-    if (seen.has(file.path)) throw new DomainError('DuplicatePayloadPath', `duplicate file path "${printable(file.path)}"`);
+    if (seen.has(file.path)) throw new DomainError('DuplicatePayloadPath', `duplicate file path "${excerpt(file.path)}"`);
     seen.add(file.path);
     result.push({ path: file.path, mode: effectiveMode(file), contents: file.contents });
   }
@@ -48,7 +50,7 @@ export function validatePayload(files: readonly SecretFile[]): SecretFile[] {
     for (let i = 1; i < parts.length; i++) {
       const parent = parts.slice(0, i).join('/');
       if (seen.has(parent)) {
-        throw new DomainError('DuplicatePayloadPath', `file path "${printable(parent)}" is also a directory of "${printable(path)}"`);
+        throw new DomainError('DuplicatePayloadPath', `file path "${excerpt(parent)}" is also a directory of "${excerpt(path)}"`);
       }
     }
   }
@@ -84,7 +86,7 @@ export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 
 function effectiveMode(file: SecretFile): number {
   if (!Number.isInteger(file.mode) || file.mode < 0 || file.mode > 0o777) {
-    throw new DomainError('InvalidFileMode', `invalid mode ${file.mode} for "${printable(file.path)}"`);
+    throw new DomainError('InvalidFileMode', `invalid mode ${file.mode} for "${excerpt(file.path)}"`);
   }
   return file.mode === 0 ? DEFAULT_FILE_MODE : file.mode;
 }
@@ -106,27 +108,4 @@ export function normalizePath(path: string): string {
   const joined = out.join('/');
   if (rooted) return `/${joined}`;
   return joined === '' ? '.' : joined;
-}
-
-/**
- * Length in UTF-8 bytes, the unit of the limits (Go's len, and the kernel's NAME_MAX/PATH_MAX), so a
- * name of multi-byte characters that the filesystem would refuse is rejected here, before any write.
- */
-function utf8Length(text: string): number {
-  let bytes = 0;
-  for (let i = 0; i < text.length; i++) {
-    const unit = text.charCodeAt(i);
-    if (unit < 0x80) bytes += 1;
-    else if (unit < 0x800) bytes += 2;
-    else if (unit >= 0xd800 && unit <= 0xdbff && i + 1 < text.length && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
-      bytes += 4;
-      i++;
-    } else bytes += 3;
-  }
-  return bytes;
-}
-
-function printable(path: string): string {
-  const shown = path.length > 80 ? `${path.slice(0, 77)}...` : path;
-  return shown.replace(/[\u0000-\u001f]/g, '?');
 }

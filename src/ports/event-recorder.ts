@@ -10,7 +10,7 @@ export interface PodEvent {
   readonly pod: PodReference;
   readonly type: EventType;
   readonly reason: EventReasonName;
-  /** Human-readable; never contains secret material. */
+  /** Human-readable; never contains secret material. Recorded cut to MessageCap.event bytes, with a marker. */
   readonly message: string;
 }
 

@@ -1,9 +1,13 @@
 /** Seconds since the provider last confirmed the oldest mounted content of each provider, by provider name. */
 export type ContentAgeReader = () => ReadonlyMap<string, number>;
 
+/** Whether each provider answered its last health check, by provider name. */
+export type ProviderHealthReader = () => ReadonlyMap<string, boolean>;
+
 /**
  * Driver metrics: the upstream driver's names and labels, plus this driver's rotation metrics.
- * Contract: synchronous, never throws.
+ * Contract: synchronous, never throws; label values are bounded by the adapter with the domain's
+ * rules (`metric-labels.ts`): any text may be passed, only a fixed set of values becomes series.
  */
 export interface Metrics {
   nodePublish(provider: string): void;
@@ -26,5 +30,10 @@ export interface Metrics {
    * (a scrape), so the age keeps growing while rotation is stuck. The last registered reader wins.
    */
   readContentAgeFrom(reader: ContentAgeReader): void;
+  /**
+   * `provider_healthy{provider}` (gauge, 1 or 0): read from the reader at each scrape, as the content
+   * age; no series without `--provider-health-check`. The last registered reader wins.
+   */
+  readProviderHealthFrom(reader: ProviderHealthReader): void;
 }
 export const Metrics = Symbol.for('Metrics');

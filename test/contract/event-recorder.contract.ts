@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import type { EventResource, PodResource } from '../../src/adapters/kube-objects/object-shapes.js';
+import { MessageCap, truncationMarker } from '../../src/domain/bounded-text.js';
 import type { EventRecorder, PodEvent, PodReference } from '../../src/ports/event-recorder.js';
 import { aPodResource } from '../support/cluster-builders.js';
 import { eventually } from './eventually.js';
@@ -52,6 +53,21 @@ export function eventRecorderContract(makeFixture: () => Promise<EventRecorderFi
         return found;
       });
       expect(event).to.deep.include({ type: 'Warning', message: 'provider unavailable' });
+    });
+
+    it(`records a message of a megabyte cut to ${MessageCap.event} bytes with the marker, and counts its repeat on that Event`, async () => {
+      const message = `failed to rotate mounted contents: provider "vault" failed to mount: ${'E'.repeat(1_000_000)}`;
+      await fixture.recorder.record({ pod, type: 'Warning', reason: 'MountRotationFailed', message });
+      await fixture.recorder.record({ pod, type: 'Warning', reason: 'MountRotationFailed', message });
+      const [event] = await eventually(async () => {
+        const found = await eventsAbout('MountRotationFailed');
+        expect(found).to.have.length(1);
+        expect(found[0]!.count).to.equal(2);
+        return found;
+      });
+      expect(Buffer.byteLength(event!.message ?? '')).to.be.at.most(MessageCap.event);
+      expect(event!.message).to.match(/^failed to rotate mounted contents: provider "vault" failed to mount: E+/);
+      expect(event!.message!.endsWith(truncationMarker(Buffer.byteLength(message)))).to.equal(true);
     });
 
     it('resolves without recording anything when the cluster refuses writes', async () => {

@@ -69,6 +69,16 @@ export class CliProcess {
     }
   }
 
+  /** Waits up to `timeoutMs` for `path` to exist (a socket the process binds); fails early if the process exits. */
+  async waitForPath(path: string, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!existsSync(path)) {
+      if (!this.running) throw new Error(`process exited (${JSON.stringify(this.exit)}) before creating ${path}:\n${this.stderr}`);
+      if (Date.now() > deadline) throw new Error(`no ${path} within ${timeoutMs} ms:\n${this.stderr}`);
+      await sleep(25);
+    }
+  }
+
   /** Waits up to `timeoutMs` for the process to exit by itself; kills it (SIGKILL) and fails otherwise. */
   async waitForExit(timeoutMs: number): Promise<Exit> {
     const exit = await withTimeout(this.exited, timeoutMs);

@@ -48,6 +48,7 @@ const DRIVER_METRICS: readonly MetricShape[] = [
   { name: 'provider_requests_total', type: 'counter', labels: ['provider', 'result', 'os_type'] },
   { name: 'rotation_skipped_total', type: 'counter', labels: ['reason', 'os_type'] },
   { name: 'mounted_content_age_seconds', type: 'gauge', labels: ['provider', 'os_type'] },
+  { name: 'provider_healthy', type: 'gauge', labels: ['provider', 'os_type'] },
 ];
 
 /** Process metrics a Go driver's scrape config also finds (client_golang's process collector names). */
@@ -340,12 +341,13 @@ describe('integration: metrics and health endpoints of the driver', function () 
       expect(valueOf(exposition, 'node_publish_error_total', { provider: '', error_type: 'ClassNotFound' })).to.equal(1);
       expect(valueOf(exposition, 'sync_k8s_secret_total', { provider: 'fake' })).to.be.at.least(1);
       expect(valueOf(exposition, 'rotation_reconcile_total', { provider: 'fake', rotated: 'true' })).to.equal(1);
-      expect(valueOf(exposition, 'rotation_reconcile_error_total', { provider: 'fake', error_type: 'GRPCProviderError', rotated: 'false' })).to.equal(1);
+      // The provider's own error code is not a gRPC status name: a bounded label, Other.
+      expect(valueOf(exposition, 'rotation_reconcile_error_total', { provider: 'fake', error_type: 'Other', rotated: 'false' })).to.equal(1);
       expect(valueOf(exposition, 'rotation_reconcile_duration_sec_count')).to.equal(1);
       expect(valueOf(exposition, 'node_unpublish_total')).to.equal(1);
       expect(valueOf(exposition, 'node_unpublish_error_total')).to.equal(1);
       expect(valueOf(exposition, 'provider_requests_total', { provider: 'fake', result: 'success' }), 'publish and first rotation').to.equal(2);
-      expect(valueOf(exposition, 'provider_requests_total', { provider: 'fake', result: 'GRPCProviderError' })).to.equal(1);
+      expect(valueOf(exposition, 'provider_requests_total', { provider: 'fake', result: 'Other' })).to.equal(1);
       expect(valueOf(exposition, 'provider_requests_total'), 'the missing class never reached the provider').to.equal(3);
       expect(valueOf(exposition, 'rotation_skipped_total', { reason: 'NotDue' })).to.equal(1);
     });

@@ -1,16 +1,27 @@
 import { expect } from 'chai';
+import { CsiCallError } from '../../src/adapters/fake-kubelet/csi-node-client.js';
 import { DomainError, type DomainErrorCode } from '../../src/domain/errors.js';
 import type { DriverHarness, TestPod } from './driver-harness.js';
 
-/** The DomainError a call rejects with; fails the test when it resolves or rejects with anything else. */
-export async function rejectionOf(call: Promise<unknown>): Promise<DomainError> {
+/** What `call` rejects with, of class `type`; fails the test when it resolves or rejects with anything else. */
+async function failureOf<E extends Error>(call: Promise<unknown>, type: abstract new (...args: never[]) => E): Promise<E> {
   try {
     await call;
   } catch (error) {
-    expect(error, String(error)).to.be.instanceOf(DomainError);
-    return error as DomainError;
+    expect(error, String(error)).to.be.instanceOf(type);
+    return error as E;
   }
-  expect.fail('expected the call to reject with a DomainError');
+  return expect.fail(`expected the call to fail with a ${type.name}`);
+}
+
+/** The DomainError a call rejects with. */
+export function rejectionOf(call: Promise<unknown>): Promise<DomainError> {
+  return failureOf(call, DomainError);
+}
+
+/** The failure a CSI call over the socket answers, as kubelet sees it. */
+export function csiCallErrorOf(call: Promise<unknown>): Promise<CsiCallError> {
+  return failureOf(call, CsiCallError);
 }
 
 export async function expectRejection(call: Promise<unknown>, code: DomainErrorCode): Promise<DomainError> {

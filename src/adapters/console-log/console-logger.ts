@@ -1,5 +1,5 @@
 import type { LogFields, Logger } from '../../ports/logger.js';
-import { redact } from './redact.js';
+import { boundMessage, redact } from './redact.js';
 
 type Level = 'debug' | 'info' | 'warn' | 'error';
 
@@ -12,7 +12,7 @@ export interface ConsoleLoggerOptions {
   readonly now: () => Date;
 }
 
-/** Structured lines on a stream, with secret material redacted from every field. */
+/** Structured lines on a stream, with secret material redacted from every field and every value bounded (LogRecordLimit). */
 export class ConsoleLogger implements Logger {
   constructor(private readonly options: ConsoleLoggerOptions) {}
 
@@ -31,13 +31,14 @@ export class ConsoleLogger implements Logger {
 
   private log(level: Level, message: string, fields: LogFields = {}): void {
     const safe = redact(fields) as Record<string, unknown>;
+    const msg = boundMessage(message);
     const time = this.options.now().toISOString();
     if (this.options.json) {
-      this.options.write(JSON.stringify({ time, level, msg: message, ...safe }));
+      this.options.write(JSON.stringify({ time, level, msg, ...safe }));
       return;
     }
     const pairs = Object.entries(safe).map(([key, value]) => `${key}=${formatValue(value)}`);
-    this.options.write([time, level.toUpperCase().padEnd(5), message, ...pairs].join(' '));
+    this.options.write([time, level.toUpperCase().padEnd(5), msg, ...pairs].join(' '));
   }
 }
 

@@ -1,4 +1,5 @@
 import { status } from '@grpc/grpc-js';
+import { MessageCap, truncateText } from '../../domain/bounded-text.js';
 import { isDomainError, type DomainErrorCode } from '../../domain/errors.js';
 
 /** A failure the adapter itself decides (request validation, unimplemented RPCs), with its status. */
@@ -44,6 +45,7 @@ export function grpcStatusFor(code: DomainErrorCode): status {
     // missing in the store, an unmanaged Secret in the way): final for this call, fixed outside.
     case 'ProviderError':
     case 'MissingObjectVersions':
+    case 'ProviderAnswerTooLarge':
     case 'SecretObjectFileMissing':
     case 'SecretNotManaged':
       return status.FAILED_PRECONDITION;
@@ -61,14 +63,21 @@ export function grpcStatusFor(code: DomainErrorCode): status {
   }
 }
 
-/** Any thrown value as a gRPC failure; unknown errors never leak their message. */
+/**
+ * Any thrown value as a gRPC failure; unknown errors never leak their message, and a message carrying
+ * a provider's or a pod's text is cut to MessageCap.kubelet (it ends up in kubelet's event and log).
+ */
 export function toGrpcFailure(error: unknown): GrpcFailure {
-  if (error instanceof CsiStatusError) return { code: error.code, details: error.message };
+  if (error instanceof CsiStatusError) return { code: error.code, details: forKubelet(error.message) };
   if (isDomainError(error)) {
     const code = grpcStatusFor(error.code);
-    return { code, details: code === status.INTERNAL ? GENERIC_INTERNAL : error.message };
+    return { code, details: code === status.INTERNAL ? GENERIC_INTERNAL : forKubelet(error.message) };
   }
   return { code: status.INTERNAL, details: GENERIC_INTERNAL };
+}
+
+function forKubelet(message: string): string {
+  return truncateText(message, MessageCap.kubelet);
 }
 
 function unreachable(code: never): never {

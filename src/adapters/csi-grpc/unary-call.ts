@@ -2,14 +2,16 @@ import { performance } from 'node:perf_hooks';
 import { status, type handleUnaryCall } from '@grpc/grpc-js';
 import type { LogFields, Logger } from '../../ports/logger.js';
 import { toGrpcFailure } from './error-status.js';
-import { redactRequest } from './redact.js';
+import { callSubject, describeRequest } from './redact.js';
 
 /** `info` for calls that change the node (publish/unpublish); `debug` for probes and queries. */
 export type CallLogLevel = 'info' | 'debug';
 
 /**
- * Turns an async CSI method into a grpc-js unary handler that logs every call (method, duration,
- * status code, request with secrets redacted) and maps any rejection to a gRPC status.
+ * Turns an async CSI method into a grpc-js unary handler that logs every call (method, duration, status
+ * code, volume id and target path; at debug level also the request's keys, short values and sizes,
+ * secrets redacted) and maps any rejection to a gRPC status. The whole request is never logged: a pod
+ * controls its volume context, and a value of megabytes would be megabytes of log per call.
  */
 export function unaryCall<Request, Response>(
   method: string,
@@ -19,11 +21,12 @@ export function unaryCall<Request, Response>(
 ): handleUnaryCall<Request, Response> {
   return (call, callback) => {
     const startedAt = performance.now();
+    logger.debug('csi call received', { method, request: describeRequest(call.request) });
     const fields = (code: status): LogFields => ({
       method,
       code: status[code],
       durationMs: Math.round((performance.now() - startedAt) * 1000) / 1000,
-      request: redactRequest(call.request),
+      ...callSubject(call.request),
     });
     run(call.request).then(
       (response) => {

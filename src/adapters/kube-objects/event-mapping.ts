@@ -1,3 +1,4 @@
+import { MessageCap, truncateText } from '../../domain/bounded-text.js';
 import type { PodEvent } from '../../ports/event-recorder.js';
 import { DRIVER_COMPONENT, KIND_INFO, toKubeTime, type EventResource } from './object-shapes.js';
 
@@ -7,6 +8,15 @@ export interface EventIdentity {
   readonly timeMs: number;
   /** The node the driver runs on (`source.host`, `reportingInstance`); omitted when unknown. */
   readonly nodeName?: string;
+}
+
+/**
+ * The event as recorded: its message cut to MessageCap.event (events.k8s.io refuses a longer note, and a
+ * provider's error code may be of any length). Recorders compare and store this form only.
+ */
+export function boundedEvent(event: PodEvent): PodEvent {
+  const message = truncateText(event.message, MessageCap.event);
+  return message === event.message ? event : { ...event, message };
 }
 
 /** A PodEvent -> a core/v1 Event on the Pod, shaped like the ones client-go's recorder writes. */

@@ -2,7 +2,7 @@ import type { CoreV1Event } from '@kubernetes/client-node';
 import type { Clock } from '../../ports/clock.js';
 import type { EventRecorder, PodEvent } from '../../ports/event-recorder.js';
 import type { Logger } from '../../ports/logger.js';
-import { eventName, toEventResource } from '../kube-objects/event-mapping.js';
+import { boundedEvent, eventName, toEventResource } from '../kube-objects/event-mapping.js';
 import { toKubeTime } from '../kube-objects/object-shapes.js';
 import { apiFailure } from './api-errors.js';
 import { mergePatch } from './custom-resources.js';
@@ -39,7 +39,7 @@ export class KubernetesEventRecorder implements EventRecorder {
 
   async record(event: PodEvent): Promise<void> {
     try {
-      await this.recordNow(event);
+      await this.recordNow(boundedEvent(event));
     } catch (error) {
       this.options.logger?.warn('could not record event', {
         reason: event?.reason,

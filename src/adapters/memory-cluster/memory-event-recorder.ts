@@ -1,7 +1,7 @@
 import type { Clock } from '../../ports/clock.js';
 import type { EventRecorder, PodEvent } from '../../ports/event-recorder.js';
 import type { Logger } from '../../ports/logger.js';
-import { eventName, isSameEvent, toEventResource } from '../kube-objects/event-mapping.js';
+import { boundedEvent, eventName, isSameEvent, toEventResource } from '../kube-objects/event-mapping.js';
 import { toKubeTime } from '../kube-objects/object-shapes.js';
 import type { InMemoryCluster } from './cluster-store.js';
 
@@ -28,7 +28,7 @@ export class MemoryEventRecorder implements EventRecorder {
 
   async record(event: PodEvent): Promise<void> {
     try {
-      this.recordNow(event);
+      this.recordNow(boundedEvent(event));
     } catch (error) {
       this.options.logger?.warn('could not record event', {
         reason: event?.reason,

@@ -1,20 +1,22 @@
-import type { ContentAgeReader, Metrics } from '../../ports/metrics.js';
+import { errorTypeLabel, providerLabel, providerResultLabel } from '../../domain/metric-labels.js';
+import type { ContentAgeReader, Metrics, ProviderHealthReader } from '../../ports/metrics.js';
 
 export type MetricLabels = Readonly<Record<string, string>>;
 
 /**
- * Counts in memory under the Prometheus adapter's metric names, for the simulation and tests
- * (`count('rotation_reconcile_total', { rotated: 'true' })`).
+ * Counts in memory under the Prometheus adapter's metric names and label bounds, for the simulation
+ * and tests (`count('rotation_reconcile_total', { rotated: 'true' })`).
  */
 export class MemoryMetrics implements Metrics {
   private readonly series = new Map<string, { name: string; labels: MetricLabels; value: number }>();
   private readContentAge: ContentAgeReader = () => new Map();
+  private readProviderHealth: ProviderHealthReader = () => new Map();
 
   nodePublish(provider: string): void {
-    this.add('node_publish_total', { provider });
+    this.add('node_publish_total', { provider: providerLabel(provider) });
   }
   nodePublishError(provider: string, errorType: string): void {
-    this.add('node_publish_error_total', { provider, error_type: errorType });
+    this.add('node_publish_error_total', { provider: providerLabel(provider), error_type: errorTypeLabel(errorType) });
   }
   nodeUnpublish(): void {
     this.add('node_unpublish_total', {});
@@ -23,24 +25,34 @@ export class MemoryMetrics implements Metrics {
     this.add('node_unpublish_error_total', {});
   }
   rotationReconcile(provider: string, rotated: boolean, durationSeconds: number): void {
-    this.add('rotation_reconcile_total', { provider, rotated: String(rotated) });
+    this.add('rotation_reconcile_total', { provider: providerLabel(provider), rotated: String(rotated) });
     this.observe('rotation_reconcile_duration_sec', durationSeconds);
   }
   rotationReconcileError(provider: string, errorType: string, rotated: boolean): void {
-    this.add('rotation_reconcile_error_total', { provider, error_type: errorType, rotated: String(rotated) });
+    this.add('rotation_reconcile_error_total', { provider: providerLabel(provider), error_type: errorTypeLabel(errorType), rotated: String(rotated) });
   }
   syncK8sSecret(provider: string, durationSeconds: number): void {
-    this.add('sync_k8s_secret_total', { provider });
+    this.add('sync_k8s_secret_total', { provider: providerLabel(provider) });
     this.observe('sync_k8s_secret_duration_sec', durationSeconds);
   }
   providerRequest(provider: string, result: string): void {
-    this.add('provider_requests_total', { provider, result });
+    this.add('provider_requests_total', { provider: providerLabel(provider), result: providerResultLabel(result) });
   }
   rotationSkipped(reason: string): void {
     this.add('rotation_skipped_total', { reason });
   }
   readContentAgeFrom(reader: ContentAgeReader): void {
     this.readContentAge = reader;
+  }
+
+  readProviderHealthFrom(reader: ProviderHealthReader): void {
+    this.readProviderHealth = reader;
+  }
+
+  /** `provider_healthy{provider}` as a scrape would read it now (1 or 0); undefined when the provider has no series. */
+  providerHealthy(provider: string): number | undefined {
+    const healthy = this.readProviderHealth().get(provider);
+    return healthy === undefined ? undefined : Number(healthy);
   }
 
   /** `mounted_content_age_seconds{provider}` as a scrape would read it now; undefined when the provider has no mount. */

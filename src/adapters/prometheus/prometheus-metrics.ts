@@ -1,5 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { ContentAgeReader, Metrics } from '../../ports/metrics.js';
+import { errorTypeLabel, providerLabel, providerResultLabel } from '../../domain/metric-labels.js';
+import type { ContentAgeReader, Metrics, ProviderHealthReader } from '../../ports/metrics.js';
 
 export interface PrometheusMetricsOptions {
   /** Add the process metrics (`process_cpu_seconds_total`, `process_resident_memory_bytes`, `nodejs_*`). Default true. */
@@ -16,7 +17,8 @@ export const DURATION_BUCKETS: readonly number[] = [0.1, 0.2, 0.3, 0.4, 0.5, 1, 
  * The driver's metrics in the Prometheus text format, named and labelled as the upstream driver's
  * OpenTelemetry exporter writes them (counters carry `_total`, histograms `_bucket`/`_sum`/`_count`).
  * Each instance owns its registry: nothing goes to prom-client's global default registry, so two
- * instances (tests) never collide.
+ * instances (tests) never collide. Label values pass the domain's bounds (metric-labels.ts), so a
+ * provider's error codes or a class's provider name never add series beyond a fixed set.
  */
 export class PrometheusMetrics implements Metrics {
   readonly registry = new Registry();
@@ -32,6 +34,7 @@ export class PrometheusMetrics implements Metrics {
   private readonly providerRequestsTotal: Counter<'provider' | 'result' | 'os_type'>;
   private readonly rotationSkippedTotal: Counter<'reason' | 'os_type'>;
   private readContentAge: ContentAgeReader = () => new Map();
+  private readProviderHealth: ProviderHealthReader = () => new Map();
 
   constructor(options: PrometheusMetricsOptions = {}) {
     const registers = [this.registry];
@@ -62,7 +65,13 @@ export class PrometheusMetrics implements Metrics {
       'mounted_content_age_seconds',
       'Seconds since the provider last confirmed the oldest mounted content of each provider',
       ['provider', 'os_type'],
-      (ages) => this.collectContentAge(ages),
+      (ages) => collectPerProvider(ages, () => [...this.readContentAge()].map(([provider, age]) => [provider, seconds(age)])),
+    );
+    gauge(
+      'provider_healthy',
+      'Whether the provider answered its last health check (Version call): 1 yes, 0 no; only with --provider-health-check',
+      ['provider', 'os_type'],
+      (health) => collectPerProvider(health, () => [...this.readProviderHealth()].map(([provider, healthy]) => [provider, healthy ? 1 : 0])),
     );
 
     // Series without a per-call label exist from the start (at zero), so rate() works before the first event.
@@ -76,11 +85,11 @@ export class PrometheusMetrics implements Metrics {
   }
 
   nodePublish(provider: string): void {
-    this.publishTotal.inc({ provider, os_type: OS_TYPE });
+    this.publishTotal.inc({ provider: providerLabel(provider), os_type: OS_TYPE });
   }
 
   nodePublishError(provider: string, errorType: string): void {
-    this.publishErrorTotal.inc({ provider, error_type: errorType, os_type: OS_TYPE });
+    this.publishErrorTotal.inc({ provider: providerLabel(provider), error_type: errorTypeLabel(errorType), os_type: OS_TYPE });
   }
 
   nodeUnpublish(): void {
@@ -92,21 +101,21 @@ export class PrometheusMetrics implements Metrics {
   }
 
   rotationReconcile(provider: string, rotated: boolean, durationSeconds: number): void {
-    this.rotationTotal.inc({ provider, os_type: OS_TYPE, rotated: String(rotated) });
+    this.rotationTotal.inc({ provider: providerLabel(provider), os_type: OS_TYPE, rotated: String(rotated) });
     this.rotationDuration.observe({ os_type: OS_TYPE }, seconds(durationSeconds));
   }
 
   rotationReconcileError(provider: string, errorType: string, rotated: boolean): void {
-    this.rotationErrorTotal.inc({ provider, error_type: errorType, os_type: OS_TYPE, rotated: String(rotated) });
+    this.rotationErrorTotal.inc({ provider: providerLabel(provider), error_type: errorTypeLabel(errorType), os_type: OS_TYPE, rotated: String(rotated) });
   }
 
   syncK8sSecret(provider: string, durationSeconds: number): void {
-    this.syncTotal.inc({ provider, os_type: OS_TYPE });
+    this.syncTotal.inc({ provider: providerLabel(provider), os_type: OS_TYPE });
     this.syncDuration.observe({ os_type: OS_TYPE }, seconds(durationSeconds));
   }
 
   providerRequest(provider: string, result: string): void {
-    this.providerRequestsTotal.inc({ provider, result, os_type: OS_TYPE });
+    this.providerRequestsTotal.inc({ provider: providerLabel(provider), result: providerResultLabel(result), os_type: OS_TYPE });
   }
 
   rotationSkipped(reason: string): void {
@@ -115,6 +124,10 @@ export class PrometheusMetrics implements Metrics {
 
   readContentAgeFrom(reader: ContentAgeReader): void {
     this.readContentAge = reader;
+  }
+
+  readProviderHealthFrom(reader: ProviderHealthReader): void {
+    this.readProviderHealth = reader;
   }
 
   /** The Prometheus text exposition of every metric (what `/metrics` serves). */
@@ -126,18 +139,18 @@ export class PrometheusMetrics implements Metrics {
   get contentType(): string {
     return this.registry.contentType;
   }
+}
 
-  /**
-   * Runs on each scrape. The gauge starts empty every time, so a provider whose last mount went away
-   * disappears; a reader that throws leaves it empty rather than failing the whole scrape.
-   */
-  private collectContentAge(ages: Gauge<'provider' | 'os_type'>): void {
-    ages.reset();
-    try {
-      for (const [provider, age] of this.readContentAge()) ages.set({ provider, os_type: OS_TYPE }, seconds(age));
-    } catch {
-      ages.reset();
-    }
+/**
+ * Runs on each scrape of a per-provider gauge. The gauge starts empty every time, so a provider that went
+ * away disappears; a reader that throws leaves it empty rather than failing the whole scrape.
+ */
+function collectPerProvider(gauge: Gauge<'provider' | 'os_type'>, read: () => Iterable<readonly [string, number]>): void {
+  gauge.reset();
+  try {
+    for (const [provider, value] of read()) gauge.set({ provider: providerLabel(provider), os_type: OS_TYPE }, value);
+  } catch {
+    gauge.reset();
   }
 }
 

@@ -36,7 +36,7 @@ export async function findProviderSocket(providerName: string, dirs: readonly st
   );
 }
 
-async function isSocket(path: string): Promise<boolean> {
+export async function isSocket(path: string): Promise<boolean> {
   try {
     return (await stat(path)).isSocket();
   } catch {

@@ -3,6 +3,7 @@ import { ApplyPayload } from '../../application/apply-payload.js';
 import { BindingRegistry } from '../../application/binding-registry.js';
 import { FetchSecrets } from '../../application/fetch-secrets.js';
 import { NodeVolumeService } from '../../application/node-volume-service.js';
+import { ProviderHealthCheck } from '../../application/provider-health-check.js';
 import { ProviderRateLimiter } from '../../application/provider-rate-limiter.js';
 import { PublishVolume } from '../../application/publish-volume.js';
 import { RefreshCredentials } from '../../application/refresh-credentials.js';
@@ -20,6 +21,7 @@ import { MountWriter } from '../../ports/mount-writer.js';
 import { NodeVolumes } from '../../ports/node-volumes.js';
 import { PodSource } from '../../ports/pod-source.js';
 import { PodStatusStore } from '../../ports/pod-status-store.js';
+import { ProviderProbe } from '../../ports/provider-probe.js';
 import { SecretProvider } from '../../ports/secret-provider.js';
 import { SecretProviderClassSource } from '../../ports/secret-provider-class-source.js';
 import { SecretSink } from '../../ports/secret-sink.js';
@@ -31,11 +33,18 @@ export interface ApplicationSettings {
   readonly nodeName: string;
   readonly kubeletRoot: string;
   readonly rotation: ReconcilerSettings;
+  /** `--provider-health-check-interval` (default 2 minutes, as upstream). */
+  readonly providerHealthCheckIntervalMs?: number;
 }
+
+/** Deadline of one health-check Version call, as upstream's. */
+const HEALTH_CHECK_TIMEOUT_MS = 5_000;
+const DEFAULT_HEALTH_CHECK_INTERVAL_MS = 120_000;
 
 /**
  * The use cases and the rotation loop, wired by factories (the classes carry no decorators).
- * Every port they need must be bound by the profile's adapter modules.
+ * Every port they need must be bound by the profile's adapter modules (ProviderProbe only when the
+ * provider health check is asked for).
  */
 export function applicationModule(settings: ApplicationSettings): ContainerModule {
   return new ContainerModule(({ bind }) => {
@@ -147,6 +156,16 @@ export function applicationModule(settings: ApplicationSettings): ContainerModul
         ) =>
           new RecoverBindings(settings.nodeName, settings.kubeletRoot, statuses, pods, classes, mounter, registry, locks, reconciler, clock, logger),
         [PodStatusStore, PodSource, SecretProviderClassSource, VolumeMounter, BindingRegistry, TargetLocks, RotationReconciler, Clock, Logger],
+      )
+      .inSingletonScope();
+    bind(ProviderHealthCheck)
+      .toResolvedValue(
+        (probe: ProviderProbe, metrics: Metrics, clock: Clock, scheduler: Scheduler, logger: Logger) =>
+          new ProviderHealthCheck(probe, metrics, clock, scheduler, logger, {
+            intervalMs: settings.providerHealthCheckIntervalMs ?? DEFAULT_HEALTH_CHECK_INTERVAL_MS,
+            timeoutMs: HEALTH_CHECK_TIMEOUT_MS,
+          }),
+        [ProviderProbe, Metrics, Clock, Scheduler, Logger],
       )
       .inSingletonScope();
     bind(NodeVolumes)

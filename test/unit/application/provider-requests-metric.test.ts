@@ -28,7 +28,8 @@ describe('provider_requests_total: one count per provider Mount call made', () =
 
   const outcomes: Array<[string, InProcessFailure | undefined, string]> = [
     ['an answer without error code', undefined, 'success'],
-    ["an answer with the provider's error code", { kind: 'provider-error', code: 'Throttled' }, 'Throttled'],
+    ["an answer with the provider's own error code", { kind: 'provider-error', code: 'Throttled' }, 'Other'],
+    ['an answer with a gRPC status name as error code', { kind: 'provider-error', code: 'PERMISSION_DENIED' }, 'PERMISSION_DENIED'],
     ['a call that rejects', { kind: 'unavailable' }, 'ProviderUnavailable'],
   ];
   for (const [outcome, failure, result] of outcomes) {

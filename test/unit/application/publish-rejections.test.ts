@@ -130,7 +130,8 @@ describe('Refusing a publish request, the class or the provider answer', () => {
 
       expect(error.providerCode).to.equal('VaultSealed');
       expect(error.message).to.contain('VaultSealed');
-      expect(harness.metrics.count('node_publish_error_total', { error_type: 'VaultSealed' })).to.equal(1);
+      // The code is in the message; as a metric label it is Other (not a gRPC status name).
+      expect(harness.metrics.count('node_publish_error_total', { error_type: 'Other' })).to.equal(1);
       expect(harness.metrics.count('node_publish_total')).to.equal(0);
       await expectNothingWritten(harness, pod);
     });

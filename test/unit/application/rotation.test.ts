@@ -144,7 +144,7 @@ describe('Rotating a mounted volume on the rotation interval', () => {
       expect(failed?.type).to.equal('Warning');
       expect(failed?.involvedObject).to.include({ name: pod.name, uid: pod.uid });
       expect(failed?.message).to.contain('RateLimited');
-      expect(harness.metrics.count('rotation_reconcile_error_total', { provider: 'fake', error_type: 'RateLimited' })).to.equal(1);
+      expect(harness.metrics.count('rotation_reconcile_error_total', { provider: 'fake', error_type: 'Other' })).to.equal(1);
       expect(harness.events('MountRotationComplete')).to.deep.equal([]);
     });
 

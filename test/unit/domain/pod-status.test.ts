@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
+import { MessageCap, truncationMarker } from '../../../src/domain/bounded-text.js';
 import { podStatusName, reportAfterCheck, type CheckFinding, type RotationReport } from '../../../src/domain/pod-status.js';
 
 const NOW = 1_000_000;
@@ -75,5 +76,21 @@ describe('reportAfterCheck', () => {
         expect(writes).to.equal(transitions);
       }),
     );
+  });
+
+  describe('a failure reason of a megabyte (a provider error code)', () => {
+    const reason = `provider "vault" failed to mount: ${'E'.repeat(1_000_000)}`;
+
+    it(`is recorded cut to ${MessageCap.podStatus} bytes, ending with the marker`, () => {
+      const report = reportAfterCheck({}, { kind: 'failed', reason }, NOW, NEXT)!;
+      expect(Buffer.byteLength(report.lastRotationError!)).to.be.at.most(MessageCap.podStatus);
+      expect(report.lastRotationError).to.match(/^provider "vault" failed to mount: E+… \(truncated, \d+ bytes\)$/);
+      expect(report.lastRotationError!.endsWith(truncationMarker(Buffer.byteLength(reason)))).to.equal(true);
+    });
+
+    it('is not written again when the same failure repeats', () => {
+      const first = reportAfterCheck({}, { kind: 'failed', reason }, NOW, NEXT)!;
+      expect(reportAfterCheck(first, { kind: 'failed', reason }, NOW + 1, NEXT + 1)).to.equal(undefined);
+    });
   });
 });

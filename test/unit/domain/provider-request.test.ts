@@ -5,6 +5,7 @@ import type { ObjectVersion } from '../../../src/domain/object-versions.js';
 import {
   buildMountRequest,
   interpretMountResponse,
+  ProviderAnswerLimit,
   sortedJson,
   type ProviderMountResponse,
 } from '../../../src/domain/provider-request.js';
@@ -260,6 +261,73 @@ describe('domain/provider-request', () => {
 
     it('fails with InvalidFileMode for a mode outside 0..0777', () => {
       expect(codeOf(() => interpretMountResponse('fake', response({ files: [aFile('a', '1', 0o1777)] })))).to.equal('InvalidFileMode');
+    });
+  });
+
+  describe('interpretMountResponse limits (ProviderAnswerTooLarge)', () => {
+    const versions = (count: number, id = (i: number) => `secret/object-${i}`): ObjectVersion[] =>
+      Array.from({ length: count }, (_, i) => v(id(i), 'v1'));
+    const files = (count: number, path = (i: number) => `file-${i}`) => Array.from({ length: count }, (_, i) => aFile(path(i), 'x'));
+    const limit = ProviderAnswerLimit;
+
+    /** The refusal's message, or undefined when the answer is accepted. */
+    function refusal(answer: ProviderMountResponse): string | undefined {
+      try {
+        interpretMountResponse('vault', answer);
+        return undefined;
+      } catch (error) {
+        expect(error).to.be.instanceOf(DomainError);
+        expect((error as DomainError).code, (error as DomainError).message).to.equal('ProviderAnswerTooLarge');
+        return (error as DomainError).message;
+      }
+    }
+
+    const cases: { name: string; answer: ProviderMountResponse; refused?: string }[] = [
+      { name: `${limit.objectVersions} object versions`, answer: response({ objectVersions: versions(limit.objectVersions) }) },
+      {
+        name: '100,000 object versions',
+        answer: response({ objectVersions: versions(100_000) }),
+        refused: `provider "vault" returned 100000 object versions; at most ${limit.objectVersions} are accepted`,
+      },
+      { name: `an id of ${limit.objectVersionFieldBytes} bytes`, answer: response({ objectVersions: [v('i'.repeat(limit.objectVersionFieldBytes), 'v1')] }) },
+      {
+        name: `an id of ${limit.objectVersionFieldBytes + 1} bytes`,
+        answer: response({ objectVersions: [v('i'.repeat(limit.objectVersionFieldBytes + 1), 'v1')] }),
+        refused: `provider "vault" returned an object version id of ${limit.objectVersionFieldBytes + 1} bytes ("iiii`,
+      },
+      {
+        name: 'a version of a megabyte in two-byte characters',
+        answer: response({ objectVersions: [v('secret/db', 'é'.repeat(500_000))] }),
+        refused: 'returned an object version version of 1000000 bytes ("ééé',
+      },
+      {
+        name: 'ids and versions beyond the total',
+        answer: response({ objectVersions: versions(limit.objectVersions, (i) => `${'i'.repeat(300)}-${i}`) }),
+        refused: `bytes in total; at most ${limit.objectVersionsTotalBytes} bytes are accepted`,
+      },
+      { name: `${limit.files} files`, answer: response({ files: files(limit.files) }) },
+      {
+        name: `${limit.files + 1} files`,
+        answer: response({ files: files(limit.files + 1) }),
+        refused: `provider "vault" returned ${limit.files + 1} files; at most ${limit.files} are accepted`,
+      },
+      {
+        name: 'file paths beyond the total',
+        // 2,200 paths of about 500 bytes, each one valid.
+        answer: response({ files: files(2_200, (i) => `${'d'.repeat(250)}/${'f'.repeat(240)}-${i}`) }),
+        refused: `bytes in total; at most ${limit.filePathsTotalBytes} bytes are accepted`,
+      },
+    ];
+    for (const { name, answer, refused } of cases) {
+      it(`${refused === undefined ? 'accepts' : 'refuses'} ${name}`, () => {
+        const message = refusal(answer);
+        if (refused === undefined) expect(message).to.equal(undefined);
+        else expect(message).to.contain(refused);
+      });
+    }
+
+    it('quotes at most an excerpt of an overlong id', () => {
+      expect(refusal(response({ objectVersions: [v('x'.repeat(1_000_000), 'v1')] }))!.length).to.be.below(300);
     });
   });
 });

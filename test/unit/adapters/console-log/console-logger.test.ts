@@ -1,6 +1,8 @@
 import { expect } from 'chai';
 import { ConsoleLogger, type ConsoleLoggerOptions } from '../../../../src/adapters/console-log/console-logger.js';
-import { REDACTED } from '../../../../src/adapters/console-log/redact.js';
+import fc from 'fast-check';
+import { LogRecordLimit, REDACTED } from '../../../../src/adapters/console-log/redact.js';
+import { truncationMarker } from '../../../../src/domain/bounded-text.js';
 
 const NOW = new Date('2026-11-27T18:30:00.123Z');
 
@@ -159,6 +161,57 @@ describe('ConsoleLogger', () => {
       const { logger, lines } = aLogger({ json: true });
       logger.info('due', { at: new Date('2026-01-02T03:04:05.000Z') });
       expect((JSON.parse(lines[0]!) as { at: unknown }).at).to.equal('2026-01-02T03:04:05.000Z');
+    });
+  });
+
+  describe('bounds on what a line carries', () => {
+    const huge = 'v'.repeat(3_500_000);
+
+    for (const json of [false, true]) {
+      it(`cuts a 3.5 MB value to ${LogRecordLimit.valueBytes} bytes with the marker (${json ? 'JSON' : 'text'})`, () => {
+        const { logger, lines } = aLogger({ json });
+        logger.info('csi call', { method: 'NodePublishVolume', volumeContext: { huge } });
+        expect(Buffer.byteLength(lines[0]!)).to.be.below(1024);
+        expect(lines[0]).to.contain(truncationMarker(3_500_000)).and.contain('NodePublishVolume');
+      });
+    }
+
+    it('cuts an overlong message the same way', () => {
+      const { logger, lines } = aLogger({ json: true });
+      logger.warn(huge);
+      expect(Buffer.byteLength(lines[0]!)).to.be.below(1024);
+    });
+
+    it(`writes at most ${LogRecordLimit.entries} entries of an object or array and counts the rest`, () => {
+      const { logger, lines } = aLogger({ json: true });
+      const keys = Object.fromEntries(Array.from({ length: 10_000 }, (_, i) => [`key-${i}`, i]));
+      logger.info('wide', { keys, list: Array.from({ length: 10_000 }, (_, i) => i) });
+      const record = JSON.parse(lines[0]!) as { keys: Record<string, unknown>; list: unknown[] };
+      expect(Object.keys(record.keys)).to.have.length(LogRecordLimit.entries + 1);
+      expect(record.keys['…']).to.equal(`${10_000 - LogRecordLimit.entries} more`);
+      expect(record.list).to.have.length(LogRecordLimit.entries + 1);
+      expect(record.list.at(-1)).to.equal(`… ${10_000 - LogRecordLimit.entries} more`);
+    });
+
+    it(`stops at ${LogRecordLimit.recordBytes} bytes of text per record, counting what is left out`, () => {
+      const { logger, lines } = aLogger({ json: true });
+      const wide = Array.from({ length: 32 }, () => Array.from({ length: 32 }, () => 'w'.repeat(400)));
+      logger.info('nested', { wide });
+      expect(Buffer.byteLength(lines[0]!)).to.be.below(LogRecordLimit.recordBytes + 2048);
+      expect(lines[0]).to.match(/… \d+ more/);
+    });
+
+    it('keeps every line bounded whatever the record holds (property)', () => {
+      const leaf = fc.oneof(fc.string({ maxLength: 2000 }), fc.integer(), fc.constant('x'.repeat(100_000)));
+      const record = fc.letrec((tie) => ({
+        node: fc.oneof({ depthSize: 'small' }, leaf, fc.array(tie('node'), { maxLength: 40 }), fc.dictionary(fc.string({ maxLength: 600 }), tie('node'), { maxKeys: 40 })),
+      })).node;
+      fc.assert(fc.property(fc.dictionary(fc.string({ maxLength: 20 }), record, { maxKeys: 40 }), fc.boolean(), (fields, json) => {
+        const { logger, lines } = aLogger({ json });
+        logger.info('any', fields);
+        // Every byte of text is counted once; escaping (twice for a nested value in a text line) writes a byte in up to 7.
+        expect(Buffer.byteLength(lines[0]!)).to.be.below(8 * (LogRecordLimit.recordBytes + 2048));
+      }), { numRuns: 200 });
     });
   });
 });

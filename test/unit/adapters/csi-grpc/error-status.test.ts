@@ -1,5 +1,6 @@
 import { status } from '@grpc/grpc-js';
 import { expect } from 'chai';
+import { MessageCap, truncationMarker } from '../../../../src/domain/bounded-text.js';
 import { DOMAIN_ERROR_CODES, DomainError, type DomainErrorCode } from '../../../../src/domain/errors.js';
 import { CsiStatusError, grpcStatusFor, toGrpcFailure } from '../../../../src/adapters/csi-grpc/error-status.js';
 
@@ -19,6 +20,7 @@ const EXPECTED: Record<DomainErrorCode, status> = {
   ClassNotFound: status.NOT_FOUND,
   ProviderError: status.FAILED_PRECONDITION,
   MissingObjectVersions: status.FAILED_PRECONDITION,
+  ProviderAnswerTooLarge: status.FAILED_PRECONDITION,
   SecretObjectFileMissing: status.FAILED_PRECONDITION,
   SecretNotManaged: status.FAILED_PRECONDITION,
   ProviderUnavailable: status.UNAVAILABLE,
@@ -53,6 +55,15 @@ describe('DomainError to gRPC status mapping', () => {
     for (const thrown of [new Error('boom with details'), 'a string', undefined, { code: 3 }]) {
       expect(toGrpcFailure(thrown)).to.deep.equal({ code: status.INTERNAL, details: 'internal error' });
     }
+  });
+
+  it('cuts a message longer than MessageCap.kubelet, ending it with the marker', () => {
+    const code = 'E'.repeat(1_000_000);
+    const message = `provider "vault" failed to mount: ${code}`;
+    const failure = toGrpcFailure(new DomainError('ProviderError', message, code));
+    expect(failure.code).to.equal(status.FAILED_PRECONDITION);
+    expect(Buffer.byteLength(failure.details)).to.be.at.most(MessageCap.kubelet);
+    expect(failure.details).to.match(/^provider "vault" failed to mount: E+/).and.satisfy((details: string) => details.endsWith(truncationMarker(Buffer.byteLength(message))));
   });
 
   it('passes the adapter\'s own status errors through unchanged', () => {

@@ -172,5 +172,32 @@ describe('http-endpoints routes', () => {
       const later = { name: 'later', check: () => new Promise<boolean>((resolve) => setTimeout(() => resolve(true), 5)) };
       expect((await readyzRoute([later])(new URLSearchParams())).status).to.equal(200);
     });
+
+    describe('reports (provider health): listed, never required', () => {
+      const vaultDown = { name: 'provider-vault', ok: false, reason: 'ProviderUnavailable' };
+      const azureUp = { name: 'provider-azure', ok: true };
+
+      it('stays 200 with a failed report, listing every check and report even without ?verbose', async () => {
+        const reply = await readyzRoute([pass], () => [azureUp, vaultDown])(new URLSearchParams());
+        expect(reply).to.deep.include({
+          status: 200,
+          body: '[+]csi-socket ok\n[+]provider-azure ok\n[-]provider-vault failed: ProviderUnavailable (reported, not required)\nreadyz check passed\n',
+        });
+      });
+
+      it('answers plain ok when the checks pass and every report is ok', async () => {
+        expect(await readyzRoute([pass], () => [azureUp])(new URLSearchParams())).to.deep.include({ status: 200, body: 'ok\n' });
+      });
+
+      it('is 503 only for a failed check, whatever the reports say', async () => {
+        const reply = await readyzRoute([fail], () => [azureUp])(new URLSearchParams());
+        expect(reply).to.deep.include({ status: 503, body: '[-]cluster-caches failed\n[+]provider-azure ok\nreadyz check failed\n' });
+      });
+
+      it('lists no report when reading them throws', async () => {
+        const reply = await readyzRoute([pass], () => { throw new Error('x'); })(new URLSearchParams('verbose'));
+        expect(reply).to.deep.include({ status: 200, body: '[+]csi-socket ok\nreadyz check passed\n' });
+      });
+    });
   });
 });

@@ -14,6 +14,14 @@ function samples(exposition: string): Map<string, number> {
   return out;
 }
 
+/** The samples of one metric: `[name{labels}, value]`. */
+function seriesNamed(scraped: Map<string, number>, metric: string): Array<[string, number]> {
+  return [...scraped].filter(([name]) => name.startsWith(`${metric}{`));
+}
+
+const AGE = 'mounted_content_age_seconds';
+const HEALTHY = 'provider_healthy';
+
 describe('prometheus PrometheusMetrics', () => {
   const withoutProcess = (): PrometheusMetrics => new PrometheusMetrics({ processMetrics: false });
 
@@ -109,15 +117,16 @@ describe('prometheus PrometheusMetrics', () => {
     expect(scraped.get('sync_k8s_secret_duration_sec_count{os_type="linux"}')).to.equal(3);
   });
 
-  describe('mounted_content_age_seconds', () => {
-    const AGE = 'mounted_content_age_seconds';
-    const ageSeries = (scraped: Map<string, number>): Array<[string, number]> => [...scraped].filter(([name]) => name.startsWith(`${AGE}{`));
-
-    it('is a gauge with no series until a reader is registered', async () => {
+  for (const gauge of [AGE, HEALTHY]) {
+    it(`has ${gauge} as a gauge with no series until its reader is registered`, async () => {
       const text = await withoutProcess().scrape();
-      expect(text).to.match(new RegExp(`^# TYPE ${AGE} gauge$`, 'm'));
-      expect(ageSeries(samples(text))).to.deep.equal([]);
+      expect(text).to.match(new RegExp(`^# TYPE ${gauge} gauge$`, 'm'));
+      expect(seriesNamed(samples(text), gauge)).to.deep.equal([]);
     });
+  }
+
+  describe('mounted_content_age_seconds', () => {
+    const ageSeries = (scraped: Map<string, number>): Array<[string, number]> => seriesNamed(scraped, AGE);
 
     it('reads the registered reader on every scrape, dropping providers that no longer have mounts', async () => {
       const metrics = withoutProcess();
@@ -164,6 +173,58 @@ describe('prometheus PrometheusMetrics', () => {
       const metrics = withoutProcess();
       metrics.readContentAgeFrom(() => new Map([['vault', -3], ['azure', Number.NaN]]));
       expect(ageSeries(samples(await metrics.scrape())).map(([, age]) => age)).to.deep.equal([0, 0]);
+    });
+  });
+
+  describe('bounded label values', () => {
+    it('counts 30 distinct 5 KB provider error codes as one error type, Other', async () => {
+      const metrics = withoutProcess();
+      const before = Buffer.byteLength(await metrics.scrape());
+      for (let i = 0; i < 30; i++) {
+        const code = `${i}-${'C'.repeat(5120)}`;
+        metrics.providerRequest('vault', code);
+        metrics.nodePublishError('vault', code);
+        metrics.rotationReconcileError('vault', code, false);
+      }
+      const text = await metrics.scrape();
+      const scraped = samples(text);
+      expect(scraped.get('provider_requests_total{provider="vault",result="Other",os_type="linux"}')).to.equal(30);
+      expect(scraped.get('node_publish_error_total{provider="vault",error_type="Other",os_type="linux"}')).to.equal(30);
+      expect(scraped.get('rotation_reconcile_error_total{provider="vault",error_type="Other",os_type="linux",rotated="false"}')).to.equal(30);
+      expect(Buffer.byteLength(text) - before).to.be.below(1024);
+    });
+
+    it('keeps the gRPC status names and the driver\'s own error types', async () => {
+      const metrics = withoutProcess();
+      metrics.providerRequest('vault', 'PERMISSION_DENIED');
+      metrics.nodePublishError('vault', 'ProviderAnswerTooLarge');
+      metrics.rotationReconcileError('vault', 'SecretSyncFailed', true);
+      const scraped = samples(await metrics.scrape());
+      expect(scraped.get('provider_requests_total{provider="vault",result="PERMISSION_DENIED",os_type="linux"}')).to.equal(1);
+      expect(scraped.get('node_publish_error_total{provider="vault",error_type="ProviderAnswerTooLarge",os_type="linux"}')).to.equal(1);
+      expect(scraped.get('rotation_reconcile_error_total{provider="vault",error_type="SecretSyncFailed",os_type="linux",rotated="true"}')).to.equal(1);
+    });
+
+    it('reports a provider name no class may use as ""', async () => {
+      const metrics = withoutProcess();
+      metrics.nodePublishError('p'.repeat(100_000), 'InvalidClass');
+      expect(samples(await metrics.scrape()).get('node_publish_error_total{provider="",error_type="InvalidClass",os_type="linux"}')).to.equal(1);
+    });
+  });
+
+  describe('provider_healthy', () => {
+    const healthSeries = (scraped: Map<string, number>): Array<[string, number]> => seriesNamed(scraped, HEALTHY);
+
+    it('is 1 for a provider that answered and 0 for one that did not, as read at each scrape', async () => {
+      const metrics = withoutProcess();
+      let health = new Map([['vault', true], ['azure', false]]);
+      metrics.readProviderHealthFrom(() => health);
+      expect(healthSeries(samples(await metrics.scrape()))).to.deep.equal([
+        [`${HEALTHY}{provider="vault",os_type="linux"}`, 1],
+        [`${HEALTHY}{provider="azure",os_type="linux"}`, 0],
+      ]);
+      health = new Map([['vault', false]]);
+      expect(healthSeries(samples(await metrics.scrape()))).to.deep.equal([[`${HEALTHY}{provider="vault",os_type="linux"}`, 0]]);
     });
   });
 
