@@ -39,15 +39,23 @@ try {
   report('publish', await publishAll(targets), ownDriver ? latencyMs : 0);
   // Republishes (kubelet's requiresRepublish tick, rotation not due): no provider call, no mount.
   report('republish', await publishAll(targets), 0);
-  for (const target of targets) await client.unpublish({ volumeId: target.volumeId, targetPath: target.targetPath });
+  // Unpublishes: unmount, remove the directory, the pod status object.
+  report('unpublish', await callAll(targets, (target) => client.unpublish({ volumeId: target.volumeId, targetPath: target.targetPath })), 0);
 } finally {
   client.close();
   for (const child of children) await stopProcess(child);
   await rm(work, { recursive: true, force: true });
 }
 
+type Target = Awaited<ReturnType<typeof prepareTargets>>[number];
+
 /** Publishes every target with `concurrency` calls in flight; returns each call's time and the wall time. */
-async function publishAll(targets: Awaited<ReturnType<typeof prepareTargets>>): Promise<{ durations: number[]; wallMs: number }> {
+function publishAll(targets: readonly Target[]): Promise<{ durations: number[]; wallMs: number }> {
+  return callAll(targets, (target) => client.publish(target));
+}
+
+/** Calls `call` for every target with `concurrency` calls in flight; returns each call's time and the wall time. */
+async function callAll(targets: readonly Target[], call: (target: Target) => Promise<void>): Promise<{ durations: number[]; wallMs: number }> {
   const durations: number[] = [];
   let next = 0;
   const started = performance.now();
@@ -56,7 +64,7 @@ async function publishAll(targets: Awaited<ReturnType<typeof prepareTargets>>): 
       while (next < targets.length) {
         const target = targets[next++]!;
         const t0 = performance.now();
-        await client.publish(target);
+        await call(target);
         durations.push(performance.now() - t0);
       }
     }),
