@@ -32,13 +32,13 @@ async function preparePlace(): Promise<BenchPlace> {
   const capability = await probeMountCapability();
   if (capability.canMount) {
     const sandbox = await TmpfsSandbox.create('atomic-swap-bench-');
-    const mounter = sandbox.mounter({ sizeLimit: '512m' });
+    const mounter = sandbox.mounter();
     return {
       kind: 'tmpfs (size=512m)',
       root: sandbox.root,
       newTarget: async (name) => {
         const target = sandbox.targetPath(name);
-        await mounter.mount(target);
+        await mounter.mount(target, { capacity: { bytes: 512 * 1024 * 1024, inodes: 1 << 20 }, mode: 0o755, group: undefined });
         return target;
       },
       dispose: () => sandbox.dispose(),

@@ -6,9 +6,11 @@ import type { ProviderPayload } from '../domain/provider-request.js';
 import type { SecretProviderClass } from '../domain/secret-provider-class.js';
 import { desiredSecrets, type DesiredSecret } from '../domain/secret-sync-plan.js';
 import type { VolumeBinding, VolumeRequest } from '../domain/volume-binding.js';
+import { volumeSettings } from '../domain/volume-ownership.js';
 import type { MountWriter } from '../ports/mount-writer.js';
 import type { PodSource } from '../ports/pod-source.js';
 import type { PodStatusStore } from '../ports/pod-status-store.js';
+import type { VolumeMounter } from '../ports/volume-mounter.js';
 import type { SecretSyncResult, SyncSecrets } from './sync-secrets.js';
 
 export interface ApplyRequest {
@@ -37,10 +39,12 @@ export interface ApplyResult {
 /**
  * Makes the mount, the pod status object and the synced Secrets reflect a provider payload,
  * touching each only when it differs. Secret objects are validated against the payload before any
- * file is written, so a class that cannot be satisfied changes nothing.
+ * file is written, so a class that cannot be satisfied changes nothing. The volume grows first when
+ * the payload needs more room than it has.
  */
 export class ApplyPayload {
   constructor(
+    private readonly mounter: VolumeMounter,
     private readonly writer: MountWriter,
     private readonly statuses: PodStatusStore,
     private readonly pods: PodSource,
@@ -53,7 +57,7 @@ export class ApplyPayload {
     const target = request.target.path;
     const providerWritesFiles = payload.files.length === 0;
     const validated = providerWritesFiles ? undefined : desiredSecrets(spc, payload.files);
-    const filesChanged = providerWritesFiles ? false : (await this.writer.write(target, payload.files)).changed;
+    const filesChanged = providerWritesFiles ? false : await this.writeFiles(request, spc, payload);
     const versions = diffObjectVersions(apply.previousVersions, payload.objectVersions);
     const mountChanged = filesChanged || !isEmptyDiff(versions);
     const report = apply.rotationReport === undefined ? {} : apply.rotationReport(mountChanged);
@@ -63,6 +67,12 @@ export class ApplyPayload {
       ? await this.sync(apply, validated ?? desiredSecrets(spc, await this.writer.read(target)), status)
       : undefined;
     return { filesChanged, versions, secrets };
+  }
+
+  private async writeFiles(request: VolumeRequest, spc: SecretProviderClass, payload: ProviderPayload): Promise<boolean> {
+    const { ownership, settings } = volumeSettings(request.mountGroup, spc, payload.files);
+    await this.mounter.fit(request.target.path, settings);
+    return (await this.writer.write(request.target.path, payload.files, ownership)).changed;
   }
 
   /** Writes a new rotation report into the pod status, keeping the mounted versions. */

@@ -59,7 +59,7 @@ export class FetchSecrets {
       assertMountable(spc);
       const mountRequest = buildMountRequest(spc, request, currentVersions);
       const response = await this.answer(spc, request, mountRequest, context);
-      return { spc, payload: interpretMountResponse(spc.provider, response) };
+      return { spc, payload: interpretMountResponse(spc.provider, response, Number(mountRequest.permission)) };
     } catch (error) {
       throw toDomainError(error).forProvider(spc.provider);
     }

@@ -43,7 +43,7 @@ export class NodeVolumeService implements NodeVolumes {
       // An unpublish waits for a rotation check of the target, then wins: the binding is gone after it.
       await this.locks.runAfterRotation(target.path, async () => {
         const removed = this.registry.delete(target.path);
-        await this.unpublishVolume.execute(target.path, removed?.binding.request);
+        await this.unpublishVolume.execute(target, removed?.binding.request);
       });
       this.metrics.nodeUnpublish();
     } catch (error) {

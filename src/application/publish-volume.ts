@@ -3,6 +3,7 @@ import { EventReason } from '../domain/events.js';
 import type { ProviderPayload } from '../domain/provider-request.js';
 import type { SecretProviderClass } from '../domain/secret-provider-class.js';
 import type { VolumeBinding, VolumeRequest } from '../domain/volume-binding.js';
+import { volumeSettings } from '../domain/volume-ownership.js';
 import type { Clock } from '../ports/clock.js';
 import type { Logger } from '../ports/logger.js';
 import type { VolumeMounter } from '../ports/volume-mounter.js';
@@ -16,9 +17,10 @@ export interface MountedVolume {
 }
 
 /**
- * First mount of a volume: fetch from the provider, mount the tmpfs, write the files, record the pod
- * status and sync Secrets. A failure before the files are in place unmounts what this call mounted,
- * so kubelet's retry starts clean and nothing half-written stays behind.
+ * First mount of a volume: check the target, fetch from the provider, mount the tmpfs (sized for the
+ * payload, owned by the pod's fsGroup when kubelet passed one), write the files, record the pod status
+ * and sync Secrets. A failure before the files are in place unmounts what this call mounted, so
+ * kubelet's retry starts clean and nothing half-written stays behind.
  */
 export class PublishVolume {
   constructor(
@@ -30,6 +32,8 @@ export class PublishVolume {
   ) {}
 
   async execute(request: VolumeRequest): Promise<MountedVolume> {
+    // The path checked here is the one every later step (mount, write, status, unmount) uses.
+    await this.mounter.checkTarget(request.target);
     const { spc, payload } = await this.fetch.execute(request, []);
     let result: ApplyResult;
     try {
@@ -60,11 +64,14 @@ export class PublishVolume {
   private async mountAndApply(request: VolumeRequest, spc: SecretProviderClass, payload: ProviderPayload): Promise<ApplyResult> {
     const target = request.target.path;
     const wasMounted = await this.mounter.isMounted(target);
-    await this.mounter.mount(target);
+    await this.mounter.mount(target, volumeSettings(request.mountGroup, spc, payload.files).settings);
     try {
       return await this.apply.execute({ request, spc, payload, previousVersions: [], syncSecretsAnyway: true, secretFailureReason: EventReason.failedToCreateSecret });
     } catch (error) {
-      if (!wasMounted) await this.mounter.unmount(target);
+      if (!wasMounted) {
+        await this.mounter.unmount(target);
+        await this.mounter.removeTarget(target);
+      }
       throw error;
     }
   }

@@ -89,8 +89,11 @@ export class RecoverBindings {
     const target = parseTargetPath(status.targetPath, this.kubeletRoot);
     const verdict = await this.locks.tryRun(target.path, async (): Promise<Verdict> => {
       if (this.registry.get(target.path) !== undefined) return { kind: 'alreadyPublished' };
+      await this.mounter.checkTarget(target);
       const pod = await this.pods.get(status.namespace, status.podName);
-      const finding = recoveryFinding({ status, target, targetMounted: await this.mounter.isMounted(target.path), pod });
+      const targetMounted = await this.mounter.isMounted(target.path);
+      const mountGroup = targetMounted ? await this.mounter.mountGroup(target.path) : undefined;
+      const finding = recoveryFinding({ status, target, targetMounted, pod, mountGroup });
       if (finding.kind !== 'recovered') return finding;
       const spc = await this.classes.get(status.namespace, status.secretProviderClassName);
       this.reconciler.adopt(recoveredBinding(finding.request, status, spc?.provider ?? '', this.clock.now()), spc, finding.pod);

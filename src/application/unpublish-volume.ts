@@ -1,4 +1,5 @@
 import { podStatusName } from '../domain/pod-status.js';
+import type { TargetPath } from '../domain/target-path.js';
 import type { VolumeRequest } from '../domain/volume-binding.js';
 import type { Logger } from '../ports/logger.js';
 import type { MountWriter } from '../ports/mount-writer.js';
@@ -6,8 +7,12 @@ import type { PodStatusStore } from '../ports/pod-status-store.js';
 import type { VolumeMounter } from '../ports/volume-mounter.js';
 
 /**
- * Takes a volume away: files, then the tmpfs, then the directory, then the pod status object the
- * mount recorded. Idempotent: each step accepts that it already happened.
+ * Takes a volume away, removing only what the driver made: the tmpfs, the files it wrote beneath it
+ * (a plain-directory volume, or a crash before the mount), the directory when that leaves it empty,
+ * then the pod status object the mount recorded. A directory holding anything else stays where it is,
+ * with a warning, as kubelet and the upstream driver leave it. A target with a symbolic link below
+ * the kubelet root is refused before anything is touched. Idempotent: each step accepts that it
+ * already happened.
  */
 export class UnpublishVolume {
   constructor(
@@ -18,13 +23,19 @@ export class UnpublishVolume {
   ) {}
 
   /** `mounted` is the request the volume was published with, when this process knows it. */
-  async execute(targetPath: string, mounted: VolumeRequest | undefined): Promise<void> {
-    await this.writer.clear(targetPath);
-    await this.mounter.unmount(targetPath);
+  async execute(target: TargetPath, mounted: VolumeRequest | undefined): Promise<void> {
+    await this.mounter.checkTarget(target);
+    const path = target.path;
+    await this.mounter.unmount(path);
+    await this.writer.clear(path);
+    const removal = await this.mounter.removeTarget(path);
+    if (removal.kind === 'kept') {
+      this.logger.warn('target directory left in place: it holds files the driver did not write', { target: path, entries: removal.entries });
+    }
     if (mounted !== undefined) {
       const { pod } = mounted;
       await this.statuses.delete(pod.namespace, podStatusName(pod.name, pod.namespace, mounted.className));
-      this.logger.info('volume unmounted', { pod: `${pod.namespace}/${pod.name}`, class: mounted.className, target: targetPath });
+      this.logger.info('volume unmounted', { pod: `${pod.namespace}/${pod.name}`, class: mounted.className, target: path });
     }
   }
 }

@@ -24,6 +24,8 @@ export const DOMAIN_ERROR_CODES = [
   'SecretNotManaged',
   'OperationPending',
   'AlreadyPublished',
+  'VolumeFull',
+  'TooManyOpenFiles',
   'Internal',
 ] as const;
 

@@ -5,6 +5,7 @@ import { DEFAULT_FILE_MODE, validatePayload, type SecretFile } from './secret-pa
 import type { SecretProviderClass } from './secret-provider-class.js';
 import type { StringMap, VolumeRequest } from './volume-binding.js';
 import { VolumeContextKey } from './volume-context.js';
+import { volumeOwnership } from './volume-ownership.js';
 
 /** The provider API's MountRequest, with the JSON-text fields exactly as existing providers parse them. */
 export interface ProviderMountRequest {
@@ -28,6 +29,10 @@ export interface ProviderPayload {
   readonly files: readonly SecretFile[];
 }
 
+/**
+ * The MountRequest for a volume. `permission` is the mode of files the provider sets none for:
+ * 0644 as upstream, 0640 for a volume with a mount group, or the class's file-mode annotation.
+ */
 export function buildMountRequest(
   spc: SecretProviderClass,
   request: VolumeRequest,
@@ -41,7 +46,7 @@ export function buildMountRequest(
     attributes: sortedJson(attributes),
     secrets: Object.keys(request.nodePublishSecrets).length === 0 ? 'null' : sortedJson(request.nodePublishSecrets),
     targetPath: request.target.path,
-    permission: String(DEFAULT_FILE_MODE),
+    permission: String(volumeOwnership(request.mountGroup, spc).fileMode),
     currentObjectVersion: sortObjectVersions(currentVersions),
   };
 }
@@ -63,8 +68,11 @@ export const ProviderAnswerLimit = {
   filePathsTotalBytes: 1024 * 1024,
 } as const;
 
-/** Applies the provider API's response rules; throws a precise DomainError for anything unusable. */
-export function interpretMountResponse(providerName: string, response: ProviderMountResponse): ProviderPayload {
+/**
+ * Applies the provider API's response rules; throws a precise DomainError for anything unusable. Files
+ * without a mode get `permission`, the default mode the request told the provider (upstream's 0644 by default).
+ */
+export function interpretMountResponse(providerName: string, response: ProviderMountResponse, permission = DEFAULT_FILE_MODE): ProviderPayload {
   if (response.errorCode) {
     throw new DomainError('ProviderError', `provider "${providerName}" failed to mount: ${response.errorCode}`, response.errorCode);
   }
@@ -74,7 +82,7 @@ export function interpretMountResponse(providerName: string, response: ProviderM
   assertWithinLimits(providerName, response);
   return {
     objectVersions: sortObjectVersions(response.objectVersions),
-    files: validatePayload(response.files),
+    files: validatePayload(response.files, permission),
   };
 }
 

@@ -30,6 +30,8 @@ export interface RecoveryFacts<Pod extends RecoverablePod = RecoverablePod> {
   readonly targetMounted: boolean;
   /** The pod the record names, as the cluster knows it now; undefined when there is none. */
   readonly pod: Pod | undefined;
+  /** The group the mounted volume's root belongs to (the pod's fsGroup it was published with); undefined for root's. */
+  readonly mountGroup?: number;
 }
 
 export type RecoveryFinding<Pod extends RecoverablePod = RecoverablePod> =
@@ -45,8 +47,9 @@ export type RecoveryFinding<Pod extends RecoverablePod = RecoverablePod> =
  * Decides what a record is after a restart and, for a mount of a live pod, rebuilds the request kubelet
  * sent: the volume context is the pod volume's attributes overlaid by the pod information kubelet adds
  * (podInfoOnMount; kubelet's own keys win). Credentials are not known: no tokens, no node-publish secrets.
+ * The mount group is the one the mounted volume belongs to, so rotated files keep their owner and modes.
  */
-export function recoveryFinding<Pod extends RecoverablePod>({ status, target, targetMounted, pod }: RecoveryFacts<Pod>): RecoveryFinding<Pod> {
+export function recoveryFinding<Pod extends RecoverablePod>({ status, target, targetMounted, pod, mountGroup }: RecoveryFacts<Pod>): RecoveryFinding<Pod> {
   const podName = `${status.namespace}/${status.podName}`;
   if (!status.mounted) return { kind: 'stale', reason: 'the pod status record says the volume is not mounted' };
   if (!targetMounted) return { kind: 'stale', reason: 'nothing is mounted at the target' };
@@ -79,6 +82,7 @@ export function recoveryFinding<Pod extends RecoverablePod>({ status, target, ta
     volumeContext,
     nodePublishSecrets: {},
     serviceAccountTokens: undefined,
+    mountGroup,
   };
   return { kind: 'recovered', request, pod };
 }

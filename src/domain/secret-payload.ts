@@ -34,16 +34,16 @@ export function validateFilePath(path: string): void {
 
 /**
  * Validates a provider payload as a whole: every path, every mode, no duplicates and no file that is
- * also a directory of another file. Returns the files with unset modes defaulted, sorted by path.
+ * also a directory of another file. Returns the files with unset modes set to `defaultMode`, sorted by path.
  */
-export function validatePayload(files: readonly SecretFile[]): SecretFile[] {
+export function validatePayload(files: readonly SecretFile[], defaultMode = DEFAULT_FILE_MODE): SecretFile[] {
   const seen = new Set<string>();
   const result: SecretFile[] = [];
   for (const file of files) {
     validateFilePath(file.path);
     if (seen.has(file.path)) throw new DomainError('DuplicatePayloadPath', `duplicate file path "${excerpt(file.path)}"`);
     seen.add(file.path);
-    result.push({ path: file.path, mode: effectiveMode(file), contents: file.contents });
+    result.push({ path: file.path, mode: effectiveMode(file, defaultMode), contents: file.contents });
   }
   for (const path of seen) {
     const parts = path.split('/');
@@ -84,11 +84,11 @@ export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
-function effectiveMode(file: SecretFile): number {
+function effectiveMode(file: SecretFile, defaultMode: number): number {
   if (!Number.isInteger(file.mode) || file.mode < 0 || file.mode > 0o777) {
     throw new DomainError('InvalidFileMode', `invalid mode ${file.mode} for "${excerpt(file.path)}"`);
   }
-  return file.mode === 0 ? DEFAULT_FILE_MODE : file.mode;
+  return file.mode === 0 ? defaultMode : file.mode;
 }
 
 /** Lexical normalisation like Go's path.Clean, used to reject unnormalised provider paths. */

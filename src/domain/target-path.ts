@@ -50,3 +50,42 @@ function stripTrailingSlashes(path: string): string {
 function invalid(path: string, reason: string): DomainError {
   return new DomainError('InvalidTargetPath', `${reason}: "${path}"`);
 }
+
+/** What a directory of the target path turned out to be on disk (lstat, links not followed). */
+export type TargetComponentKind = 'directory' | 'symbolic link' | 'not a directory' | 'missing';
+
+/**
+ * The directories kubelet makes below its root for a target, root-most first:
+ * `pods`, `<uid>`, `volumes`, `kubernetes.io~csi`, `<volume>` and the target `mount` itself.
+ */
+export function targetDirectories(target: TargetPath): string[] {
+  const directories = [target.path];
+  for (let level = 1; level < TARGET_DEPTH; level++) directories.unshift(parentOf(directories[0]!));
+  return directories;
+}
+
+/**
+ * Refuses a target one of whose directories below the kubelet root is a symbolic link or not a
+ * directory: kubelet makes real directories there, so a link can only send one pod's volume into
+ * another's (or anywhere else). `kindOf` tells what a path is without following links; the
+ * directories are probed root-most first, and a missing one ends the check (the mounter creates the
+ * rest). The kubelet root itself may be a link: that is the node's own configuration.
+ */
+export async function checkTargetDirectories(target: TargetPath, kindOf: (path: string) => Promise<TargetComponentKind>): Promise<void> {
+  for (const directory of targetDirectories(target)) {
+    const kind = await kindOf(directory);
+    if (kind === 'missing') return;
+    if (kind === 'directory') continue;
+    if (kind === 'symbolic link') {
+      throw new DomainError('InvalidTargetPath', `refusing target path "${target.path}": "${directory}" is a symbolic link, which kubelet never makes below its root`);
+    }
+    throw new DomainError('InvalidTargetPath', `refusing target path "${target.path}": "${directory}" is not a directory`);
+  }
+}
+
+/** pods/<uid>/volumes/kubernetes.io~csi/<volume>/mount: six directories below the kubelet root. */
+const TARGET_DEPTH = 6;
+
+function parentOf(path: string): string {
+  return path.slice(0, path.lastIndexOf('/')) || '/';
+}

@@ -14,6 +14,8 @@ export interface PublishCommand {
   readonly volumeContext: StringMap;
   /** nodePublishSecretRef data, plus the service-account tokens on Kubernetes >= 1.35. */
   readonly secrets: StringMap;
+  /** `volume_capability.mount.volume_mount_group`: the pod's fsGroup in decimal, when kubelet passes one. */
+  readonly volumeMountGroup?: string;
 }
 
 export interface PodIdentity {
@@ -34,6 +36,8 @@ export interface VolumeRequest {
   readonly nodePublishSecrets: StringMap;
   /** JSON text of the service-account tokens, when kubelet sent any. Never logged. */
   readonly serviceAccountTokens: string | undefined;
+  /** The group the volume's files belong to (the pod's fsGroup); undefined = upstream's root:root. */
+  readonly mountGroup: number | undefined;
 }
 
 /** One mounted inline volume and what is mounted in it now. */
@@ -73,6 +77,7 @@ export function parseVolumeRequest(command: PublishCommand, kubeletRoot: string)
       `volume_context ${VolumeContextKey.podUid} "${pod.uid}" does not match the pod uid "${target.podUid}" of the target path`,
     );
   }
+  const mountGroup = parseMountGroup(command.volumeMountGroup);
   const { [VolumeContextKey.serviceAccountTokens]: tokensInSecrets, ...nodePublishSecrets } = command.secrets;
   const serviceAccountTokens = nonEmpty(tokensInSecrets) ?? nonEmpty(context[VolumeContextKey.serviceAccountTokens]);
   return {
@@ -83,6 +88,7 @@ export function parseVolumeRequest(command: PublishCommand, kubeletRoot: string)
     volumeContext: { ...context },
     nodePublishSecrets,
     serviceAccountTokens,
+    mountGroup,
   };
 }
 
@@ -103,6 +109,25 @@ export function sameVolume(registered: VolumeRequest, incoming: VolumeRequest): 
     registered.pod.namespace === incoming.pod.namespace &&
     registered.pod.name === incoming.pod.name
   );
+}
+
+/** The largest group id (2^32 - 2: 2^32 - 1 is the "no group" value of chown). */
+const MAX_GROUP_ID = 4294967294;
+
+/**
+ * Parses kubelet's `volume_capability.mount.volume_mount_group` (the pod's fsGroup in decimal); an empty
+ * value means none. Anything else than a group id is refused with InvalidVolumeContext.
+ */
+export function parseMountGroup(value: string | undefined): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  const group = /^[0-9]{1,10}$/.test(value) ? Number(value) : Number.NaN;
+  if (!(group <= MAX_GROUP_ID)) {
+    throw new DomainError(
+      'InvalidVolumeContext',
+      `volume_capability.mount.volume_mount_group "${value.slice(0, 40)}" is not a group id (a decimal number from 0 to ${MAX_GROUP_ID})`,
+    );
+  }
+  return group;
 }
 
 function required(context: StringMap, key: string): string {

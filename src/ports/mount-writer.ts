@@ -1,4 +1,5 @@
 import type { SecretFile } from '../domain/secret-payload.js';
+import type { VolumeOwnership } from '../domain/volume-ownership.js';
 
 export interface WriteResult {
   /** False when the target already held exactly these files and modes (nothing was touched). */
@@ -11,11 +12,13 @@ export interface WriteResult {
  * Contract: `write` is all-or-nothing (a failure leaves the previous version intact) and a no-op
  * when nothing changed; files absent from the payload disappear. `read` returns the user-visible
  * files (following the layout's links), sorted by path, and [] for an empty or missing target.
- * `clear` removes everything the writer put in the target and is idempotent.
+ * `clear` removes everything the writer put in the target and is idempotent. Files get exactly their
+ * payload modes; with an ownership, directories get its mode and everything its group (a difference in
+ * either is a change). A payload that does not fit is refused with VolumeFull, naming the sizes.
  * Not safe for concurrent calls on the same target; different targets are independent.
  */
 export interface MountWriter {
-  write(target: string, files: readonly SecretFile[]): Promise<WriteResult>;
+  write(target: string, files: readonly SecretFile[], ownership?: VolumeOwnership): Promise<WriteResult>;
   read(target: string): Promise<SecretFile[]>;
   clear(target: string): Promise<void>;
 }

@@ -113,8 +113,8 @@ export function failureSpecs(spec: MountWriterSpec): void {
       await writer.write(target, [aFile('a', 'v1')]);
       fixture.faults.failAfter('writeFile', 0, 'ENOSPC');
       const error = await rejection(writer.write(target, [aFile('a', 'v2-longer')]));
-      expect(error.code).to.equal('Internal');
-      expect(error.message).to.match(/no space left in ".*" for the payload \(1 file, 9 bytes\)/);
+      expect(error.code).to.equal('VolumeFull');
+      expect(error.message).to.match(/^no space left in ".*" \(ENOSPC\): payload 9 B in 1 file needs 12 KiB and 9 inodes during a swap/);
       expect(error.message).to.not.contain('v2-longer');
       expect(await writer.read(target)).to.deep.equal([aFile('a', 'v1')]);
     });

@@ -213,9 +213,9 @@ describe('CSI gRPC server on a real unix socket', () => {
       for (const invoke of calls) expect((await failureOf(call(invoke))).code).to.equal(status.UNIMPLEMENTED);
     });
 
-    it('advertises no node capability', async () => {
+    it('advertises VOLUME_MOUNT_GROUP only, so kubelet passes a pod\'s fsGroup', async () => {
       const caps = await call<{ capabilities: unknown[] }>((cb) => node.nodeGetCapabilities({}, cb));
-      expect(caps.capabilities).to.deep.equal([]);
+      expect(caps.capabilities).to.deep.equal([{ rpc: { type: 'VOLUME_MOUNT_GROUP' }, type: 'rpc' }]);
     });
 
     it('reports the node id and no volume limit', async () => {

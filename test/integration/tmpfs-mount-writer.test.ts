@@ -7,7 +7,7 @@ import { ManualClock } from '../../src/adapters/clock/manual-clock.js';
 import { SystemClock } from '../../src/adapters/clock/system-clock.js';
 import { probeMountCapability } from '../../src/adapters/tmpfs/can-mount.js';
 import { DomainError } from '../../src/domain/errors.js';
-import { aFile } from '../support/builders.js';
+import { aFile, aVolumeSettings } from '../support/builders.js';
 import { FaultyFileSystem } from '../support/faulty-file-system.js';
 import { TmpfsSandbox } from '../support/tmpfs-sandbox.js';
 import { mountWriterContract } from '../contract/mount-writer.contract.js';
@@ -34,7 +34,7 @@ describe('AtomicMountWriter on a real tmpfs', () => {
   mountWriterContract('tmpfs', async () => {
     const sandbox = await newSandbox();
     const target = sandbox.targetPath();
-    await sandbox.mounter().mount(target);
+    await sandbox.mounter().mount(target, aVolumeSettings());
     const outside = join(sandbox.root, 'outside');
     await mkdir(outside);
     const fs = blockingNodeFileSystem();
@@ -58,7 +58,7 @@ describe('AtomicMountWriter on a real tmpfs', () => {
     beforeEach(async () => {
       sandbox = await newSandbox();
       target = sandbox.targetPath();
-      await sandbox.mounter({ sizeLimit: '1m' }).mount(target);
+      await sandbox.mounter().mount(target, aVolumeSettings({ capacity: { bytes: 1024 * 1024, inodes: 64 } }));
       writer = new AtomicMountWriter(nodeFileSystem(), { clock: new SystemClock() });
     });
     afterEach(() => sandbox.dispose());
@@ -72,8 +72,10 @@ describe('AtomicMountWriter on a real tmpfs', () => {
         (caught: unknown) => caught,
       );
       expect(error).to.be.instanceOf(DomainError);
-      expect((error as DomainError).code).to.equal('Internal');
-      expect((error as DomainError).message).to.match(/no space left in ".*" for the payload \(2 files, 2097154 bytes\).*size limit \(ENOSPC\)/);
+      expect((error as DomainError).code).to.equal('VolumeFull');
+      expect((error as DomainError).message).to.match(
+        /^no space left in ".*" \(ENOSPC\): payload 2 MiB in 2 files needs 4 MiB and 12 inodes during a swap; the volume has 1 MiB \([0-9.]+ KiB free\) and 64 inodes \(\d+ free\)$/,
+      );
       expect(await writer.read(target)).to.deep.equal([aFile('small', 'v1')]);
       const entries = (await nodeFileSystem().readdir(target)).map((entry) => entry.name).sort();
       expect(entries).to.deep.equal(['..data', version, 'small'].sort());

@@ -1,14 +1,16 @@
 import { expect } from 'chai';
-import { mkdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { nodeFileSystem } from '../../src/adapters/files/file-system.js';
 import { probeMountCapability } from '../../src/adapters/tmpfs/can-mount.js';
+import { commandCalls, loadSystemCalls, type MountCalls } from '../../src/adapters/tmpfs/mount-calls.js';
 import { nodeMountSystem, type MountSystem } from '../../src/adapters/tmpfs/mount-system.js';
 import { findMount, parseMountInfo, unescapeMountField, type MountInfoEntry } from '../support/mount-table.js';
-import { TmpfsVolumeMounter, targetState } from '../../src/adapters/tmpfs/tmpfs-volume-mounter.js';
+import { TmpfsVolumeMounter, targetState, tmpfsOptions } from '../../src/adapters/tmpfs/tmpfs-volume-mounter.js';
 import { DomainError } from '../../src/domain/errors.js';
 import { TmpfsSandbox } from '../support/tmpfs-sandbox.js';
 import { volumeMounterContract } from '../contract/volume-mounter.contract.js';
+import { aVolumeSettings } from '../support/builders.js';
 
 const rejectionOf = (promise: Promise<unknown>): Promise<DomainError> =>
   promise.then(
@@ -52,14 +54,15 @@ describe('tmpfs mount table and decisions', () => {
     expect(() => targetState({ mountPoint: false, statError: 'EACCES' })).to.throw(DomainError, 'EACCES');
   });
 
-  it('rejects a size limit that tmpfs would not understand', () => {
-    expect(() => new TmpfsVolumeMounter({ sizeLimit: 'lots' })).to.throw(RangeError, 'invalid tmpfs size limit "lots"');
-    expect(() => new TmpfsVolumeMounter({ sizeLimit: '0' })).to.throw(RangeError);
+  it('reports that mounting is impossible, with the reason, when the mount call fails', async () => {
+    const denied: MountCalls = { ...commandCalls(), mount: () => Promise.reject(new Error('mount: permission denied')) };
+    expect(await probeMountCapability(denied)).to.deep.equal({ canMount: false, reason: 'mount: permission denied' });
   });
 
-  it('reports that mounting is impossible, with the reason, when the mount command fails', async () => {
-    const denied: MountSystem = { ...nodeMountSystem(), run: () => Promise.reject(new Error('mount: permission denied')) };
-    expect(await probeMountCapability(denied)).to.deep.equal({ canMount: false, reason: 'mount: permission denied' });
+  it('spells tmpfs options from the settings: size and inodes, root mode in octal, the group only when there is one', () => {
+    const capacity = { bytes: 16 * 1024 * 1024, inodes: 4096 };
+    expect(tmpfsOptions({ capacity, mode: 0o755, group: undefined })).to.equal('size=16777216,nr_inodes=4096,mode=0755');
+    expect(tmpfsOptions({ capacity, mode: 0o750, group: 2000 })).to.equal('size=16777216,nr_inodes=4096,mode=0750,gid=2000');
   });
 });
 
@@ -87,6 +90,7 @@ describe('TmpfsVolumeMounter on the real system', () => {
     await mkdir(join(sandbox.root, 'elsewhere'));
     return {
       mounter: sandbox.mounter(),
+      kubeletRoot: sandbox.kubeletRoot,
       target: sandbox.targetPath(),
       elsewhere: join(sandbox.root, 'elsewhere'),
       fs: nodeFileSystem(),
@@ -98,84 +102,120 @@ describe('TmpfsVolumeMounter on the real system', () => {
     let sandbox: TmpfsSandbox;
     let target: string;
     let mounter: TmpfsVolumeMounter;
+    const MIB = 1024 * 1024;
+    const small = aVolumeSettings({ capacity: { bytes: 2 * MIB, inodes: 100 } });
 
     beforeEach(async () => {
       sandbox = await newSandbox();
       target = sandbox.targetPath();
-      mounter = sandbox.mounter({ sizeLimit: '2m' });
+      mounter = sandbox.mounter();
     });
     afterEach(() => sandbox.dispose());
 
     const mountsAt = async (path: string): Promise<MountInfoEntry[]> =>
       parseMountInfo(await readFile('/proc/self/mountinfo', 'utf8')).filter((entry) => entry.mountPoint === path);
 
-    it('mounts a size-limited tmpfs with mode 0750, noexec, nosuid and nodev', async () => {
-      await mounter.mount(target);
+    it('mounts a tmpfs of the given size and inodes with the root mode, noexec, nosuid and nodev', async () => {
+      await mounter.mount(target, small);
       const [entry, ...more] = await mountsAt(target);
       expect(more).to.deep.equal([]);
       expect(entry!.fsType).to.equal('tmpfs');
       expect(entry!.mountOptions).to.include.members(['noexec', 'nosuid', 'nodev']);
-      expect(entry!.superOptions).to.include.members(['size=2048k', 'mode=750']);
-      expect((await stat(target)).mode & 0o777).to.equal(0o750);
+      expect(entry!.superOptions).to.include.members(['size=2048k', 'nr_inodes=100', 'mode=755']);
+      expect((await stat(target)).mode & 0o777).to.equal(0o755);
+    });
+
+    it('grows a mounted volume to a larger capacity, keeps its files and options, and never shrinks it', async () => {
+      await mounter.mount(target, small);
+      await writeFile(join(target, 'kept'), 'x');
+      await mounter.fit(target, aVolumeSettings({ capacity: { bytes: 20 * MIB, inodes: 50_000 } }));
+      const [entry] = await mountsAt(target);
+      expect(entry!.superOptions).to.include.members(['size=20480k', 'nr_inodes=50000']);
+      expect(entry!.mountOptions).to.include.members(['noexec', 'nosuid', 'nodev']);
+      expect(await readFile(join(target, 'kept'), 'utf8')).to.equal('x');
+      await mounter.fit(target, small);
+      expect((await mountsAt(target))[0]!.superOptions).to.include.members(['size=20480k', 'nr_inodes=50000']);
+    });
+
+    it('refuses to fit a target where nothing is mounted: secrets never go to the node disk', async () => {
+      await mkdir(target, { recursive: true });
+      const error = await rejectionOf(mounter.fit(target, small));
+      expect(error.message).to.equal(`no tmpfs is mounted on "${target}": refusing to write secrets to the node's disk`);
     });
 
     it('stacks nothing when mounting an already mounted target', async () => {
-      await mounter.mount(target);
-      await mounter.mount(target);
+      await mounter.mount(target, small);
+      await mounter.mount(target, small);
       expect(await mountsAt(target)).to.have.length(1);
+    });
+
+    it('unmounts every stacked mount, leaving the empty directory to removeTarget', async () => {
+      await mounter.mount(target, small);
+      await commandCalls().mount(target, 'size=1m');
+      await mounter.unmount(target);
+      expect(await mountsAt(target)).to.deep.equal([]);
+      expect(await mounter.removeTarget(target)).to.deep.equal({ kind: 'removed' });
+      expect(await nodeFileSystem().lstat(target).then(() => true, () => false)).to.equal(false);
+    });
+
+    it('mounts and unmounts with mount(2) directly where koffi loads, and with mount(8) otherwise alike', async () => {
+      const direct = await loadSystemCalls();
+      expect(direct?.via, 'koffi ships a prebuilt binary for this platform').to.equal('mount(2)');
+      for (const calls of [direct!, commandCalls()]) {
+        const system = nodeMountSystem(async () => calls);
+        const viaCalls = new TmpfsVolumeMounter({ kubeletRoot: sandbox.kubeletRoot, system });
+        await viaCalls.mount(target, small);
+        expect(await mountsAt(target), calls.via).to.have.length(1);
+        await viaCalls.fit(target, aVolumeSettings({ capacity: { bytes: 4 * MIB, inodes: 200 } }));
+        expect((await mountsAt(target))[0]!.superOptions, calls.via).to.include.members(['size=4096k', 'nr_inodes=200']);
+        await viaCalls.unmount(target);
+        expect(await mountsAt(target), calls.via).to.deep.equal([]);
+      }
+    });
+
+    it('names the errno when mount(2) fails', async () => {
+      const direct = await loadSystemCalls();
+      const error = await direct!.mount(join(sandbox.root, 'missing', 'dir'), 'size=1m').then(
+        () => expect.fail('expected a rejection'),
+        (caught: unknown) => caught as Error,
+      );
+      expect(error.message).to.equal(`mount(2) of a tmpfs on "${join(sandbox.root, 'missing', 'dir')}": ENOENT`);
     });
 
     it('finds its mount on a path that mountinfo escapes', async () => {
       const spaced = sandbox.targetPath('pod uid\twith blanks');
-      await mounter.mount(spaced);
+      await mounter.mount(spaced, small);
       expect(await mounter.isMounted(spaced)).to.equal(true);
       expect(await mountsAt(spaced)).to.have.length(1);
       await mounter.unmount(spaced);
       expect(await mountsAt(spaced)).to.deep.equal([]);
     });
 
-    it('unmounts every stacked mount and removes the directory', async () => {
-      await mounter.mount(target);
-      await nodeMountSystem().run('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', target]);
-      await mounter.unmount(target);
-      expect(await mountsAt(target)).to.deep.equal([]);
-      expect(await nodeFileSystem().lstat(target).then(() => true, () => false)).to.equal(false);
-    });
-
     it('refuses a target outside the kubelet root', async () => {
-      const error = await rejectionOf(mounter.mount(join(sandbox.root, 'elsewhere', 'mount')));
+      const error = await rejectionOf(mounter.mount(join(sandbox.root, 'elsewhere', 'mount'), small));
       expect(error.code).to.equal('InvalidTargetPath');
       expect(error.message).to.contain('outside the kubelet root');
-      expect(await rejectionOf(mounter.mount(`${sandbox.kubeletRoot}/../escape/mount`))).to.have.property('code', 'InvalidTargetPath');
-    });
-
-    it('refuses a target whose parent leads outside the kubelet root through a link, creating nothing there', async () => {
-      const elsewhere = join(sandbox.root, 'elsewhere');
-      await mkdir(elsewhere);
-      await symlink(elsewhere, join(sandbox.kubeletRoot, 'pods', 'evil'));
-      const error = await rejectionOf(mounter.mount(join(sandbox.kubeletRoot, 'pods', 'evil', 'volumes', 'mount')));
-      expect(error.message).to.match(/resolves to ".*elsewhere\/volumes\/mount", outside the kubelet root/);
-      expect(await nodeFileSystem().readdir(elsewhere)).to.deep.equal([]);
+      expect(await rejectionOf(mounter.mount(`${sandbox.kubeletRoot}/../escape/mount`, small))).to.have.property('code', 'InvalidTargetPath');
     });
 
     it('replaces a corrupt mount (stat fails with ENOTCONN) with a fresh one', async () => {
-      await mounter.mount(target);
+      await mounter.mount(target, small);
       await writeFile(join(target, 'stale'), 'x');
       let failures = 1;
       const flaky: MountSystem = {
         ...nodeMountSystem(),
         stat: (path) => (path === target && failures-- > 0 ? Promise.reject(Object.assign(new Error('ENOTCONN'), { code: 'ENOTCONN' })) : stat(path)),
       };
-      const recovering = new TmpfsVolumeMounter({ kubeletRoot: sandbox.kubeletRoot, sizeLimit: '2m', system: flaky });
-      await recovering.mount(target);
+      const recovering = new TmpfsVolumeMounter({ kubeletRoot: sandbox.kubeletRoot, system: flaky });
+      await recovering.mount(target, small);
       expect(await mountsAt(target)).to.have.length(1);
       expect(await nodeFileSystem().readdir(target)).to.deep.equal([]);
     });
 
-    it('turns a failing mount command into an Internal error carrying its message', async () => {
-      const failing: MountSystem = { ...nodeMountSystem(), run: () => Promise.reject(new Error('mount: tmpfs: permission denied')) };
+    it('turns a failing mount into an Internal error carrying its reason', async () => {
+      const failing: MountSystem = { ...nodeMountSystem(), mount: () => Promise.reject(new Error('mount: tmpfs: permission denied')) };
       const denied = new TmpfsVolumeMounter({ kubeletRoot: sandbox.kubeletRoot, system: failing });
-      const error = await rejectionOf(denied.mount(target));
+      const error = await rejectionOf(denied.mount(target, small));
       expect(error.code).to.equal('Internal');
       expect(error.message).to.equal(`mounting a tmpfs on "${target}" failed: mount: tmpfs: permission denied`);
     });

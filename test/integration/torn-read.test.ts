@@ -6,6 +6,7 @@ import { AtomicMountWriter } from '../../src/adapters/files/atomic-mount-writer.
 import { blockingNodeFileSystem } from '../../src/adapters/files/file-system.js';
 import { SystemClock } from '../../src/adapters/clock/system-clock.js';
 import { probeMountCapability } from '../../src/adapters/tmpfs/can-mount.js';
+import { aVolumeSettings } from '../support/builders.js';
 import { TmpfsSandbox } from '../support/tmpfs-sandbox.js';
 import { runTornReadStress } from '../support/torn-read-stress.js';
 
@@ -33,7 +34,7 @@ describe('torn reads under rotation', () => {
     if (capability.canMount) {
       const sandbox = await TmpfsSandbox.create('torn-read-');
       target = sandbox.targetPath();
-      await sandbox.mounter({ sizeLimit: '64m' }).mount(target);
+      await sandbox.mounter().mount(target, aVolumeSettings({ capacity: { bytes: 64 * 1024 * 1024, inodes: 65536 } }));
       stopFile = join(sandbox.root, 'stop');
       cleanup = () => sandbox.dispose();
     } else {

@@ -1,3 +1,5 @@
+import { MIN_VOLUME_CAPACITY } from '../../src/domain/volume-capacity.js';
+import type { VolumeSettings } from '../../src/domain/volume-ownership.js';
 import type { SecretFile } from '../../src/domain/secret-payload.js';
 import type { SecretObject, SecretProviderClass } from '../../src/domain/secret-provider-class.js';
 import type { PublishCommand } from '../../src/domain/volume-binding.js';
@@ -61,4 +63,9 @@ export function aFile(path: string, text: string, mode = 0o644): SecretFile {
 
 export function text(bytes: Uint8Array): string {
   return new TextDecoder().decode(bytes);
+}
+
+/** Mount settings of an upstream-like volume (root:root, 0755) at the floor capacity. */
+export function aVolumeSettings(overrides: Partial<VolumeSettings> = {}): VolumeSettings {
+  return { capacity: MIN_VOLUME_CAPACITY, mode: 0o755, group: undefined, ...overrides };
 }

@@ -34,6 +34,8 @@ export class FaultyFileSystem implements FileSystem {
   mkdir = this.guard('mkdir', (path, options) => this.inner.mkdir(path, options));
   writeFile = this.guard('writeFile', (path, data, mode) => this.inner.writeFile(path, data, mode));
   chmod = this.guard('chmod', (path, mode) => this.inner.chmod(path, mode));
+  setGroup = this.guard('setGroup', (path, gid) => this.inner.setGroup(path, gid));
+  usage = this.guard('usage', (path) => this.inner.usage(path));
   readFile = this.guard('readFile', (path) => this.inner.readFile(path));
   readdir = this.guard('readdir', (path) => this.inner.readdir(path));
   unlink = this.guard('unlink', (path) => this.inner.unlink(path));

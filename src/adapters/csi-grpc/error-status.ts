@@ -56,6 +56,10 @@ export function grpcStatusFor(code: DomainErrorCode): status {
       return status.ABORTED;
     case 'AlreadyPublished':
       return status.ALREADY_EXISTS;
+    // Out of space or file handles: kubelet's retry may find room (a grown volume, files closed).
+    case 'VolumeFull':
+    case 'TooManyOpenFiles':
+      return status.RESOURCE_EXHAUSTED;
     case 'Internal':
       return status.INTERNAL;
     default:

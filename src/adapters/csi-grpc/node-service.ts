@@ -16,8 +16,10 @@ export interface NodeIdentity {
 }
 
 /**
- * CSI Node for inline ephemeral volumes: kubelet only publishes and unpublishes, so no node
- * capability is advertised and the other RPCs answer UNIMPLEMENTED, as the spec requires.
+ * CSI Node for inline ephemeral volumes: kubelet only publishes and unpublishes, so the other RPCs
+ * answer UNIMPLEMENTED, as the spec requires. The one node capability advertised is VOLUME_MOUNT_GROUP:
+ * kubelet then passes a pod's fsGroup as `volume_mount_group` and the driver gives the volume to that
+ * group (kubelet itself never changes the ownership of a read-only volume).
  */
 export function nodeHandlers(volumes: NodeVolumes, identity: NodeIdentity, logger: Logger, metrics?: Metrics): NodeHandlers {
   return {
@@ -32,7 +34,9 @@ export function nodeHandlers(volumes: NodeVolumes, identity: NodeIdentity, logge
       await volumes.unpublish(command);
       return {};
     }),
-    NodeGetCapabilities: unaryCall('NodeGetCapabilities', logger, 'debug', async () => ({ capabilities: [] })),
+    NodeGetCapabilities: unaryCall('NodeGetCapabilities', logger, 'debug', async () => ({
+      capabilities: [{ rpc: { type: 'VOLUME_MOUNT_GROUP' } }],
+    })),
     NodeGetInfo: unaryCall('NodeGetInfo', logger, 'debug', async () => ({
       nodeId: identity.nodeId,
       maxVolumesPerNode: 0,
@@ -52,12 +56,14 @@ export function toPublishCommand(request: NodePublishVolumeRequest__Output): Pub
   const capability = request.volumeCapability;
   if (!capability) throw new DomainError('InvalidVolumeContext', 'volume_capability is missing');
   if (capability.block) throw new DomainError('InvalidVolumeContext', 'block volumes are not supported: use a mount volume');
+  const volumeMountGroup = capability.mount?.volumeMountGroup;
   return {
     volumeId: request.volumeId,
     targetPath: request.targetPath,
     readonly: request.readonly,
     volumeContext: { ...request.volumeContext },
     secrets: { ...request.secrets },
+    ...(volumeMountGroup ? { volumeMountGroup } : {}),
   };
 }
 

@@ -41,7 +41,10 @@ export class CsiNodeClient implements NodeVolumes {
         {
           volumeId: command.volumeId,
           targetPath: command.targetPath,
-          volumeCapability: { mount: { fsType: '', mountFlags: [] }, accessMode: { mode: 'SINGLE_NODE_WRITER' } },
+          volumeCapability: {
+            mount: { fsType: '', mountFlags: [], volumeMountGroup: command.volumeMountGroup ?? '' },
+            accessMode: { mode: 'SINGLE_NODE_WRITER' },
+          },
           readonly: command.readonly,
           volumeContext: { ...command.volumeContext },
           secrets: { ...command.secrets },

@@ -21,6 +21,8 @@ export interface FakePod {
   readonly uid: string;
   readonly serviceAccountName: string;
   readonly volumes: readonly InlineVolume[];
+  /** `securityContext.fsGroup`: passed as `volume_mount_group`, as kubelet does for a driver with VOLUME_MOUNT_GROUP. */
+  readonly fsGroup?: number;
 }
 
 /**
@@ -93,6 +95,7 @@ export class FakeKubelet {
         'csi.storage.k8s.io/ephemeral': 'true',
       },
       secrets: { ...(volume.nodePublishSecrets ?? {}) },
+      ...(pod.fsGroup === undefined ? {} : { volumeMountGroup: String(pod.fsGroup) }),
     };
   }
 

@@ -1,4 +1,5 @@
 import { topLevelNames, validatePayload, type SecretFile } from '../../domain/secret-payload.js';
+import { UPSTREAM_OWNERSHIP, type VolumeOwnership } from '../../domain/volume-ownership.js';
 import type { Clock } from '../../ports/clock.js';
 import type { MountWriter, WriteResult } from '../../ports/mount-writer.js';
 import { errorCode, type FileSystem } from './file-system.js';
@@ -34,7 +35,6 @@ export interface AtomicMountWriterOptions {
   readonly retirement?: RetirementPolicy;
 }
 
-const VERSION_DIR_MODE = 0o755;
 const NAME_ATTEMPTS = 5;
 
 /**
@@ -49,7 +49,9 @@ const NAME_ATTEMPTS = 5;
  * and the entry replaced. A target that is missing, not a directory or a symbolic link is refused
  * with InvalidTargetPath; a link in the target that leads outside it on a payload path or through
  * `..data` is refused with InvalidPayloadPath; file-system failures become Internal with the errno
- * code (ENOSPC says the payload does not fit). Clean-up after the swap is best effort: a later
+ * code, except a full volume (VolumeFull, with the payload's and the volume's sizes). Files get their
+ * payload modes exactly; directories the ownership's mode; with a group, every file and directory
+ * belongs to it (a file or version directory with another group or mode is a difference). Clean-up after the swap is best effort: a later
  * write removes what is left. Without a retirement policy the replaced version is removed right
  * after the swap (kubelet's step 7); with one it stays readable for the grace period, so a reader
  * that resolved `..data` just before the swap still finds its files (see RetiredVersions).
@@ -68,19 +70,19 @@ export class AtomicMountWriter implements MountWriter {
     this.retired = new RetiredVersions(fs, options.clock, options.retirement);
   }
 
-  async write(target: string, files: readonly SecretFile[]): Promise<WriteResult> {
+  async write(target: string, files: readonly SecretFile[], ownership: VolumeOwnership = UPSTREAM_OWNERSHIP): Promise<WriteResult> {
     const payload = validatePayload(files);
-    return withFileErrors({ target, action: 'write', payload }, async () => {
+    return withFileErrors({ target, action: 'write', payload, usage: () => this.fs.usage(target) }, async () => {
       await requireTargetDirectory(this.fs, target);
       const layout = await inspectTarget(this.fs, target);
       refuseDataLinkOutside(layout);
       await refuseLinksOutside(this.fs, layout, payload.map((file) => file.path));
       const names = topLevelNames(payload.map((file) => file.path));
-      if (await this.alreadyHolds(layout, names, payload)) {
+      if (await this.alreadyHolds(layout, names, payload, ownership)) {
         await this.repair(layout, names);
         return { changed: false };
       }
-      await this.publish(layout, names, payload);
+      await this.publish(layout, names, payload, ownership);
       return { changed: true };
     });
   }
@@ -136,11 +138,19 @@ export class AtomicMountWriter implements MountWriter {
   }
 
   /** The current version holds exactly the payload and no foreign entry hides one of its names. */
-  private async alreadyHolds(layout: TargetLayout, names: readonly string[], payload: readonly SecretFile[]): Promise<boolean> {
+  private async alreadyHolds(
+    layout: TargetLayout,
+    names: readonly string[],
+    payload: readonly SecretFile[],
+    ownership: VolumeOwnership,
+  ): Promise<boolean> {
     if (layout.currentVersion === undefined) return false;
     const hidden = names.some((name) => layout.entries.has(name) && !isOwnUserLink(layout.entries.get(name)));
     if (hidden) return false;
-    return treeMatchesPayload(this.fs, `${layout.target}/${layout.currentVersion}`, payload);
+    const root = `${layout.target}/${layout.currentVersion}`;
+    const version = await this.fs.lstat(root);
+    if ((version.mode & 0o777) !== ownership.directoryMode || !belongsTo(version.gid, ownership)) return false;
+    return treeMatchesPayload(this.fs, root, payload, ownership.group);
   }
 
   private async repair(layout: TargetLayout, names: readonly string[]): Promise<void> {
@@ -150,8 +160,8 @@ export class AtomicMountWriter implements MountWriter {
   }
 
   /** Steps 3-7 of wire.md 4; anything failing before the rename is undone. */
-  private async publish(layout: TargetLayout, names: readonly string[], payload: readonly SecretFile[]): Promise<void> {
-    const versionDir = await this.writeVersionMakingRoom(layout.target, payload);
+  private async publish(layout: TargetLayout, names: readonly string[], payload: readonly SecretFile[], ownership: VolumeOwnership): Promise<void> {
+    const versionDir = await this.writeVersionMakingRoom(layout.target, payload, ownership);
     let createdLinks: string[] = [];
     try {
       createdLinks = await this.createMissingLinks(layout, names);
@@ -169,24 +179,26 @@ export class AtomicMountWriter implements MountWriter {
   }
 
   /** Space beats grace: when the volume is full, retired versions go early and the write is retried once. */
-  private async writeVersionMakingRoom(target: string, payload: readonly SecretFile[]): Promise<string> {
+  private async writeVersionMakingRoom(target: string, payload: readonly SecretFile[], ownership: VolumeOwnership): Promise<string> {
     try {
-      return await this.writeVersion(target, payload);
+      return await this.writeVersion(target, payload, ownership);
     } catch (error) {
       if (errorCode(error) !== 'ENOSPC' || !(await this.retired.releaseNow(target))) throw error;
-      return this.writeVersion(target, payload);
+      return this.writeVersion(target, payload, ownership);
     }
   }
 
-  private async writeVersion(target: string, payload: readonly SecretFile[]): Promise<string> {
-    const versionDir = await this.createVersionDir(target);
+  private async writeVersion(target: string, payload: readonly SecretFile[], ownership: VolumeOwnership): Promise<string> {
+    const versionDir = await this.createVersionDir(target, ownership);
     const root = `${target}/${versionDir}`;
     try {
-      await this.createDirectories(root, payload);
+      await this.createDirectories(root, payload, ownership);
       await Promise.all(
         payload.map(async (file) => {
-          await this.fs.writeFile(`${root}/${file.path}`, file.contents, file.mode);
-          await this.fs.chmod(`${root}/${file.path}`, file.mode); // the mode at creation is subject to umask
+          const path = `${root}/${file.path}`;
+          await this.fs.writeFile(path, file.contents, file.mode);
+          await this.fs.chmod(path, file.mode); // the mode at creation is subject to umask
+          if (ownership.group !== undefined) await this.fs.setGroup(path, ownership.group);
         }),
       );
     } catch (error) {
@@ -196,11 +208,11 @@ export class AtomicMountWriter implements MountWriter {
     return versionDir;
   }
 
-  private async createVersionDir(target: string): Promise<string> {
+  private async createVersionDir(target: string, ownership: VolumeOwnership): Promise<string> {
     for (let attempt = 1; ; attempt++) {
       const name = this.names.next();
       try {
-        await this.makeDirectory(`${target}/${name}`);
+        await this.makeDirectory(`${target}/${name}`, ownership);
         return name;
       } catch (error) {
         if (errorCode(error) !== 'EEXIST' || attempt >= NAME_ATTEMPTS) throw error;
@@ -209,19 +221,20 @@ export class AtomicMountWriter implements MountWriter {
   }
 
   /** Nested directories of the payload, parents before children. */
-  private async createDirectories(root: string, payload: readonly SecretFile[]): Promise<void> {
+  private async createDirectories(root: string, payload: readonly SecretFile[], ownership: VolumeOwnership): Promise<void> {
     const dirs = new Set<string>();
     for (const file of payload) {
       const elements = file.path.split('/');
       for (let depth = 1; depth < elements.length; depth++) dirs.add(elements.slice(0, depth).join('/'));
     }
     const byDepth = [...dirs].sort((a, b) => a.split('/').length - b.split('/').length || (a < b ? -1 : 1));
-    for (const dir of byDepth) await this.makeDirectory(`${root}/${dir}`);
+    for (const dir of byDepth) await this.makeDirectory(`${root}/${dir}`, ownership);
   }
 
-  private async makeDirectory(path: string): Promise<void> {
-    await this.fs.mkdir(path, { mode: VERSION_DIR_MODE });
-    await this.fs.chmod(path, VERSION_DIR_MODE);
+  private async makeDirectory(path: string, ownership: VolumeOwnership): Promise<void> {
+    await this.fs.mkdir(path, { mode: ownership.directoryMode });
+    await this.fs.chmod(path, ownership.directoryMode);
+    if (ownership.group !== undefined) await this.fs.setGroup(path, ownership.group);
   }
 
   /** Step 4: `<name> -> ..data/<name>` for each payload name with no entry yet; returns the links made. */
@@ -288,6 +301,11 @@ export class AtomicMountWriter implements MountWriter {
     const doomed = [...layout.entries.keys()].filter((name) => isHiddenName(name) && !spared(name));
     await Promise.all(doomed.map((name) => this.retired.discard(layout.target, name)));
   }
+}
+
+/** Without a group of its own the volume keeps whatever group the driver's files get. */
+function belongsTo(gid: number, ownership: VolumeOwnership): boolean {
+  return ownership.group === undefined || gid === ownership.group;
 }
 
 async function bestEffort(action: () => Promise<unknown>): Promise<void> {

@@ -1,5 +1,6 @@
 import { DomainError, isDomainError } from '../../domain/errors.js';
 import type { SecretFile } from '../../domain/secret-payload.js';
+import { describeShortfall, type VolumeUsage } from '../../domain/volume-capacity.js';
 import { errorCode } from './file-system.js';
 
 export interface FileOperation {
@@ -7,43 +8,40 @@ export interface FileOperation {
   readonly action: 'write' | 'read' | 'clear';
   /** The payload of a write, described by size only in messages (never by content). */
   readonly payload?: readonly SecretFile[];
+  /** The target volume's size and free space, asked for only when it turned out to be full. */
+  readonly usage?: () => Promise<VolumeUsage | undefined>;
 }
 
 const OUT_OF_SPACE = new Set(['ENOSPC', 'EDQUOT']);
+const OUT_OF_FILE_HANDLES = new Set(['EMFILE', 'ENFILE']);
 
 /**
  * Runs a file operation and turns what it throws into a DomainError: domain errors pass through,
- * a full volume becomes a message saying the payload does not fit, anything else Internal with the
- * errno code and system call (paths and codes only: no file content reaches a message).
+ * a full volume becomes VolumeFull with the payload's and the volume's sizes, running out of file
+ * handles TooManyOpenFiles, anything else Internal with the errno code and system call (paths,
+ * codes and sizes only: no file content reaches a message).
  */
 export async function withFileErrors<T>(operation: FileOperation, run: () => Promise<T>): Promise<T> {
   try {
     return await run();
   } catch (error) {
-    throw toFileError(operation, error);
+    throw await toFileError(operation, error);
   }
 }
 
-export function toFileError(operation: FileOperation, error: unknown): DomainError {
+export async function toFileError(operation: FileOperation, error: unknown): Promise<DomainError> {
   if (isDomainError(error)) return error;
   const code = errorCode(error);
   const { target, action, payload } = operation;
   if (code !== undefined && OUT_OF_SPACE.has(code)) {
-    const size = payload === undefined ? '' : ` (${plural(payload.length, 'file')}, ${plural(totalBytes(payload), 'byte')})`;
-    return new DomainError(
-      'Internal',
-      `no space left in "${target}" for the payload${size}: it does not fit in the volume's size limit (${code})`,
-    );
+    const usage = await operation.usage?.().catch(() => undefined);
+    const numbers = payload === undefined ? 'the volume is full' : describeShortfall(payload, usage);
+    return new DomainError('VolumeFull', `no space left in "${target}" (${code}): ${numbers}`);
+  }
+  if (code !== undefined && OUT_OF_FILE_HANDLES.has(code)) {
+    return new DomainError('TooManyOpenFiles', `${action} of files in "${target}" failed: too many open files (${code}); raise the driver's open-file limit`);
   }
   const syscall = (error as { syscall?: unknown } | null)?.syscall;
   const during = typeof syscall === 'string' ? ` during ${syscall}` : '';
   return new DomainError('Internal', `${action} of files in "${target}" failed: ${code ?? 'unexpected error'}${during}`);
-}
-
-function totalBytes(files: readonly SecretFile[]): number {
-  return files.reduce((sum, file) => sum + file.contents.length, 0);
-}
-
-function plural(count: number, noun: string): string {
-  return `${count} ${noun}${count === 1 ? '' : 's'}`;
 }

@@ -1,6 +1,7 @@
 import * as syncFs from 'node:fs';
 import * as nodeFs from 'node:fs/promises';
 import type { Volume } from 'memfs';
+import type { VolumeUsage } from '../../domain/volume-capacity.js';
 
 /** The part of a stat result the writer and the directory mounter look at. */
 export interface FileStats {
@@ -10,6 +11,7 @@ export interface FileStats {
   readonly mode: number;
   readonly size: number;
   readonly mtimeMs: number;
+  readonly gid: number;
 }
 
 /** One directory entry with the type the directory itself reports (no extra stat call). */
@@ -39,6 +41,10 @@ export interface FileSystem {
   mkdir(path: string, options: { readonly mode: number; readonly recursive?: boolean }): Promise<void>;
   writeFile(path: string, data: Uint8Array, mode: number): Promise<void>;
   chmod(path: string, mode: number): Promise<void>;
+  /** Gives the path (never a link's destination) to a group, keeping its owner. */
+  setGroup(path: string, gid: number): Promise<void>;
+  /** The size and free space of the file system holding the path; undefined where there is no such notion. */
+  usage(path: string): Promise<VolumeUsage | undefined>;
   readFile(path: string): Promise<Uint8Array>;
   readdir(path: string): Promise<DirEntry[]>;
   unlink(path: string): Promise<void>;
@@ -49,6 +55,18 @@ export interface FileSystem {
 export function errorCode(error: unknown): string | undefined {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === 'string' ? code : undefined;
+}
+
+/** chown(2)'s "leave the owner as it is". */
+const KEEP_OWNER = -1;
+
+function usageOf(stats: syncFs.StatsFs): VolumeUsage {
+  return {
+    bytes: stats.blocks * stats.bsize,
+    freeBytes: stats.bavail * stats.bsize,
+    inodes: stats.files,
+    freeInodes: stats.ffree,
+  };
 }
 
 /** The real file system through node:fs/promises. */
@@ -64,6 +82,8 @@ export function nodeFileSystem(): FileSystem {
     },
     writeFile: (path, data, mode) => nodeFs.writeFile(path, data, { mode, flag: 'wx' }),
     chmod: (path, mode) => nodeFs.chmod(path, mode),
+    setGroup: (path, gid) => nodeFs.lchown(path, KEEP_OWNER, gid),
+    usage: async (path) => usageOf(await nodeFs.statfs(path)),
     readFile: (path) => nodeFs.readFile(path),
     readdir: (path) => nodeFs.readdir(path, { withFileTypes: true }),
     unlink: (path) => nodeFs.unlink(path),
@@ -96,6 +116,8 @@ export function blockingNodeFileSystem(): FileSystem {
     },
     writeFile: async (path, data, mode) => syncFs.writeFileSync(path, data, { mode, flag: 'wx' }),
     chmod: async (path, mode) => syncFs.chmodSync(path, mode),
+    setGroup: async (path, gid) => syncFs.lchownSync(path, KEEP_OWNER, gid),
+    usage: async (path) => usageOf(syncFs.statfsSync(path)),
     readFile: async (path) => syncFs.readFileSync(path),
     readdir: async (path) => syncFs.readdirSync(path, { withFileTypes: true }),
     unlink: async (path) => syncFs.unlinkSync(path),
@@ -150,6 +172,8 @@ export function memfsFileSystem(volume: Volume): FileSystem {
       if ((mode & OWNER_WRITE) === 0) await fs.chmod(path, mode);
     },
     chmod: (path, mode) => fs.chmod(path, mode),
+    setGroup: async (path, gid) => volume.lchownSync(path, (await fs.lstat(path)).uid as number, gid),
+    usage: async () => undefined,
     readFile: async (path) => (await fs.readFile(path)) as Uint8Array,
     readdir: async (path) => {
       const entries = (await fs.readdir(path, { withFileTypes: true })) as MemfsDirent[];

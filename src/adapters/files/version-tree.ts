@@ -8,6 +8,7 @@ export interface TreeFile {
   readonly absolutePath: string;
   readonly mode: number;
   readonly size: number;
+  readonly gid: number;
 }
 
 /** The regular files under a directory; `foreign` when it also holds links or special files. */
@@ -36,7 +37,7 @@ export async function listTree(fs: FileSystem, root: string, prefix = ''): Promi
           return;
         }
         const stats = await fs.lstat(absolutePath);
-        files.push({ path, absolutePath, mode: stats.mode & 0o777, size: stats.size });
+        files.push({ path, absolutePath, mode: stats.mode & 0o777, size: stats.size, gid: stats.gid });
       }),
     );
   };
@@ -55,7 +56,7 @@ export async function listPath(fs: FileSystem, absolutePath: string, path: strin
     throw error;
   }
   if (stats.isDirectory()) return (await listTree(fs, absolutePath, path)).files;
-  return stats.isFile() ? [{ path, absolutePath, mode: stats.mode & 0o777, size: stats.size }] : [];
+  return stats.isFile() ? [{ path, absolutePath, mode: stats.mode & 0o777, size: stats.size, gid: stats.gid }] : [];
 }
 
 /** Reads the listed files' bytes. */
@@ -66,16 +67,17 @@ export function readFiles(fs: FileSystem, files: readonly TreeFile[]): Promise<S
 }
 
 /**
- * True when the directory holds exactly the payload: same paths, modes and bytes, nothing else.
- * Sizes are compared first so a changed payload is usually detected without reading a byte.
+ * True when the directory holds exactly the payload: same paths, modes and bytes (and, given a group,
+ * every file in it), nothing else. Sizes are compared first so a changed payload is usually detected
+ * without reading a byte.
  */
-export async function treeMatchesPayload(fs: FileSystem, root: string, payload: readonly SecretFile[]): Promise<boolean> {
+export async function treeMatchesPayload(fs: FileSystem, root: string, payload: readonly SecretFile[], group?: number): Promise<boolean> {
   const listing = await listTree(fs, root);
   if (listing.foreign || listing.files.length !== payload.length) return false;
   const wanted = new Map(payload.map((file) => [file.path, file]));
   const shapeMatches = listing.files.every((file) => {
     const other = wanted.get(file.path);
-    return other !== undefined && other.mode === file.mode && other.contents.length === file.size;
+    return other !== undefined && other.mode === file.mode && other.contents.length === file.size && (group === undefined || file.gid === group);
   });
   if (!shapeMatches) return false;
   const current = await readFiles(fs, listing.files);

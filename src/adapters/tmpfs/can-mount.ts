@@ -1,11 +1,11 @@
 import { mkdtemp, rmdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { nodeMountSystem, type MountSystem } from './mount-system.js';
+import { bestMountCalls, type MountCalls } from './mount-calls.js';
 
 export interface MountCapability {
   readonly canMount: boolean;
-  /** Why not (the mount command's message), or what was proven. */
+  /** Why not (the system's message), or what was proven and how. */
   readonly reason: string;
 }
 
@@ -14,7 +14,8 @@ export interface MountCapability {
  * that allows it) the only reliable way: by mounting a tiny one in a fresh temporary directory and
  * unmounting it again. Never throws; the directory is removed either way.
  */
-export async function probeMountCapability(system: MountSystem = nodeMountSystem(), parent = tmpdir()): Promise<MountCapability> {
+export async function probeMountCapability(calls?: MountCalls, parent = tmpdir()): Promise<MountCapability> {
+  const system = calls ?? (await bestMountCalls());
   let dir: string;
   try {
     dir = await mkdtemp(join(parent, 'csi-mount-probe-'));
@@ -22,14 +23,14 @@ export async function probeMountCapability(system: MountSystem = nodeMountSystem
     return { canMount: false, reason: `cannot create a probe directory in ${parent}: ${messageOf(error)}` };
   }
   try {
-    await system.run('mount', ['-t', 'tmpfs', '-o', 'size=64k,mode=0700,noexec,nosuid,nodev', 'tmpfs', dir]);
+    await system.mount(dir, 'size=64k,mode=0700');
   } catch (error) {
     await rmdir(dir).catch(() => undefined);
     return { canMount: false, reason: messageOf(error) };
   }
   try {
-    await system.run('umount', [dir]).catch(() => system.run('umount', ['-l', dir]));
-    return { canMount: true, reason: 'mounted and unmounted a probe tmpfs' };
+    await system.unmount(dir, false).catch(() => system.unmount(dir, true));
+    return { canMount: true, reason: `mounted and unmounted a probe tmpfs with ${system.via}` };
   } catch (error) {
     return { canMount: false, reason: `mounted a probe tmpfs but could not unmount it: ${messageOf(error)}` };
   } finally {

@@ -1,27 +1,20 @@
 import { posix } from 'node:path';
 import { DomainError } from '../../domain/errors.js';
-import type { VolumeMounter } from '../../ports/volume-mounter.js';
+import { checkTargetDirectories, type TargetComponentKind, type TargetPath } from '../../domain/target-path.js';
+import { largerCapacity, mustGrow, type VolumeCapacity } from '../../domain/volume-capacity.js';
+import type { VolumeSettings } from '../../domain/volume-ownership.js';
+import type { TargetRemoval, VolumeMounter } from '../../ports/volume-mounter.js';
 import { nodeMountSystem, type MountSystem, type PathStats } from './mount-system.js';
 
 export const DEFAULT_KUBELET_ROOT = '/var/lib/kubelet';
-/**
- * A provider response is at most `--max-call-recv-msg-size` (4 MiB by default) and a rotation holds
- * the old and the new version side by side for a moment: 16 MiB fits both with room to spare while
- * keeping a runaway payload from eating node memory (tmpfs pages count against memory).
- */
-export const DEFAULT_TMPFS_SIZE = '16m';
 
-const TARGET_MODE = 0o750;
 const MAX_STACKED_MOUNTS = 8;
 /** stat(2) errors of a mount point whose file system is gone (a dead FUSE daemon, a broken device). */
 const CORRUPT_MOUNT_ERRORS = new Set(['ENOTCONN', 'EIO', 'ESTALE']);
-const SIZE_PATTERN = /^[1-9][0-9]*[kmg%]?$/i;
 
 export interface TmpfsVolumeMounterOptions {
   /** Targets must lie under it (`--kubelet-root`); default /var/lib/kubelet. */
   readonly kubeletRoot?: string;
-  /** tmpfs `size=` option: bytes with an optional k/m/g suffix or a % of RAM; default 16m. */
-  readonly sizeLimit?: string;
   readonly system?: MountSystem;
 }
 
@@ -50,59 +43,110 @@ export function targetState(probe: TargetProbe): TargetState {
   return probe.mountPoint ? 'mounted' : 'directory';
 }
 
+/** tmpfs options for a volume: its size and inode limit, and its root's mode and group. */
+export function tmpfsOptions(settings: VolumeSettings): string {
+  const mode = `mode=0${settings.mode.toString(8)}`;
+  const group = settings.group === undefined ? '' : `,gid=${settings.group}`;
+  return `${capacityOptions(settings.capacity)},${mode}${group}`;
+}
+
+function capacityOptions(capacity: VolumeCapacity): string {
+  return `size=${capacity.bytes},nr_inodes=${capacity.inodes}`;
+}
+
 /**
- * Mounts a private tmpfs (`size=<limit>,mode=0750,noexec,nosuid,nodev`) on each target so secret
- * files never reach the node's disk; detects mounts through /proc/self/mountinfo, replaces a
- * corrupt mount, and removes the directory on unmount. Targets outside the kubelet root, targets
- * that are symbolic links and targets whose parents lead outside the root through a link are
- * refused with InvalidTargetPath; a failing mount(8)/umount(8) becomes Internal with its stderr.
+ * Mounts a private tmpfs (nosuid, nodev, noexec) on each target so secret files never reach the
+ * node's disk, sized for its payload and grown (remount) when a new payload needs more; its root gets
+ * the settings' mode and group. Mount points are told by their device (another than the parent's); a
+ * corrupt mount is replaced. Targets outside the kubelet root, and targets with a symbolic link or
+ * something else than a directory below the root, are refused with InvalidTargetPath; a failing mount
+ * or unmount becomes Internal with the system's reason. Unmounting never removes a directory that
+ * holds anything.
  */
 export class TmpfsVolumeMounter implements VolumeMounter {
   private readonly kubeletRoot: string;
-  private readonly sizeLimit: string;
   private readonly system: MountSystem;
 
   constructor(options: TmpfsVolumeMounterOptions = {}) {
     this.kubeletRoot = trimSlashes(posix.normalize(options.kubeletRoot ?? DEFAULT_KUBELET_ROOT));
-    this.sizeLimit = options.sizeLimit ?? DEFAULT_TMPFS_SIZE;
     this.system = options.system ?? nodeMountSystem();
-    if (!SIZE_PATTERN.test(this.sizeLimit)) {
-      throw new RangeError(`invalid tmpfs size limit "${this.sizeLimit}": expected a number with an optional k, m, g or % suffix`);
-    }
+  }
+
+  checkTarget(target: TargetPath): Promise<void> {
+    this.underRoot(target.path);
+    return checkTargetDirectories(target, (path) => this.kindOf(path));
   }
 
   async isMounted(target: string): Promise<boolean> {
-    const state = await this.stateOf(await this.resolveTarget(target));
+    const state = await this.stateOf(this.underRoot(target));
     return state === 'mounted' || state === 'corrupt';
   }
 
-  async mount(target: string): Promise<void> {
-    const path = await this.resolveTarget(target);
+  async mount(target: string, settings: VolumeSettings): Promise<void> {
+    const path = this.underRoot(target);
+    if ((await this.kindOf(path)) === 'symbolic link') {
+      throw new DomainError('InvalidTargetPath', `target "${target}" is a symbolic link; refusing to mount there`);
+    }
     const state = await this.stateOf(path);
     if (state === 'mounted') return;
     if (state === 'not-a-directory') throw new DomainError('InvalidTargetPath', `target "${target}" exists and is not a directory`);
     if (state === 'corrupt') await this.unmountAll(path);
-    await this.system.makeDirectories(path, TARGET_MODE);
-    const options = `size=${this.sizeLimit},mode=0750,noexec,nosuid,nodev`;
-    await this.system.run('mount', ['-t', 'tmpfs', '-o', options, 'tmpfs', path]).catch((error: unknown) => {
+    await this.system.makeDirectories(path, settings.mode);
+    await this.system.mount(path, tmpfsOptions(settings)).catch((error: unknown) => {
       throw new DomainError('Internal', `mounting a tmpfs on "${path}" failed: ${messageOf(error)}`);
     });
   }
 
-  async unmount(target: string): Promise<void> {
-    const path = await this.resolveTarget(target);
-    await this.unmountAll(path);
-    const state = await this.stateOf(path);
-    if (state === 'directory') await this.system.removeTree(path);
+  async fit(target: string, settings: VolumeSettings): Promise<void> {
+    const path = this.underRoot(target);
+    if ((await this.stateOf(path)) !== 'mounted') {
+      throw new DomainError('Internal', `no tmpfs is mounted on "${path}": refusing to write secrets to the node's disk`);
+    }
+    const size = await this.system.statfs(path);
+    if (mustGrow(size, settings.capacity)) {
+      const grown = largerCapacity(size, settings.capacity);
+      await this.system.remount(path, capacityOptions(grown)).catch((error: unknown) => {
+        throw new DomainError('Internal', `growing the tmpfs on "${path}" to ${capacityOptions(grown)} failed: ${messageOf(error)}`);
+      });
+    }
+    const root = await this.system.stat(path);
+    if ((root.mode & 0o7777) !== settings.mode) await this.system.chmod(path, settings.mode);
+    if (settings.group !== undefined && root.gid !== settings.group) await this.system.setGroup(path, settings.group);
   }
 
-  /** Unmounts every mount stacked on the path, lazily when a plain umount fails (busy, corrupt). */
+  async mountGroup(target: string): Promise<number | undefined> {
+    const path = this.underRoot(target);
+    if ((await this.stateOf(path)) !== 'mounted') return undefined;
+    const { gid } = await this.system.stat(path);
+    return gid === 0 ? undefined : gid;
+  }
+
+  async unmount(target: string): Promise<void> {
+    await this.unmountAll(this.underRoot(target));
+  }
+
+  async removeTarget(target: string): Promise<TargetRemoval> {
+    const path = this.underRoot(target);
+    const state = await this.stateOf(path);
+    if (state === 'missing') return { kind: 'missing' };
+    if (state !== 'directory') throw new DomainError('Internal', `cannot remove "${path}": it is still mounted or not a directory`);
+    try {
+      await this.system.removeDirectory(path);
+      return { kind: 'removed' };
+    } catch (error) {
+      if (errnoOf(error) === 'ENOENT') return { kind: 'missing' };
+      if (errnoOf(error) !== 'ENOTEMPTY' && errnoOf(error) !== 'EEXIST') throw error;
+      return { kind: 'kept', entries: await this.system.countEntries(path) };
+    }
+  }
+
+  /** Unmounts every mount stacked on the path, lazily when a plain unmount fails (busy, corrupt). */
   private async unmountAll(path: string): Promise<void> {
     for (let round = 0; round < MAX_STACKED_MOUNTS; round++) {
       const state = await this.stateOf(path);
       if (state !== 'mounted' && state !== 'corrupt') return;
-      await this.system.run('umount', [path]).catch(() =>
-        this.system.run('umount', ['-l', path]).catch((error: unknown) => {
+      await this.system.unmount(path, false).catch(() =>
+        this.system.unmount(path, true).catch((error: unknown) => {
           throw new DomainError('Internal', `unmounting "${path}" failed: ${messageOf(error)}`);
         }),
       );
@@ -126,51 +170,27 @@ export class TmpfsVolumeMounter implements VolumeMounter {
     return targetState({ mountPoint: stats.dev !== parent.dev, isDirectory: true });
   }
 
-  /**
-   * The canonical path of a target (its existing ancestors resolved, as the mount table spells
-   * mount points), refused unless it stays under the kubelet root and is not itself a link.
-   */
-  private async resolveTarget(target: string): Promise<string> {
+  private async kindOf(path: string): Promise<TargetComponentKind> {
+    try {
+      const stats = await this.system.lstat(path);
+      if (stats.isSymbolicLink()) return 'symbolic link';
+      return stats.isDirectory() ? 'directory' : 'not a directory';
+    } catch (error) {
+      const code = errnoOf(error);
+      if (code === 'ENOENT') return 'missing';
+      // A mount point whose file system is gone is a directory kubelet made; the mounter replaces it.
+      if (code !== undefined && CORRUPT_MOUNT_ERRORS.has(code)) return 'directory';
+      throw error;
+    }
+  }
+
+  /** The target, normalised, refused unless it lies under the kubelet root (a lexical check). */
+  private underRoot(target: string): string {
     const path = trimSlashes(posix.normalize(target));
     if (!posix.isAbsolute(path) || !path.startsWith(`${this.kubeletRoot}/`)) {
       throw new DomainError('InvalidTargetPath', `target "${target}" is outside the kubelet root "${this.kubeletRoot}"`);
     }
-    if (await this.isSymbolicLink(path)) {
-      throw new DomainError('InvalidTargetPath', `target "${target}" is a symbolic link; refusing to mount there`);
-    }
-    const root = await this.realpathOr(this.kubeletRoot, this.kubeletRoot);
-    const resolved = await this.resolveAncestors(path);
-    if (!resolved.startsWith(`${root}/`)) {
-      throw new DomainError('InvalidTargetPath', `target "${target}" resolves to "${resolved}", outside the kubelet root "${root}"`);
-    }
-    return resolved;
-  }
-
-  /** Resolves the longest existing ancestor of the path's parent and appends the rest unchanged. */
-  private async resolveAncestors(path: string): Promise<string> {
-    const rest: string[] = [posix.basename(path)];
-    let ancestor = posix.dirname(path);
-    for (;;) {
-      try {
-        return posix.join(await this.system.realpath(ancestor), ...rest);
-      } catch (error) {
-        if (errnoOf(error) !== 'ENOENT' || ancestor === '/') throw error;
-        rest.unshift(posix.basename(ancestor));
-        ancestor = posix.dirname(ancestor);
-      }
-    }
-  }
-
-  private async isSymbolicLink(path: string): Promise<boolean> {
-    try {
-      return (await this.system.lstat(path)).isSymbolicLink();
-    } catch {
-      return false; // missing, or a corrupt mount point: neither is a link
-    }
-  }
-
-  private async realpathOr(path: string, fallback: string): Promise<string> {
-    return this.system.realpath(path).catch(() => fallback);
+    return path;
   }
 }
 

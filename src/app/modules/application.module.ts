@@ -76,8 +76,9 @@ export function applicationModule(settings: ApplicationSettings): ContainerModul
       ])
       .inSingletonScope();
     bind(ApplyPayload)
-      .toResolvedValue((writer: MountWriter, statuses: PodStatusStore, pods: PodSource, sync: SyncSecrets) =>
-        new ApplyPayload(writer, statuses, pods, sync, settings.nodeName), [
+      .toResolvedValue((mounter: VolumeMounter, writer: MountWriter, statuses: PodStatusStore, pods: PodSource, sync: SyncSecrets) =>
+        new ApplyPayload(mounter, writer, statuses, pods, sync, settings.nodeName), [
+        VolumeMounter,
         MountWriter,
         PodStatusStore,
         PodSource,

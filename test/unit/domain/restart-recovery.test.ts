@@ -78,6 +78,7 @@ describe('domain/restart-recovery', () => {
           },
           nodePublishSecrets: {},
           serviceAccountTokens: undefined,
+          mountGroup: undefined,
         },
       });
     });

@@ -26,6 +26,8 @@ const EXPECTED: Record<DomainErrorCode, status> = {
   ProviderUnavailable: status.UNAVAILABLE,
   OperationPending: status.ABORTED,
   AlreadyPublished: status.ALREADY_EXISTS,
+  VolumeFull: status.RESOURCE_EXHAUSTED,
+  TooManyOpenFiles: status.RESOURCE_EXHAUSTED,
   Internal: status.INTERNAL,
 };
 
@@ -45,6 +47,11 @@ describe('DomainError to gRPC status mapping', () => {
       code: status.NOT_FOUND,
       details: 'class "a" not found in "ns"',
     });
+  });
+
+  it('tells kubelet how much room a payload needs, not "internal error", when a volume is full', () => {
+    const message = 'no space left in "/t" (ENOSPC): payload 9 MiB in 1 file needs 18 MiB and 8 inodes during a swap; the volume has 16 MiB (7 MiB free) and 4096 inodes (4090 free)';
+    expect(toGrpcFailure(new DomainError('VolumeFull', message))).to.deep.equal({ code: status.RESOURCE_EXHAUSTED, details: message });
   });
 
   it('hides the message of an Internal DomainError', () => {
