@@ -271,7 +271,7 @@ describe('deploy/ and the Helm chart: rendered, linted, read back by the driver 
       'ClusterRoleBinding/secretprovidertokenrequest-rolebinding',
     ]);
     const csiDriver = (objects: K8sObject[]): Record<string, unknown> => find(objects, 'CSIDriver')!['spec'] as Record<string, unknown>;
-    expect(csiDriver(byDefault)).to.deep.equal({ attachRequired: false, podInfoOnMount: true, volumeLifecycleModes: ['Ephemeral'], requiresRepublish: true });
+    expect(csiDriver(byDefault)).to.deep.equal({ attachRequired: false, podInfoOnMount: true, fsGroupPolicy: 'File', volumeLifecycleModes: ['Ephemeral'], requiresRepublish: true });
     expect(csiDriver(allFeatures)['tokenRequests']).to.deep.equal(readValues(ALL_FEATURES)['tokenRequests']);
     const daemonSet = find(byDefault, 'DaemonSet') as DaemonSet;
     expect(daemonSet.spec.selector.matchLabels, 'the selector upstream releases of this chart use (immutable on upgrade)').to.deep.equal({ app: 'secrets-store-csi-driver' });

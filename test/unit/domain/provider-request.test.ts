@@ -124,6 +124,13 @@ describe('domain/provider-request', () => {
       expect(JSON.parse(mount.permission)).to.equal(0o644);
     });
 
+    it('sends 0640 ("416") for a volume with a mount group, and the class file-mode where it has one', () => {
+      expect(buildMountRequest(aClass(), { ...request(), mountGroup: 2000 }, []).permission).to.equal('416');
+      const annotated = aClass({ annotations: { 'secrets-store.csi.k8s.io/file-mode': '0400' } });
+      expect(buildMountRequest(annotated, request(), []).permission).to.equal('256');
+      expect(buildMountRequest(annotated, { ...request(), mountGroup: 2000 }, []).permission).to.equal('256');
+    });
+
     it('sends the kubelet target path', () => {
       expect(buildMountRequest(aClass(), request(), []).targetPath).to.equal(targetPathFor('pod-uid-1'));
     });

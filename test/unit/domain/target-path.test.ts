@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { DomainError } from '../../../src/domain/errors.js';
-import { parseTargetPath } from '../../../src/domain/target-path.js';
+import { checkTargetDirectories, parseTargetPath, targetDirectories, type TargetComponentKind } from '../../../src/domain/target-path.js';
 import { KUBELET_ROOT, targetPathFor } from '../../support/builders.js';
 import { codeOf } from '../../support/domain-error-code.js';
 
@@ -122,4 +122,55 @@ describe('domain/target-path', () => {
       );
     });
   });
+});
+
+describe('checkTargetDirectories', () => {
+  const target = parseTargetPath(targetPathFor('uid-b', 'vol'), KUBELET_ROOT);
+  const directories = targetDirectories(target);
+
+  it('names the six directories kubelet makes below its root, root-most first', () => {
+    expect(directories).to.deep.equal([
+      `${KUBELET_ROOT}/pods`,
+      `${KUBELET_ROOT}/pods/uid-b`,
+      `${KUBELET_ROOT}/pods/uid-b/volumes`,
+      `${KUBELET_ROOT}/pods/uid-b/volumes/kubernetes.io~csi`,
+      `${KUBELET_ROOT}/pods/uid-b/volumes/kubernetes.io~csi/vol`,
+      `${KUBELET_ROOT}/pods/uid-b/volumes/kubernetes.io~csi/vol/mount`,
+    ]);
+  });
+
+  const probe = (kinds: readonly TargetComponentKind[]) => {
+    const asked: string[] = [];
+    const kindOf = async (path: string): Promise<TargetComponentKind> => {
+      asked.push(path);
+      return kinds[directories.indexOf(path)]!;
+    };
+    return { asked, run: () => checkTargetDirectories(target, kindOf) };
+  };
+  const D = 'directory';
+  const cases: { name: string; kinds: TargetComponentKind[]; refused?: number; reason?: string; probed: number }[] = [
+    { name: 'all real directories', kinds: [D, D, D, D, D, D], probed: 6 },
+    { name: 'the target not made yet', kinds: [D, D, D, D, D, 'missing'], probed: 6 },
+    { name: 'nothing below pods yet (the rest is not probed)', kinds: [D, 'missing', 'symbolic link', D, D, D], probed: 2 },
+    ...[0, 1, 2, 3, 4, 5].map((index) => ({
+      name: `a link at level ${index}`,
+      kinds: directories.map((_, i): TargetComponentKind => (i === index ? 'symbolic link' : D)),
+      refused: index,
+      reason: 'a symbolic link, which kubelet never makes below its root',
+      probed: index + 1,
+    })),
+    { name: 'a file where the volume directory belongs', kinds: [D, D, D, D, 'not a directory', 'missing'], refused: 4, reason: 'not a directory', probed: 5 },
+  ];
+  for (const { name, kinds, refused, reason, probed } of cases) {
+    it(`${refused === undefined ? 'accepts' : 'refuses'} ${name}`, async () => {
+      const { asked, run } = probe(kinds);
+      const outcome = await run().then(() => undefined, (error: unknown) => error);
+      if (refused === undefined) expect(outcome).to.equal(undefined);
+      else {
+        expect(outcome).to.be.instanceOf(DomainError).with.property('code', 'InvalidTargetPath');
+        expect((outcome as DomainError).message).to.equal(`refusing target path "${target.path}": "${directories[refused]}" is ${reason}`);
+      }
+      expect(asked).to.deep.equal(directories.slice(0, probed));
+    });
+  }
 });

@@ -21,6 +21,24 @@ const OTHER_TOKENS = '{"aws":{"token":"eyJ.c.d","expirationTimestamp":"2026-01-0
 
 describe('domain/volume-binding', () => {
   describe('parseVolumeRequest', () => {
+    describe("the pod's fsGroup (volume_capability.mount.volume_mount_group)", () => {
+      const groupOf = (volumeMountGroup?: string) => parseVolumeRequest({ ...aPublishCommand(), ...(volumeMountGroup === undefined ? {} : { volumeMountGroup }) }, KUBELET_ROOT).mountGroup;
+      it('is none when kubelet passes none or an empty one', () => {
+        expect(groupOf()).to.equal(undefined);
+        expect(groupOf('')).to.equal(undefined);
+      });
+      for (const [value, group] of [['0', 0], ['2000', 2000], ['4294967294', 4294967294]] as const) {
+        it(`reads "${value}" as group ${group}`, () => expect(groupOf(value)).to.equal(group));
+      }
+      for (const value of ['-1', '1e3', ' 2000', '2000 ', '0x10', '4294967295', '99999999999', 'wheel', '20.5']) {
+        it(`refuses ${JSON.stringify(value)} with InvalidVolumeContext`, () => {
+          expect(() => groupOf(value))
+            .to.throw(DomainError)
+            .with.property('message', `volume_capability.mount.volume_mount_group "${value}" is not a group id (a decimal number from 0 to 4294967294)`);
+        });
+      }
+    });
+
     it('extracts volume id, target, pod identity and class from a valid kubelet request', () => {
       const command = aPublishCommand({ podUid: 'uid-7', podName: 'web-1', className: 'db-creds' });
       const request = parseVolumeRequest(command, KUBELET_ROOT);
