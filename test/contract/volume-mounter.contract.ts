@@ -1,9 +1,9 @@
 import { expect } from 'chai';
 import type { FileSystem } from '../../src/adapters/files/file-system.js';
-import { DomainError } from '../../src/domain/errors.js';
 import { parseTargetPath, targetDirectories, type TargetPath } from '../../src/domain/target-path.js';
 import type { VolumeMounter } from '../../src/ports/volume-mounter.js';
 import { aVolumeSettings } from '../support/builders.js';
+import { rejectionOf } from '../support/driver-assertions.js';
 
 export interface VolumeMounterFixture {
   readonly mounter: VolumeMounter;
@@ -34,15 +34,6 @@ export function volumeMounterContract(name: string, makeFixture: () => Promise<V
     afterEach(() => fixture.close());
 
     const exists = (path: string): Promise<boolean> => fixture.fs.lstat(path).then(() => true, () => false);
-    const rejection = (promise: Promise<unknown>): Promise<DomainError> =>
-      promise.then(
-        () => expect.fail('expected a rejection'),
-        (caught: unknown) => {
-          expect(caught).to.be.instanceOf(DomainError);
-          return caught as DomainError;
-        },
-      );
-
     it('reports a target that does not exist as not mounted, with no group', async () => {
       expect(await mounter.isMounted(target)).to.equal(false);
       expect(await mounter.mountGroup(target)).to.equal(undefined);
@@ -107,7 +98,7 @@ export function volumeMounterContract(name: string, makeFixture: () => Promise<V
       const parent = target.slice(0, target.lastIndexOf('/'));
       await fixture.fs.mkdir(parent, { mode: 0o750, recursive: true });
       await fixture.fs.symlink(fixture.elsewhere, target);
-      const error = await rejection(mounter.mount(target, aVolumeSettings()));
+      const error = await rejectionOf(mounter.mount(target, aVolumeSettings()));
       expect(error.code).to.equal('InvalidTargetPath');
       expect((await fixture.fs.lstat(target)).isSymbolicLink()).to.equal(true);
       expect(await fixture.fs.readdir(fixture.elsewhere)).to.deep.equal([]);
@@ -126,7 +117,7 @@ export function volumeMounterContract(name: string, makeFixture: () => Promise<V
         await fixture.fs.mkdir(linked.slice(0, linked.lastIndexOf('/')), { mode: 0o755, recursive: true });
         await fixture.fs.removeTree(linked);
         await fixture.fs.symlink(fixture.elsewhere, linked);
-        const error = await rejection(mounter.checkTarget(parsed));
+        const error = await rejectionOf(mounter.checkTarget(parsed));
         expect(error.code).to.equal('InvalidTargetPath');
         expect(error.message).to.equal(
           `refusing target path "${target}": "${linked}" is a symbolic link, which kubelet never makes below its root`,
@@ -139,7 +130,7 @@ export function volumeMounterContract(name: string, makeFixture: () => Promise<V
       const volumeDir = targetDirectories(parsed)[4]!;
       await fixture.fs.mkdir(volumeDir.slice(0, volumeDir.lastIndexOf('/')), { mode: 0o755, recursive: true });
       await fixture.fs.writeFile(volumeDir, new Uint8Array([1]), 0o644);
-      const error = await rejection(mounter.checkTarget(parsed));
+      const error = await rejectionOf(mounter.checkTarget(parsed));
       expect(error.message).to.equal(`refusing target path "${target}": "${volumeDir}" is not a directory`);
     });
   });

@@ -2,11 +2,11 @@ import { expect } from 'chai';
 import { chmod, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { CsiCallError } from '../../src/adapters/fake-kubelet/csi-node-client.js';
 import { probeMountCapability } from '../../src/adapters/tmpfs/can-mount.js';
 import { EventReason } from '../../src/domain/events.js';
 import type { SecretFile } from '../../src/domain/secret-payload.js';
 import { parseTargetPath, targetDirectories } from '../../src/domain/target-path.js';
+import { csiCallErrorOf } from '../support/driver-assertions.js';
 import { bindReadOnly, PayloadProvider, readAs, TmpfsNode, unmountPath, type NodePod } from '../support/tmpfs-node.js';
 
 const MIB = 1024 * 1024;
@@ -14,15 +14,6 @@ const file = (path: string, text: string, mode = 0): SecretFile => ({ path, mode
 const sized = (path: string, bytes: number, fill: number): SecretFile => ({ path, mode: 0, contents: new Uint8Array(bytes).fill(fill) });
 const smallFiles = (count: number, version: string): SecretFile[] =>
   Array.from({ length: count }, (_, index) => file(`certs/item-${String(index).padStart(5, '0')}.pem`, `${version}-${index}`));
-
-const rejectionOf = (promise: Promise<unknown>): Promise<CsiCallError> =>
-  promise.then(
-    () => expect.fail('expected kubelet to get an error'),
-    (error: unknown) => {
-      expect(error).to.be.instanceOf(CsiCallError);
-      return error as CsiCallError;
-    },
-  );
 
 /** Everything under a directory (links not followed): path -> link target, file text, or 'dir'. */
 async function tree(dir: string): Promise<Record<string, string>> {
@@ -88,12 +79,12 @@ describe('integration: the mount layer on real tmpfs, through the CSI socket', f
         await symlink(dirsA[level.index]!, dirsB[level.index]!);
         provider.replace([file('password', 'pod-b-secret')]);
 
-        const published = await rejectionOf(node.kubelet.publish(podB.command));
+        const published = await csiCallErrorOf(node.kubelet.publish(podB.command));
         expect(published.code).to.equal('INVALID_ARGUMENT');
         expect(published.details).to.equal(
           `refusing target path "${podB.command.targetPath}": "${dirsB[level.index]}" is a symbolic link, which kubelet never makes below its root`,
         );
-        const unpublished = await rejectionOf(node.kubelet.unpublish({ volumeId: podB.command.volumeId, targetPath: podB.command.targetPath }));
+        const unpublished = await csiCallErrorOf(node.kubelet.unpublish({ volumeId: podB.command.volumeId, targetPath: podB.command.targetPath }));
         expect(unpublished.code).to.equal('INVALID_ARGUMENT');
 
         expect(await tree(targetA), "pod A's files").to.deep.equal(before);

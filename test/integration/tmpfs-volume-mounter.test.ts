@@ -11,15 +11,7 @@ import { DomainError } from '../../src/domain/errors.js';
 import { TmpfsSandbox } from '../support/tmpfs-sandbox.js';
 import { volumeMounterContract } from '../contract/volume-mounter.contract.js';
 import { aVolumeSettings } from '../support/builders.js';
-
-const rejectionOf = (promise: Promise<unknown>): Promise<DomainError> =>
-  promise.then(
-    () => expect.fail('expected a rejection'),
-    (caught: unknown) => {
-      expect(caught).to.be.instanceOf(DomainError);
-      return caught as DomainError;
-    },
-  );
+import { rejectionOf } from '../support/driver-assertions.js';
 
 describe('tmpfs mount table and decisions', () => {
   it('parses mountinfo lines, optional fields and octal escapes included', () => {

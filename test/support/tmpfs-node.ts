@@ -15,8 +15,8 @@ import { startNodeAgent, type NodeAgent } from '../../src/app/node-agent.js';
 import type { ProviderMountRequest, ProviderMountResponse } from '../../src/domain/provider-request.js';
 import type { SecretFile } from '../../src/domain/secret-payload.js';
 import type { PublishCommand } from '../../src/domain/volume-binding.js';
-import { VolumeContextKey } from '../../src/domain/volume-context.js';
 import type { SecretProvider } from '../../src/ports/secret-provider.js';
+import { aPublishCommand } from './builders.js';
 import { aClassResource, aPodResource, type ClassResourceOptions } from './cluster-builders.js';
 import { CollectingLogger } from './driver-harness.js';
 import { findMount, parseMountInfo, type MountInfoEntry } from './mount-table.js';
@@ -121,21 +121,13 @@ export class TmpfsNode {
     this.cluster.create(aPodResource({ name, uid }));
     const targetPath = join(this.config.kubeletRoot, 'pods', uid, 'volumes', 'kubernetes.io~csi', 'secrets', 'mount');
     await mkdir(dirname(targetPath), { recursive: true });
-    const command: PublishCommand = {
+    const command = aPublishCommand({
+      podUid: uid,
+      podName: name,
       volumeId: `csi-${index}`,
       targetPath,
-      readonly: true,
-      volumeContext: {
-        [VolumeContextKey.secretProviderClass]: 'app-secrets',
-        [VolumeContextKey.podName]: name,
-        [VolumeContextKey.podNamespace]: 'default',
-        [VolumeContextKey.podUid]: uid,
-        [VolumeContextKey.serviceAccountName]: 'app',
-        [VolumeContextKey.ephemeral]: 'true',
-      },
-      secrets: {},
       ...(fsGroup === undefined ? {} : { volumeMountGroup: String(fsGroup) }),
-    };
+    });
     return { uid, name, command };
   }
 
