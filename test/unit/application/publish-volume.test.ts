@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { MANAGED_LABEL } from '../../../src/domain/secret-sync-plan.js';
+import { FILE_MODE_ANNOTATION } from '../../../src/domain/volume-ownership.js';
 import { NODE_NAME_LABEL } from '../../../src/domain/pod-status.js';
 import { expectNoSecretLeaked } from '../../support/driver-assertions.js';
 import { aSyncedPassword, CLASS_NAME, DriverHarness, NAMESPACE, NODE_NAME, objectsParameter } from '../../support/driver-harness.js';
@@ -150,5 +151,42 @@ describe('Publishing a volume for the first time', () => {
     expect(harness.logger.lines).to.not.be.empty;
     expect(harness.events('MountRotationComplete')).to.have.length(1);
     expect(harness.leakedSecrets()).to.deep.equal([]);
+  });
+
+  describe("files' modes and group", () => {
+    const modes = async (target: string) => Object.fromEntries((await harness.mountedFiles(target)).map(({ path, mode }) => [path, mode]));
+    const parameters = { objects: objectsParameter('db-password', { name: 'api-key', mode: 0o600 }) };
+
+    it("gives files the class's file-mode where the provider sets none, and tells the provider so; the provider's own modes stay", async () => {
+      harness.addClass({ parameters, annotations: { [FILE_MODE_ANNOTATION]: '0440' } });
+      const pod = harness.addPod();
+      await harness.publish(pod);
+      expect(await modes(pod.target)).to.deep.equal({ 'api-key': 0o600, 'db-password': 0o440 });
+      expect(harness.fake.requests[0]!.request.permission).to.equal(String(0o440));
+    });
+
+    it('with a mount group, files default to 0640 and belong to the group, also after a rotation', async () => {
+      harness.addClass({ parameters });
+      const pod = harness.addPod();
+      await harness.publish(pod, undefined, { volumeMountGroup: '2000' });
+      const groups = () => ['db-password', 'api-key'].map((name) => harness.volume.statSync(`${pod.target}/${name}`).gid);
+      expect(await modes(pod.target)).to.deep.equal({ 'api-key': 0o600, 'db-password': 0o640 });
+      expect(groups()).to.deep.equal([2000, 2000]);
+      expect(harness.volume.statSync(pod.target).gid).to.equal(2000);
+
+      harness.store.rotate('db-password');
+      await harness.advance(harness.rotation.intervalMs);
+      expect((await harness.mountedText(pod.target))['db-password']).to.equal('db-password-v2');
+      expect(await modes(pod.target)).to.deep.equal({ 'api-key': 0o600, 'db-password': 0o640 });
+      expect(groups()).to.deep.equal([2000, 2000]);
+    });
+
+    it('refuses a class whose file-mode is not an octal mode, mounting nothing', async () => {
+      harness.addClass({ parameters, annotations: { [FILE_MODE_ANNOTATION]: 'rw-r-----' } });
+      const pod = harness.addPod();
+      const error = await harness.publish(pod).then(() => undefined, (caught: unknown) => caught);
+      expect(error).to.have.property('code', 'InvalidClass');
+      expect(harness.exists(pod.target)).to.equal(false);
+    });
   });
 });
