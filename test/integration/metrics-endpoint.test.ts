@@ -9,7 +9,7 @@ import { ManualClock } from '../../src/adapters/clock/manual-clock.js';
 import { CsiCallError, CsiNodeClient } from '../../src/adapters/fake-kubelet/csi-node-client.js';
 import { InProcessSecretProvider } from '../../src/adapters/fake-provider/in-process-provider.js';
 import { InMemoryCluster } from '../../src/adapters/memory-cluster/cluster-store.js';
-import { PrometheusMetrics } from '../../src/adapters/prometheus/prometheus-metrics.js';
+import { DURATION_BUCKETS, PrometheusMetrics, SCOPE_LABELS } from '../../src/adapters/prometheus/prometheus-metrics.js';
 import type { CliIo } from '../../src/app/cli-io.js';
 import { runCli } from '../../src/app/cli.js';
 import { DRIVER_FLAGS, driverConfig, type DriverConfig } from '../../src/app/config.js';
@@ -30,7 +30,10 @@ interface MetricShape {
   readonly labels: readonly string[];
 }
 
-/** The metrics of wire.md section 6: names, types and label names as a scraper sees them. */
+/**
+ * The metrics of wire.md section 6 as the upstream driver serves them: names, types and label names as a scraper
+ * sees them (besides the exporter's scope labels, SCOPE_LABEL_NAMES, on every series).
+ */
 const WIRE_METRICS: readonly MetricShape[] = [
   { name: 'node_publish_total', type: 'counter', labels: ['provider', 'os_type'] },
   { name: 'node_publish_error_total', type: 'counter', labels: ['provider', 'error_type', 'os_type'] },
@@ -40,8 +43,10 @@ const WIRE_METRICS: readonly MetricShape[] = [
   { name: 'rotation_reconcile_error_total', type: 'counter', labels: ['provider', 'error_type', 'os_type', 'rotated'] },
   { name: 'rotation_reconcile_duration_sec', type: 'histogram', labels: ['os_type'] },
   { name: 'sync_k8s_secret_total', type: 'counter', labels: ['provider', 'os_type'] },
-  { name: 'sync_k8s_secret_duration_sec', type: 'histogram', labels: ['os_type'] },
+  { name: 'k8s_secret_duration_sec', type: 'histogram', labels: ['os_type'] },
 ];
+
+const SCOPE_LABEL_NAMES = Object.keys(SCOPE_LABELS);
 
 /** This driver's own metrics next to upstream's (docs/operations.md); their series come and go with what happens. */
 const DRIVER_METRICS: readonly MetricShape[] = [
@@ -298,7 +303,7 @@ describe('integration: metrics and health endpoints of the driver', function () 
         const series = seriesOf(exposition, sampleName);
         expect(series, sampleName).to.not.be.empty;
         for (const sample of series) {
-          expect(Object.keys(sample.labels), `${sampleName} labels`).to.have.members([...metric.labels]);
+          expect(Object.keys(sample.labels), `${sampleName} labels`).to.have.members([...metric.labels, ...SCOPE_LABEL_NAMES]);
           expect(sample.labels['os_type']).to.equal('linux');
           if ('rotated' in sample.labels) expect(sample.labels['rotated']).to.be.oneOf(['true', 'false']);
         }
@@ -310,7 +315,7 @@ describe('integration: metrics and health endpoints of the driver', function () 
       it(`exposes ${metric.name} as a ${metric.type}, each series with labels {${metric.labels.join(',')}}`, () => {
         expect(exposition.types.get(metric.name), `# TYPE ${metric.name}`).to.equal(metric.type);
         for (const sample of seriesOf(exposition, metric.name)) {
-          expect(Object.keys(sample.labels), `${metric.name} labels`).to.have.members([...metric.labels]);
+          expect(Object.keys(sample.labels), `${metric.name} labels`).to.have.members([...metric.labels, ...SCOPE_LABEL_NAMES]);
           expect(sample.labels['os_type']).to.equal('linux');
         }
       });
@@ -322,11 +327,11 @@ describe('integration: metrics and health endpoints of the driver', function () 
       expect(others).to.deep.equal([]);
     });
 
-    for (const name of ['rotation_reconcile_duration_sec', 'sync_k8s_secret_duration_sec']) {
+    for (const name of ['rotation_reconcile_duration_sec', 'k8s_secret_duration_sec']) {
       it(`exposes ${name}_bucket (cumulative, up to le="+Inf"), _sum and _count`, () => {
         const buckets = seriesOf(exposition, `${name}_bucket`);
-        expect(buckets.map((b) => b.labels['le'])).to.include.members(['0.1', '1', '30', '+Inf']);
-        for (const bucket of buckets) expect(Object.keys(bucket.labels)).to.have.members(['le', 'os_type']);
+        expect(buckets.map((b) => b.labels['le'])).to.deep.equal([...DURATION_BUCKETS.map(String), '+Inf']);
+        for (const bucket of buckets) expect(Object.keys(bucket.labels)).to.have.members(['le', 'os_type', ...SCOPE_LABEL_NAMES]);
         const counts = buckets.map((b) => b.value);
         expect(counts, 'cumulative buckets').to.deep.equal([...counts].sort((a, b) => a - b));
         const count = valueOf(exposition, `${name}_count`);

@@ -33,7 +33,7 @@ export class MemoryMetrics implements Metrics {
   }
   syncK8sSecret(provider: string, durationSeconds: number): void {
     this.add('sync_k8s_secret_total', { provider: providerLabel(provider) });
-    this.observe('sync_k8s_secret_duration_sec', durationSeconds);
+    this.observe('k8s_secret_duration_sec', durationSeconds);
   }
   providerRequest(provider: string, result: string): void {
     this.add('provider_requests_total', { provider: providerLabel(provider), result: providerResultLabel(result) });

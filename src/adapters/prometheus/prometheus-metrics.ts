@@ -10,40 +10,59 @@ export interface PrometheusMetricsOptions {
 /** The upstream driver reports `runtime.GOOS`; this driver runs on Linux nodes only. */
 const OS_TYPE = 'linux';
 
-/** Histogram boundaries of the upstream driver's exporter (seconds), so dashboards keep their buckets. */
-export const DURATION_BUCKETS: readonly number[] = [0.1, 0.2, 0.3, 0.4, 0.5, 1, 1.5, 2, 2.5, 3, 5, 10, 15, 30];
+/**
+ * Histogram boundaries (seconds) exactly as the upstream driver serves them: its exporter's view asks for 11
+ * exponential buckets from 0.1 to 2 (client_golang's ExponentialBucketsRange), and these are the values it prints,
+ * so that `le` labels, and the dashboards that select them, match.
+ */
+export const DURATION_BUCKETS: readonly number[] = [
+  0.1, 0.13492828476735633, 0.18205642030260802, 0.24564560522315804, 0.3314454017339986, 0.4472135954999578, 0.6034176336545162,
+  0.8141810630738084, 1.0985605433061172, 1.4822688982138947, 1.9999999999999991,
+];
+
+/**
+ * The labels the upstream driver's OpenTelemetry Prometheus exporter adds to every series of its meter's
+ * instruments. Empty values are no labels to Prometheus, but they are in the text, so they are here too.
+ */
+export const SCOPE_LABELS = { otel_scope_name: 'sigs.k8s.io/secrets-store-csi-driver', otel_scope_schema_url: '', otel_scope_version: '' } as const;
+type ScopeLabel = keyof typeof SCOPE_LABELS;
+const SCOPE_LABEL_NAMES = Object.keys(SCOPE_LABELS) as ScopeLabel[];
+
+/** The labels every series of the driver's metrics carries. */
+const COMMON_LABELS = { os_type: OS_TYPE, ...SCOPE_LABELS } as const;
 
 /**
  * The driver's metrics in the Prometheus text format, named and labelled as the upstream driver's
- * OpenTelemetry exporter writes them (counters carry `_total`, histograms `_bucket`/`_sum`/`_count`).
+ * OpenTelemetry exporter writes them (counters carry `_total`, histograms `_bucket`/`_sum`/`_count`, every series
+ * the exporter's scope labels).
  * Each instance owns its registry: nothing goes to prom-client's global default registry, so two
  * instances (tests) never collide. Label values pass the domain's bounds (metric-labels.ts), so a
  * provider's error codes or a class's provider name never add series beyond a fixed set.
  */
 export class PrometheusMetrics implements Metrics {
   readonly registry = new Registry();
-  private readonly publishTotal: Counter<'provider' | 'os_type'>;
-  private readonly publishErrorTotal: Counter<'provider' | 'error_type' | 'os_type'>;
-  private readonly unpublishTotal: Counter<'os_type'>;
-  private readonly unpublishErrorTotal: Counter<'os_type'>;
-  private readonly rotationTotal: Counter<'provider' | 'os_type' | 'rotated'>;
-  private readonly rotationErrorTotal: Counter<'provider' | 'error_type' | 'os_type' | 'rotated'>;
-  private readonly rotationDuration: Histogram<'os_type'>;
-  private readonly syncTotal: Counter<'provider' | 'os_type'>;
-  private readonly syncDuration: Histogram<'os_type'>;
-  private readonly providerRequestsTotal: Counter<'provider' | 'result' | 'os_type'>;
-  private readonly rotationSkippedTotal: Counter<'reason' | 'os_type'>;
+  private readonly publishTotal: Counter<'provider' | 'os_type' | ScopeLabel>;
+  private readonly publishErrorTotal: Counter<'provider' | 'error_type' | 'os_type' | ScopeLabel>;
+  private readonly unpublishTotal: Counter<'os_type' | ScopeLabel>;
+  private readonly unpublishErrorTotal: Counter<'os_type' | ScopeLabel>;
+  private readonly rotationTotal: Counter<'provider' | 'os_type' | 'rotated' | ScopeLabel>;
+  private readonly rotationErrorTotal: Counter<'provider' | 'error_type' | 'os_type' | 'rotated' | ScopeLabel>;
+  private readonly rotationDuration: Histogram<'os_type' | ScopeLabel>;
+  private readonly syncTotal: Counter<'provider' | 'os_type' | ScopeLabel>;
+  private readonly syncDuration: Histogram<'os_type' | ScopeLabel>;
+  private readonly providerRequestsTotal: Counter<'provider' | 'result' | 'os_type' | ScopeLabel>;
+  private readonly rotationSkippedTotal: Counter<'reason' | 'os_type' | ScopeLabel>;
   private readContentAge: ContentAgeReader = () => new Map();
   private readProviderHealth: ProviderHealthReader = () => new Map();
 
   constructor(options: PrometheusMetricsOptions = {}) {
     const registers = [this.registry];
-    const counter = <L extends string>(name: string, help: string, labelNames: readonly L[]): Counter<L> =>
-      new Counter<L>({ name, help, labelNames, registers });
-    const histogram = (name: string, help: string): Histogram<'os_type'> =>
-      new Histogram<'os_type'>({ name, help, labelNames: ['os_type'], buckets: [...DURATION_BUCKETS], registers });
-    const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[], onScrape: (metric: Gauge<L>) => void): Gauge<L> =>
-      new Gauge<L>({ name, help, labelNames, registers, collect() { onScrape(this); } });
+    const counter = <L extends string>(name: string, help: string, labelNames: readonly L[]): Counter<L | ScopeLabel> =>
+      new Counter<L | ScopeLabel>({ name, help, labelNames: [...labelNames, ...SCOPE_LABEL_NAMES], registers });
+    const histogram = (name: string, help: string): Histogram<'os_type' | ScopeLabel> =>
+      new Histogram<'os_type' | ScopeLabel>({ name, help, labelNames: ['os_type', ...SCOPE_LABEL_NAMES], buckets: [...DURATION_BUCKETS], registers });
+    const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[], onScrape: (metric: Gauge<L | ScopeLabel>) => void): Gauge<L | ScopeLabel> =>
+      new Gauge<L | ScopeLabel>({ name, help, labelNames: [...labelNames, ...SCOPE_LABEL_NAMES], registers, collect() { onScrape(this); } });
 
     this.publishTotal = counter('node_publish_total', 'Total number of node publish calls', ['provider', 'os_type']);
     this.publishErrorTotal = counter('node_publish_error_total', 'Total number of node publish calls with error', ['provider', 'error_type', 'os_type']);
@@ -58,7 +77,8 @@ export class PrometheusMetrics implements Metrics {
     ]);
     this.rotationDuration = histogram('rotation_reconcile_duration_sec', 'Distribution of how long it took to rotate secrets-store content for pods');
     this.syncTotal = counter('sync_k8s_secret_total', 'Total number of k8s secrets synced', ['provider', 'os_type']);
-    this.syncDuration = histogram('sync_k8s_secret_duration_sec', 'Distribution of how long it took to sync k8s secret');
+    // Upstream's instrument is named k8s_secret_duration_sec (only its documentation says sync_k8s_secret_duration_sec).
+    this.syncDuration = histogram('k8s_secret_duration_sec', 'Distribution of how long it took to sync k8s secret');
     this.providerRequestsTotal = counter('provider_requests_total', 'Total number of provider Mount calls made, by result', ['provider', 'result', 'os_type']);
     this.rotationSkippedTotal = counter('rotation_skipped_total', 'Total number of rotation checks that did not call the provider, by reason', ['reason', 'os_type']);
     gauge(
@@ -75,51 +95,50 @@ export class PrometheusMetrics implements Metrics {
     );
 
     // Series without a per-call label exist from the start (at zero), so rate() works before the first event.
-    const linux = { os_type: OS_TYPE };
-    this.unpublishTotal.labels(linux).inc(0);
-    this.unpublishErrorTotal.labels(linux).inc(0);
-    this.rotationDuration.zero(linux);
-    this.syncDuration.zero(linux);
+    this.unpublishTotal.labels(COMMON_LABELS).inc(0);
+    this.unpublishErrorTotal.labels(COMMON_LABELS).inc(0);
+    this.rotationDuration.zero(COMMON_LABELS);
+    this.syncDuration.zero(COMMON_LABELS);
 
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
   }
 
   nodePublish(provider: string): void {
-    this.publishTotal.inc({ provider: providerLabel(provider), os_type: OS_TYPE });
+    this.publishTotal.inc({ provider: providerLabel(provider), ...COMMON_LABELS });
   }
 
   nodePublishError(provider: string, errorType: string): void {
-    this.publishErrorTotal.inc({ provider: providerLabel(provider), error_type: errorTypeLabel(errorType), os_type: OS_TYPE });
+    this.publishErrorTotal.inc({ provider: providerLabel(provider), error_type: errorTypeLabel(errorType), ...COMMON_LABELS });
   }
 
   nodeUnpublish(): void {
-    this.unpublishTotal.inc({ os_type: OS_TYPE });
+    this.unpublishTotal.inc(COMMON_LABELS);
   }
 
   nodeUnpublishError(): void {
-    this.unpublishErrorTotal.inc({ os_type: OS_TYPE });
+    this.unpublishErrorTotal.inc(COMMON_LABELS);
   }
 
   rotationReconcile(provider: string, rotated: boolean, durationSeconds: number): void {
-    this.rotationTotal.inc({ provider: providerLabel(provider), os_type: OS_TYPE, rotated: String(rotated) });
-    this.rotationDuration.observe({ os_type: OS_TYPE }, seconds(durationSeconds));
+    this.rotationTotal.inc({ provider: providerLabel(provider), rotated: String(rotated), ...COMMON_LABELS });
+    this.rotationDuration.observe(COMMON_LABELS, seconds(durationSeconds));
   }
 
   rotationReconcileError(provider: string, errorType: string, rotated: boolean): void {
-    this.rotationErrorTotal.inc({ provider: providerLabel(provider), error_type: errorTypeLabel(errorType), os_type: OS_TYPE, rotated: String(rotated) });
+    this.rotationErrorTotal.inc({ provider: providerLabel(provider), error_type: errorTypeLabel(errorType), rotated: String(rotated), ...COMMON_LABELS });
   }
 
   syncK8sSecret(provider: string, durationSeconds: number): void {
-    this.syncTotal.inc({ provider: providerLabel(provider), os_type: OS_TYPE });
-    this.syncDuration.observe({ os_type: OS_TYPE }, seconds(durationSeconds));
+    this.syncTotal.inc({ provider: providerLabel(provider), ...COMMON_LABELS });
+    this.syncDuration.observe(COMMON_LABELS, seconds(durationSeconds));
   }
 
   providerRequest(provider: string, result: string): void {
-    this.providerRequestsTotal.inc({ provider: providerLabel(provider), result: providerResultLabel(result), os_type: OS_TYPE });
+    this.providerRequestsTotal.inc({ provider: providerLabel(provider), result: providerResultLabel(result), ...COMMON_LABELS });
   }
 
   rotationSkipped(reason: string): void {
-    this.rotationSkippedTotal.inc({ reason, os_type: OS_TYPE });
+    this.rotationSkippedTotal.inc({ reason, ...COMMON_LABELS });
   }
 
   readContentAgeFrom(reader: ContentAgeReader): void {
@@ -145,10 +164,10 @@ export class PrometheusMetrics implements Metrics {
  * Runs on each scrape of a per-provider gauge. The gauge starts empty every time, so a provider that went
  * away disappears; a reader that throws leaves it empty rather than failing the whole scrape.
  */
-function collectPerProvider(gauge: Gauge<'provider' | 'os_type'>, read: () => Iterable<readonly [string, number]>): void {
+function collectPerProvider(gauge: Gauge<'provider' | 'os_type' | ScopeLabel>, read: () => Iterable<readonly [string, number]>): void {
   gauge.reset();
   try {
-    for (const [provider, value] of read()) gauge.set({ provider: providerLabel(provider), os_type: OS_TYPE }, value);
+    for (const [provider, value] of read()) gauge.set({ provider: providerLabel(provider), ...COMMON_LABELS }, value);
   } catch {
     gauge.reset();
   }

@@ -1,15 +1,18 @@
 import { expect } from 'chai';
 import { register as globalRegistry } from 'prom-client';
-import { DURATION_BUCKETS, PrometheusMetrics } from '../../../../src/adapters/prometheus/prometheus-metrics.js';
+import { DURATION_BUCKETS, PrometheusMetrics, SCOPE_LABELS } from '../../../../src/adapters/prometheus/prometheus-metrics.js';
 import type { Metrics } from '../../../../src/ports/metrics.js';
 
-/** `name{labels}` -> value for each sample line of a Prometheus text exposition. */
+/** The exporter scope labels as they end every series of the driver's metrics. */
+const SCOPE = Object.entries(SCOPE_LABELS).map(([name, value]) => `,${name}="${value}"`).join('');
+
+/** `name{labels}` -> value for each sample line of a Prometheus text exposition, the scope labels left out of the key. */
 function samples(exposition: string): Map<string, number> {
   const out = new Map<string, number>();
   for (const line of exposition.split('\n')) {
     if (line === '' || line.startsWith('#')) continue;
     const cut = line.lastIndexOf(' ');
-    out.set(line.slice(0, cut), Number(line.slice(cut + 1)));
+    out.set(line.slice(0, cut).replace(SCOPE, ''), Number(line.slice(cut + 1)));
   }
   return out;
 }
@@ -38,20 +41,20 @@ describe('prometheus PrometheusMetrics', () => {
       'rotationReconcile',
       (m) => m.rotationReconcile('vault', true, 0.25),
       [
-        'rotation_reconcile_total{provider="vault",os_type="linux",rotated="true"}',
+        'rotation_reconcile_total{provider="vault",rotated="true",os_type="linux"}',
         'rotation_reconcile_duration_sec_count{os_type="linux"}',
-        'rotation_reconcile_duration_sec_bucket{le="0.3",os_type="linux"}',
+        'rotation_reconcile_duration_sec_bucket{le="0.3314454017339986",os_type="linux"}',
       ],
     ],
     [
       'rotationReconcileError',
       (m) => m.rotationReconcileError('vault', 'ProviderUnavailable', false),
-      ['rotation_reconcile_error_total{provider="vault",error_type="ProviderUnavailable",os_type="linux",rotated="false"}'],
+      ['rotation_reconcile_error_total{provider="vault",error_type="ProviderUnavailable",rotated="false",os_type="linux"}'],
     ],
     [
       'syncK8sSecret',
       (m) => m.syncK8sSecret('vault', 0.05),
-      ['sync_k8s_secret_total{provider="vault",os_type="linux"}', 'sync_k8s_secret_duration_sec_count{os_type="linux"}', 'sync_k8s_secret_duration_sec_bucket{le="0.1",os_type="linux"}'],
+      ['sync_k8s_secret_total{provider="vault",os_type="linux"}', 'k8s_secret_duration_sec_count{os_type="linux"}', 'k8s_secret_duration_sec_bucket{le="0.1",os_type="linux"}'],
     ],
     ['providerRequest', (m) => m.providerRequest('vault', 'success'), ['provider_requests_total{provider="vault",result="success",os_type="linux"}']],
     [
@@ -73,17 +76,29 @@ describe('prometheus PrometheusMetrics', () => {
   it('sums histogram observations and fills the upstream buckets cumulatively', async () => {
     const metrics = withoutProcess();
     metrics.rotationReconcile('vault', false, 0.05);
-    metrics.rotationReconcile('vault', false, 2);
+    metrics.rotationReconcile('vault', false, 1.5);
     metrics.rotationReconcile('vault', true, 45);
     const scraped = samples(await metrics.scrape());
-    expect(scraped.get('rotation_reconcile_duration_sec_sum{os_type="linux"}')).to.be.closeTo(47.05, 1e-9);
+    expect(scraped.get('rotation_reconcile_duration_sec_sum{os_type="linux"}')).to.be.closeTo(46.55, 1e-9);
     expect(scraped.get('rotation_reconcile_duration_sec_count{os_type="linux"}')).to.equal(3);
     expect(scraped.get('rotation_reconcile_duration_sec_bucket{le="0.1",os_type="linux"}')).to.equal(1);
-    expect(scraped.get('rotation_reconcile_duration_sec_bucket{le="2",os_type="linux"}')).to.equal(2);
-    expect(scraped.get('rotation_reconcile_duration_sec_bucket{le="30",os_type="linux"}')).to.equal(2);
+    expect(scraped.get('rotation_reconcile_duration_sec_bucket{le="1.4822688982138947",os_type="linux"}')).to.equal(1);
+    expect(scraped.get('rotation_reconcile_duration_sec_bucket{le="1.9999999999999991",os_type="linux"}')).to.equal(2);
     expect(scraped.get('rotation_reconcile_duration_sec_bucket{le="+Inf",os_type="linux"}')).to.equal(3);
     const bounds = [...scraped.keys()].flatMap((key) => /^rotation_reconcile_duration_sec_bucket\{le="([^"]+)"/.exec(key)?.[1] ?? []);
     expect(bounds).to.deep.equal([...DURATION_BUCKETS.map(String), '+Inf']);
+  });
+
+  it('labels every series of the driver\'s metrics with the upstream exporter\'s scope, and no process metric', async () => {
+    const metrics = new PrometheusMetrics();
+    metrics.nodePublish('vault');
+    metrics.rotationReconcile('vault', true, 1);
+    metrics.readContentAgeFrom(() => new Map([['vault', 3]]));
+    const lines = (await metrics.scrape()).split('\n').filter((line) => line !== '' && !line.startsWith('#'));
+    const driverLines = lines.filter((line) => !/^(process|nodejs)_/.test(line));
+    expect(driverLines.length).to.be.greaterThan(10);
+    for (const line of driverLines) expect(line, line).to.include(`${SCOPE.slice(1)}}`);
+    for (const line of lines.filter((line) => /^(process|nodejs)_/.test(line))) expect(line, line).not.to.include('otel_scope_name');
   });
 
   it('keeps providers and error types apart', async () => {
@@ -103,7 +118,7 @@ describe('prometheus PrometheusMetrics', () => {
     expect(scraped.get('node_unpublish_total{os_type="linux"}')).to.equal(0);
     expect(scraped.get('node_unpublish_error_total{os_type="linux"}')).to.equal(0);
     expect(scraped.get('rotation_reconcile_duration_sec_count{os_type="linux"}')).to.equal(0);
-    expect(scraped.get('sync_k8s_secret_duration_sec_count{os_type="linux"}')).to.equal(0);
+    expect(scraped.get('k8s_secret_duration_sec_count{os_type="linux"}')).to.equal(0);
   });
 
   it('never throws, recording a negative or non-finite duration as zero', async () => {
@@ -114,7 +129,7 @@ describe('prometheus PrometheusMetrics', () => {
     }
     const scraped = samples(await metrics.scrape());
     expect(scraped.get('rotation_reconcile_duration_sec_sum{os_type="linux"}')).to.equal(0);
-    expect(scraped.get('sync_k8s_secret_duration_sec_count{os_type="linux"}')).to.equal(3);
+    expect(scraped.get('k8s_secret_duration_sec_count{os_type="linux"}')).to.equal(3);
   });
 
   for (const gauge of [AGE, HEALTHY]) {
