@@ -42,7 +42,12 @@ export class CliProcess {
 
   /** `node <compiled main> ...args`. */
   static start(args: readonly string[], env: Record<string, string | undefined> = {}): CliProcess {
-    const child = spawn(process.execPath, [compiledMain(), ...args], {
+    return CliProcess.startBinary(process.execPath, [compiledMain(), ...args], env);
+  }
+
+  /** Any executable (a test peer such as the upstream driver), with the same kept output and bounded stops. */
+  static startBinary(binary: string, args: readonly string[], env: Record<string, string | undefined> = {}): CliProcess {
+    const child = spawn(binary, args, {
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

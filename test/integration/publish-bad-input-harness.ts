@@ -155,19 +155,6 @@ export class BadInputDriver {
     };
   }
 
-  /** The wire request kubelet would send for `command`, with `overrides` applied (null removes a message field). */
-  wireRequest(command: PublishCommand, overrides: Partial<NodePublishVolumeRequest> = {}): NodePublishVolumeRequest {
-    return {
-      volumeId: command.volumeId,
-      targetPath: command.targetPath,
-      volumeCapability: { mount: { fsType: '', mountFlags: [] }, accessMode: { mode: 'SINGLE_NODE_WRITER' } },
-      readonly: command.readonly,
-      volumeContext: { ...command.volumeContext },
-      secrets: { ...command.secrets },
-      ...overrides,
-    };
-  }
-
   /** Sends a raw NodePublishVolume and resolves with its failure (rejects if it succeeded). */
   publishFailure(request: NodePublishVolumeRequest): Promise<ServiceError> {
     const raw = defined(this.rawValue, 'raw client');

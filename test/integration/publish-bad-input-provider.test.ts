@@ -5,12 +5,9 @@ import { performance } from 'node:perf_hooks';
 import { status } from '@grpc/grpc-js';
 import { expect } from 'chai';
 import { CsiCallError } from '../../src/adapters/fake-kubelet/csi-node-client.js';
-import type { FakeAnswerTransform } from '../../src/adapters/fake-provider/fake-provider-server.js';
 import { eventually } from '../contract/eventually.js';
+import { BAD_ANSWERS, RECV_LIMIT, withFileAt } from './publish-bad-input-corpus.js';
 import { BadInputDriver } from './publish-bad-input-harness.js';
-
-/** The driver's `--max-call-recv-msg-size` in these tests: the normal answer fits, an 8 KiB one does not. */
-const RECV_LIMIT = 4096;
 
 async function callError(call: Promise<unknown>): Promise<CsiCallError> {
   try {
@@ -21,50 +18,6 @@ async function callError(call: Promise<unknown>): Promise<CsiCallError> {
   }
   return expect.fail('expected the CSI call to fail');
 }
-
-/** A misbehaving provider answer: how the fake rewrites it, and what the driver must answer. */
-interface BadAnswer {
-  readonly name: string;
-  readonly transform: FakeAnswerTransform;
-  readonly code: keyof typeof status;
-  readonly mentions: string;
-  readonly errorType: string;
-  /** The provider's file path: where it resolves from the target must stay absent. */
-  readonly escapesTo?: string;
-}
-
-/** The normal answer plus one file at `path`: the good file must not be written either. */
-function withFileAt(path: string): FakeAnswerTransform {
-  return (answer) => ({ ...answer, files: [...(answer.files ?? []), { path, mode: 420, contents: Buffer.from('escaped') }] });
-}
-
-const BAD_ANSWERS: readonly BadAnswer[] = [
-  { name: 'a file path "../x" escaping the target', transform: withFileAt('../x'), code: 'INVALID_ARGUMENT', mentions: 'invalid file path "../x"', errorType: 'InvalidPayloadPath', escapesTo: '../x' },
-  { name: 'an absolute file path "/abs"', transform: withFileAt('/abs'), code: 'INVALID_ARGUMENT', mentions: 'invalid file path "/abs"', errorType: 'InvalidPayloadPath', escapesTo: '/abs' },
-  {
-    name: 'a file path "a/../../b" escaping after normalisation',
-    transform: withFileAt('a/../../b'),
-    code: 'INVALID_ARGUMENT',
-    mentions: 'invalid file path "a/../../b"',
-    errorType: 'InvalidPayloadPath',
-    escapesTo: 'a/../../b',
-  },
-  {
-    name: `a response larger than --max-call-recv-msg-size (${RECV_LIMIT})`,
-    transform: (answer) => ({ ...answer, files: [...(answer.files ?? []), { path: 'big', mode: 420, contents: Buffer.alloc(2 * RECV_LIMIT, 0x61) }] }),
-    // The client refuses the message: a provider failure (final), typed by the gRPC status.
-    code: 'FAILED_PRECONDITION',
-    mentions: 'RESOURCE_EXHAUSTED',
-    errorType: 'RESOURCE_EXHAUSTED',
-  },
-  {
-    name: 'files but no object versions',
-    transform: (answer) => ({ ...answer, objectVersion: [] }),
-    code: 'FAILED_PRECONDITION',
-    mentions: 'missing object versions',
-    errorType: 'MissingObjectVersions',
-  },
-];
 
 describe('integration: NodePublishVolume with a misbehaving provider', function () {
   this.timeout(30_000);

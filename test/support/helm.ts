@@ -1,8 +1,8 @@
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { projectRoot } from './project-root.js';
+import { skipOrFailForMissingPeer, testPeersCacheRoot } from './test-peers.js';
 
 export const HELM_INSTALL_SCRIPT = 'test/control-plane/install-helm.sh';
 
@@ -20,9 +20,7 @@ export function pinnedHelmVersion(): string {
  */
 export function helmBinary(env: NodeJS.ProcessEnv = process.env): string {
   if (env['HELM_BIN']) return env['HELM_BIN'];
-  const cacheRoot =
-    env['SECRETS_STORE_CSI_TEST_PEERS'] || join(env['XDG_CACHE_HOME'] || join(env['HOME'] || homedir(), '.cache'), 'secrets-store-csi-test-peers');
-  return join(cacheRoot, `helm-${pinnedHelmVersion()}`, 'helm');
+  return join(testPeersCacheRoot(env), `helm-${pinnedHelmVersion()}`, 'helm');
 }
 
 /**
@@ -32,10 +30,7 @@ export function helmBinary(env: NodeJS.ProcessEnv = process.env): string {
 export function requireHelm(context: Mocha.Context, env: NodeJS.ProcessEnv = process.env): string {
   const helm = helmBinary(env);
   if (existsSync(helm)) return helm;
-  const reason = `helm not found at ${helm}: run ${HELM_INSTALL_SCRIPT} first (it builds helm ${pinnedHelmVersion()} from the Go module proxy)`;
-  if (env['CI'] === 'true') throw new Error(reason);
-  process.stderr.write(`skipping: ${reason}\n`);
-  context.skip();
+  return skipOrFailForMissingPeer(context, `helm not found at ${helm}: run ${HELM_INSTALL_SCRIPT} first (it builds helm ${pinnedHelmVersion()} from the Go module proxy)`, env);
 }
 
 /** Runs helm; resolves stdout, rejects with helm's stderr. */
