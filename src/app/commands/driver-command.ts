@@ -11,7 +11,7 @@ import { buildInfo } from '../build-info.js';
 import type { CliIo } from '../cli-io.js';
 import { DRIVER_FLAGS, driverConfig, type DriverConfig } from '../config.js';
 import { parseFlags, usage } from '../flags.js';
-import { kubernetesCachesSynced, kubernetesModule, loadKubeConfig } from '../modules/kubernetes.module.js';
+import { kubernetesCachesSynced, kubernetesModule, loadKubeConfig, warnAboutPrunedStatusFields } from '../modules/kubernetes.module.js';
 import { chooseMountMode, nodeFilesModule } from '../modules/files.module.js';
 import { memoryClusterModule } from '../modules/memory-cluster.module.js';
 import { grpcProviderModule } from '../modules/provider.module.js';
@@ -59,6 +59,7 @@ export async function runDriverCommand(args: readonly string[], io: CliIo): Prom
       },
       buildInfo(io.env).version,
     );
+    if (!memory) void warnAboutPrunedStatusFields(agent.container, logger);
     await io.stopRequested;
     logger.info('stopping');
     await agent.stop();

@@ -8,6 +8,7 @@ import { KubernetesSecretProviderClassSource } from '../../adapters/kubernetes/k
 import { KubernetesSecretSink } from '../../adapters/kubernetes/kubernetes-secret-sink.js';
 import { KubernetesTokenAudiences } from '../../adapters/kubernetes/kubernetes-token-audiences.js';
 import { KubernetesTokenSource } from '../../adapters/kubernetes/kubernetes-token-source.js';
+import { prunedRotationStatusFields } from '../../adapters/kubernetes/pod-status-schema.js';
 import { Clock } from '../../ports/clock.js';
 import { EventRecorder } from '../../ports/event-recorder.js';
 import { Logger } from '../../ports/logger.js';
@@ -37,6 +38,7 @@ export interface KubernetesModuleOptions {
 export function kubernetesModule(options: KubernetesModuleOptions): ContainerModule {
   const client = new KubernetesClient(options.kubeConfig);
   return new ContainerModule(({ bind }) => {
+    bind(KubernetesClient).toConstantValue(client);
     bind(KubernetesSecretProviderClassSource)
       .toResolvedValue((logger: Logger) => started(new KubernetesSecretProviderClassSource({ client, logger })), [Logger])
       .inSingletonScope()
@@ -67,6 +69,26 @@ export function kubernetesModule(options: KubernetesModuleOptions): ContainerMod
  */
 export async function kubernetesCachesSynced(container: Container): Promise<void> {
   await Promise.all([container.get(KubernetesSecretProviderClassSource).whenSynced(), container.get(KubernetesPodSource).whenSynced()]);
+}
+
+/**
+ * Warns once when the cluster's SecretProviderClassPodStatus CRD drops the rotation status fields (upstream's
+ * CRD, kept on an upgrade). Rotation goes on either way: the fields only report it. A check that cannot be made
+ * (no permission, an API failure) is logged and changes nothing.
+ */
+export async function warnAboutPrunedStatusFields(container: Container, logger: Logger): Promise<void> {
+  try {
+    const pruned = await prunedRotationStatusFields(container.get(KubernetesClient));
+    if (pruned.length === 0) return;
+    logger.warn(
+      'the SecretProviderClassPodStatus CRD in the cluster drops status fields this driver writes (upstream\'s CRD was kept): ' +
+        'rotation goes on, but these fields and the Last-Rotation and Rotation-Error columns stay empty until deploy/crds is applied ' +
+        '(chart: linux.crds.enabled=true)',
+      { fields: pruned.join(',') },
+    );
+  } catch (error) {
+    logger.info('could not check which status fields the SecretProviderClassPodStatus CRD keeps', { error });
+  }
 }
 
 function started<T extends { start(): void }>(watcher: T): T {
