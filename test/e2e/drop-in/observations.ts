@@ -3,42 +3,10 @@ import { lstat, mkdtemp, readdir, readFile, readlink, rmdir, stat } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import type { Observations } from '../../support/listed-differences.js';
 import { findMount, parseMountInfo } from '../../support/mount-table.js';
 
 const run = promisify(execFile);
-
-/**
- * What one driver did, flattened to `aspect -> value` leaves (strings), so that two drivers' runs compare leaf by
- * leaf and every difference is one named row. Values are normalised (names, uids, paths and times replaced by
- * placeholders) before they are recorded, so that a run of the same driver twice records the same leaves.
- */
-export class Observations {
-  readonly leaves = new Map<string, string>();
-
-  constructor(private readonly normalise: (text: string) => string) {}
-
-  record(aspect: string, value: string): void {
-    this.leaves.set(aspect, this.normalise(value));
-  }
-
-  /** Every leaf of a JSON value under `aspect` (`aspect: a.b[0].c`), objects' keys sorted. */
-  recordJson(aspect: string, value: unknown): void {
-    for (const [path, leaf] of jsonLeaves(value)) this.record(path === '' ? aspect : `${aspect}: ${path}`, leaf);
-  }
-}
-
-function jsonLeaves(value: unknown, path = ''): [string, string][] {
-  if (Array.isArray(value)) {
-    if (value.length === 0) return [[path, '[]']];
-    return value.flatMap((item, index) => jsonLeaves(item, `${path}[${index}]`));
-  }
-  if (typeof value === 'object' && value !== null) {
-    const keys = Object.keys(value).sort();
-    if (keys.length === 0) return [[path, '{}']];
-    return keys.flatMap((key) => jsonLeaves((value as Record<string, unknown>)[key], path === '' ? key : `${path}.${key}`));
-  }
-  return [[path, JSON.stringify(value)]];
-}
 
 /** The timestamped directory names of the kubelet layout (`..2026_12_01_23_28_41.3730504754`). */
 const VERSION_DIR = /\.\.\d{4}_\d{2}_\d{2}_\d{2}_\d{2}_\d{2}\.\d+/g;

@@ -30,14 +30,19 @@ app: {{ include "sscsi.name" . }}
 {{- end }}
 {{- end -}}
 
-{{/* The driver image: repository:tag, or repository@digest when a digest is given. */}}
+{{/* An image reference from image values: repository@digest when a digest is given, else repository:tag. */}}
+{{- define "sscsi.imageRef" -}}
+{{- if .digest -}}
+{{- printf "%s@%s" .repository .digest -}}
+{{- else -}}
+{{- printf "%s:%s" .repository (toString .tag) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The driver image of Linux nodes: its tag defaults to the chart's appVersion. */}}
 {{- define "sscsi.image" -}}
 {{- $image := .Values.linux.image -}}
-{{- if $image.digest -}}
-{{- printf "%s@%s" $image.repository $image.digest -}}
-{{- else -}}
-{{- printf "%s:%s" $image.repository (default .Chart.AppVersion (toString $image.tag)) -}}
-{{- end -}}
+{{- include "sscsi.imageRef" (dict "repository" $image.repository "digest" $image.digest "tag" (default .Chart.AppVersion (toString $image.tag))) -}}
 {{- end -}}
 
 {{/* The ServiceAccount the driver runs as (the name the ClusterRoleBindings and the upstream driver use). */}}

@@ -1,19 +1,57 @@
+/**
+ * Differences from upstream, observed and listed: both sides are recorded as leaves, the leaves that differ are
+ * compared with a table of docs/operations.md, and a difference that is not listed (with both values), or a row
+ * that no longer differs, is a problem. Used by the side-by-side run of the drivers and by the chart parity check.
+ */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { projectRoot } from '../../support/project-root.js';
-import type { Observations } from './observations.js';
+import { projectRoot } from './project-root.js';
 
-/** A leaf recorded by one driver only shows as this on the other side. */
+/**
+ * What one side did or has (a driver's run, a chart, a manifest), flattened to `aspect -> value` leaves (strings),
+ * so that two sides compare leaf by leaf and every difference is one named row. Values are normalised (names, uids,
+ * paths and times replaced by placeholders) before they are recorded, so that the same side recorded twice gives
+ * the same leaves.
+ */
+export class Observations {
+  readonly leaves = new Map<string, string>();
+
+  constructor(private readonly normalise: (text: string) => string) {}
+
+  record(aspect: string, value: string): void {
+    this.leaves.set(aspect, this.normalise(value));
+  }
+
+  /** Every leaf of a JSON value under `aspect` (`aspect: a.b[0].c`), objects' keys sorted. */
+  recordJson(aspect: string, value: unknown): void {
+    for (const [path, leaf] of jsonLeaves(value)) this.record(path === '' ? aspect : `${aspect}: ${path}`, leaf);
+  }
+}
+
+function jsonLeaves(value: unknown, path = ''): [string, string][] {
+  if (Array.isArray(value)) {
+    if (value.length === 0) return [[path, '[]']];
+    return value.flatMap((item, index) => jsonLeaves(item, `${path}[${index}]`));
+  }
+  if (typeof value === 'object' && value !== null) {
+    const keys = Object.keys(value).sort();
+    if (keys.length === 0) return [[path, '{}']];
+    return keys.flatMap((key) => jsonLeaves((value as Record<string, unknown>)[key], path === '' ? key : `${path}.${key}`));
+  }
+  return [[path, JSON.stringify(value)]];
+}
+
+/** A leaf recorded by one side only shows as this on the other. */
 export const ABSENT = '(none)';
 
-/** One aspect in which the two drivers behaved differently. */
+/** One aspect in which upstream and this project differ. */
 export interface Difference {
   readonly aspect: string;
   readonly upstream: string;
   readonly ours: string;
 }
 
-/** Every leaf whose values differ between the upstream driver's run and this driver's, sorted by aspect. */
+/** Every leaf whose values differ between upstream's observations and this project's, sorted by aspect. */
 export function differences(upstream: Observations, ours: Observations): Difference[] {
   const aspects = [...new Set([...upstream.leaves.keys(), ...ours.leaves.keys()])].sort();
   return aspects
@@ -33,20 +71,26 @@ export interface ListedDifference {
 }
 
 export const DOC = 'docs/operations.md';
-export const DOC_SECTION = 'What changes';
-/** The table of the section that the differential suite checks (the section has other, prose, items too). */
-export const DOC_TABLE_HEADING = 'Checked against a running upstream';
 
-/** The rows of the checked table of the "What changes" section. */
-export function listedDifferences(text: string = readFileSync(join(projectRoot(import.meta.url), DOC), 'utf8')): ListedDifference[] {
-  const section = between(text, `\n## ${DOC_SECTION}\n`, '\n## ');
-  const table = between(section, `\n### ${DOC_TABLE_HEADING}\n`, '\n#');
+/** Where a table of listed differences is in the doc: the `## ` section and the `### ` heading of the table. */
+export interface DocTable {
+  readonly section: string;
+  readonly table: string;
+}
+
+/** The differences the side-by-side run finds. */
+export const RUNTIME_DIFFERENCES: DocTable = { section: 'What changes', table: 'Checked against a running upstream' };
+
+/** The rows of a table of listed differences in the doc. */
+export function listedDifferences(where: DocTable, text: string = readFileSync(join(projectRoot(import.meta.url), DOC), 'utf8')): ListedDifference[] {
+  const section = between(text, `\n## ${where.section}\n`, '\n## ');
+  const table = between(section, `\n### ${where.table}\n`, '\n#');
   return table
     .split('\n')
     .filter((line) => line.startsWith('| `'))
     .map((line) => {
       const cells = splitRow(line);
-      if (cells.length !== 4) throw new Error(`${DOC}: a row of "${DOC_TABLE_HEADING}" needs 4 cells: ${line}`);
+      if (cells.length !== 4) throw new Error(`${DOC}: a row of "${where.table}" needs 4 cells: ${line}`);
       return { pattern: unquote(cells[0]!), upstream: unquote(cells[1]!), ours: unquote(cells[2]!), why: cells[3]! };
     });
 }
