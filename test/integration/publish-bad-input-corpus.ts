@@ -1,4 +1,5 @@
 import { status } from '@grpc/grpc-js';
+import { kubeletPublishRequest } from '../../src/adapters/fake-kubelet/csi-node-client.js';
 import type { FakeAnswerTransform } from '../../src/adapters/fake-provider/fake-provider-server.js';
 import type { PublishCommand } from '../../src/domain/volume-binding.js';
 import { VolumeContextKey } from '../../src/domain/volume-context.js';
@@ -13,15 +14,7 @@ import { NAMESPACE } from './publish-bad-input-harness.js';
 
 /** The wire request kubelet would send for `command`, with `overrides` applied (null removes a message field). */
 export function wireRequest(command: PublishCommand, overrides: Partial<NodePublishVolumeRequest> = {}): NodePublishVolumeRequest {
-  return {
-    volumeId: command.volumeId,
-    targetPath: command.targetPath,
-    volumeCapability: { mount: { fsType: '', mountFlags: [] }, accessMode: { mode: 'SINGLE_NODE_WRITER' } },
-    readonly: command.readonly,
-    volumeContext: { ...command.volumeContext },
-    secrets: { ...command.secrets },
-    ...overrides,
-  };
+  return { ...kubeletPublishRequest(command), ...overrides };
 }
 
 /** A bad NodePublishVolume: what to change in a good request, and what the driver must answer. */

@@ -1,6 +1,7 @@
 import { credentials, status, type ServiceError } from '@grpc/grpc-js';
 import { loadCsiProtos } from '../../gen/load.js';
 import type { NodeClient } from '../../gen/csi/v1/Node.js';
+import type { NodePublishVolumeRequest } from '../../gen/csi/v1/NodePublishVolumeRequest.js';
 import type { PublishCommand } from '../../domain/volume-binding.js';
 import type { NodeVolumes, UnpublishCommand } from '../../ports/node-volumes.js';
 
@@ -38,17 +39,7 @@ export class CsiNodeClient implements NodeVolumes {
   publish(command: PublishCommand, options: CsiCallOptions = {}): Promise<void> {
     return new Promise((resolve, reject) => {
       this.client.NodePublishVolume(
-        {
-          volumeId: command.volumeId,
-          targetPath: command.targetPath,
-          volumeCapability: {
-            mount: { fsType: '', mountFlags: [], volumeMountGroup: command.volumeMountGroup ?? '' },
-            accessMode: { mode: 'SINGLE_NODE_WRITER' },
-          },
-          readonly: command.readonly,
-          volumeContext: { ...command.volumeContext },
-          secrets: { ...command.secrets },
-        },
+        kubeletPublishRequest(command),
         { deadline: Date.now() + (options.timeoutMs ?? KUBELET_CALL_TIMEOUT_MS) },
         (error) => (error ? reject(toCallError(error)) : resolve()),
       );
@@ -68,6 +59,21 @@ export class CsiNodeClient implements NodeVolumes {
   close(): void {
     this.client.close();
   }
+}
+
+/** The NodePublishVolume request kubelet sends for an inline volume: mount capability, SINGLE_NODE_WRITER. */
+export function kubeletPublishRequest(command: PublishCommand): NodePublishVolumeRequest {
+  return {
+    volumeId: command.volumeId,
+    targetPath: command.targetPath,
+    volumeCapability: {
+      mount: { fsType: '', mountFlags: [], volumeMountGroup: command.volumeMountGroup ?? '' },
+      accessMode: { mode: 'SINGLE_NODE_WRITER' },
+    },
+    readonly: command.readonly,
+    volumeContext: { ...command.volumeContext },
+    secrets: { ...command.secrets },
+  };
 }
 
 function toCallError(error: ServiceError): CsiCallError {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { StringMap } from '../../domain/volume-binding.js';
+import type { PublishCommand, StringMap } from '../../domain/volume-binding.js';
 import type { NodeVolumes } from '../../ports/node-volumes.js';
 
 export const DRIVER_NAME = 'secrets-store.csi.k8s.io';
@@ -81,7 +81,8 @@ export class FakeKubelet {
     return join(this.kubeletRoot, 'pods', pod.uid, 'volumes', 'kubernetes.io~csi', volume.name);
   }
 
-  private publishCommand(pod: FakePod, volume: InlineVolume) {
+  /** The publish command kubelet sends for a volume of a pod (kubelet's volume id, target path and pod-info volume context). */
+  publishCommand(pod: FakePod, volume: InlineVolume): PublishCommand {
     return {
       volumeId: volumeId(pod.uid, volume.name),
       targetPath: this.targetPath(pod, volume.name),

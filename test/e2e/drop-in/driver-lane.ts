@@ -3,11 +3,10 @@ import { credentials, status, type ServiceError } from '@grpc/grpc-js';
 import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { CsiNodeClient } from '../../../src/adapters/fake-kubelet/csi-node-client.js';
-import { DRIVER_NAME, FakeKubelet, volumeId, type FakePod } from '../../../src/adapters/fake-kubelet/fake-kubelet.js';
+import { DRIVER_NAME, FakeKubelet, type FakePod } from '../../../src/adapters/fake-kubelet/fake-kubelet.js';
 import type { PodStatusResource, SecretProviderClassResource, SecretResource } from '../../../src/adapters/kube-objects/object-shapes.js';
 import { mergePatch } from '../../../src/adapters/kubernetes/custom-resources.js';
 import type { PublishCommand } from '../../../src/domain/volume-binding.js';
-import { VolumeContextKey } from '../../../src/domain/volume-context.js';
 import type { ControllerClient } from '../../../src/gen/csi/v1/Controller.js';
 import type { IdentityClient } from '../../../src/gen/csi/v1/Identity.js';
 import type { NodeClient } from '../../../src/gen/csi/v1/Node.js';
@@ -180,22 +179,9 @@ export class DriverLane {
   /** kubelet's publish command for a pod's volume, its volume directory created (as kubelet leaves it before the call). */
   async publishCommand(podName: string): Promise<PublishCommand> {
     const pod = this.pods.get(podName)!;
-    const targetPath = this.target(podName);
-    await mkdir(dirname(targetPath), { recursive: true });
-    return {
-      volumeId: volumeId(pod.uid, VOLUME),
-      targetPath,
-      readonly: true,
-      volumeContext: {
-        ...pod.volumes[0]!.volumeAttributes,
-        [VolumeContextKey.podName]: pod.name,
-        [VolumeContextKey.podNamespace]: pod.namespace,
-        [VolumeContextKey.podUid]: pod.uid,
-        [VolumeContextKey.serviceAccountName]: pod.serviceAccountName,
-        [VolumeContextKey.ephemeral]: 'true',
-      },
-      secrets: {},
-    };
+    const command = this.kubelet!.publishCommand(pod, pod.volumes[0]!);
+    await mkdir(dirname(command.targetPath), { recursive: true });
+    return command;
   }
 
   /** Sends a raw NodePublishVolume; resolves its status (`OK` when it succeeded). */
