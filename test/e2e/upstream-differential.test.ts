@@ -317,11 +317,15 @@ const UNPUBLISH_WITHOUT: readonly [string, (request: { volumeId: string; targetP
 /** Metric families of the process and its libraries, compared as groups (present or not), not family by family. */
 const RUNTIME_GROUPS = ['go_', 'nodejs_', 'controller_runtime_', 'workqueue_', 'rest_client_', 'certwatcher_', 'leader_election_'];
 
-/** An object without what the API server alone decides (uid, resourceVersion, timestamps, managed fields but their managers). */
+/**
+ * An object without what the API server alone decides (uid, resourceVersion, timestamps, managed fields but their
+ * managers), its owner references sorted (their order means nothing, and the drivers add them in no fixed order).
+ */
 function withoutVolatileMetadata(object: PodStatusResource | SecretResource): unknown {
-  const { uid: _uid, resourceVersion: _resourceVersion, creationTimestamp: _created, generation: _generation, managedFields, ...metadata } =
-    object.metadata as unknown as Record<string, unknown> & { managedFields?: { manager?: string }[] };
-  return { ...object, metadata: { ...metadata, managers: (managedFields ?? []).map((field) => field.manager ?? '') } };
+  const { uid: _uid, resourceVersion: _resourceVersion, creationTimestamp: _created, generation: _generation, managedFields, ownerReferences, ...metadata } =
+    object.metadata as unknown as Record<string, unknown> & { managedFields?: { manager?: string }[]; ownerReferences?: { kind: string; name: string }[] };
+  const owners = [...(ownerReferences ?? [])].sort((a, b) => `${a.kind}/${a.name}`.localeCompare(`${b.kind}/${b.name}`));
+  return { ...object, metadata: { ...metadata, ...(ownerReferences ? { ownerReferences: owners } : {}), managers: (managedFields ?? []).map((field) => field.manager ?? '') } };
 }
 
 /**

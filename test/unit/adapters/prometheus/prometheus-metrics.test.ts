@@ -205,7 +205,7 @@ describe('prometheus PrometheusMetrics', () => {
       const scraped = samples(text);
       expect(scraped.get('provider_requests_total{provider="vault",result="Other",os_type="linux"}')).to.equal(30);
       expect(scraped.get('node_publish_error_total{provider="vault",error_type="Other",os_type="linux"}')).to.equal(30);
-      expect(scraped.get('rotation_reconcile_error_total{provider="vault",error_type="Other",os_type="linux",rotated="false"}')).to.equal(30);
+      expect(scraped.get('rotation_reconcile_error_total{provider="vault",error_type="Other",rotated="false",os_type="linux"}')).to.equal(30);
       expect(Buffer.byteLength(text) - before).to.be.below(1024);
     });
 
@@ -217,7 +217,7 @@ describe('prometheus PrometheusMetrics', () => {
       const scraped = samples(await metrics.scrape());
       expect(scraped.get('provider_requests_total{provider="vault",result="PERMISSION_DENIED",os_type="linux"}')).to.equal(1);
       expect(scraped.get('node_publish_error_total{provider="vault",error_type="ProviderAnswerTooLarge",os_type="linux"}')).to.equal(1);
-      expect(scraped.get('rotation_reconcile_error_total{provider="vault",error_type="SecretSyncFailed",os_type="linux",rotated="true"}')).to.equal(1);
+      expect(scraped.get('rotation_reconcile_error_total{provider="vault",error_type="SecretSyncFailed",rotated="true",os_type="linux"}')).to.equal(1);
     });
 
     it('reports a provider name no class may use as ""', async () => {
