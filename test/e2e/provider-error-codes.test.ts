@@ -5,6 +5,7 @@ import { expect } from 'chai';
 import { parseAllDocuments, stringify } from 'yaml';
 import { CsiNodeClient, type CsiCallError } from '../../src/adapters/fake-kubelet/csi-node-client.js';
 import { FakeKubelet, type FakePod } from '../../src/adapters/fake-kubelet/fake-kubelet.js';
+import { SCOPE_LABELS } from '../../src/adapters/prometheus/prometheus-metrics.js';
 import { MessageCap, truncationMarker } from '../../src/domain/bounded-text.js';
 import { eventually } from '../contract/eventually.js';
 import { aClassResource, aPodResource } from '../support/cluster-builders.js';
@@ -12,6 +13,9 @@ import { csiCallErrorOf } from '../support/driver-assertions.js';
 import { TmpfsSandbox } from '../support/tmpfs-sandbox.js';
 import { setFailureThroughControl } from './fake-provider-control.js';
 import { CliProcess } from './processes.js';
+
+/** The exporter's scope labels, as every series of the driver's metrics ends. */
+const SCOPE = Object.entries(SCOPE_LABELS).map(([name, value]) => `${name}="${value}"`).join(',');
 
 const NODE = 'node-1';
 const CLASS = 'app-secrets';
@@ -129,8 +133,8 @@ describe('e2e: provider error codes of any length', function () {
 
     const added = driverSeries(after).filter((line) => !driverSeries(before).some((old) => old.split(' ')[0] === line.split(' ')[0]));
     expect(added.sort()).to.deep.equal([
-      'node_publish_error_total{provider="fake",error_type="Other",os_type="linux"} 30',
-      'provider_requests_total{provider="fake",result="Other",os_type="linux"} 30',
+      `node_publish_error_total{provider="fake",error_type="Other",os_type="linux",${SCOPE}} 30`,
+      `provider_requests_total{provider="fake",result="Other",os_type="linux",${SCOPE}} 30`,
     ]);
     // The whole exposition, runtime metrics included, grows by a few hundred bytes, not 30 x 5 KB per metric.
     expect(Buffer.byteLength(after) - Buffer.byteLength(before)).to.be.below(16 * 1024);

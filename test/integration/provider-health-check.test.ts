@@ -9,7 +9,7 @@ import { SystemClock } from '../../src/adapters/clock/system-clock.js';
 import { startFakeProvider, type FakeProviderControls } from '../../src/adapters/fake-provider/fake-provider-server.js';
 import { InMemoryCluster } from '../../src/adapters/memory-cluster/cluster-store.js';
 import { MemoryMetrics } from '../../src/adapters/memory-metrics/memory-metrics.js';
-import { PrometheusMetrics } from '../../src/adapters/prometheus/prometheus-metrics.js';
+import { PrometheusMetrics, SCOPE_LABELS } from '../../src/adapters/prometheus/prometheus-metrics.js';
 import { GrpcProviderProbe } from '../../src/adapters/provider-grpc/provider-probe.js';
 import { DRIVER_FLAGS, driverConfig, type DriverConfig } from '../../src/app/config.js';
 import { parseFlags } from '../../src/app/flags.js';
@@ -255,7 +255,8 @@ describe('integration: provider health check over real unix sockets', function (
           body: '[+]csi-socket ok\n[+]cluster-caches ok\n[-]provider-broken failed: INTERNAL (reported, not required)\n[+]provider-vault ok\nreadyz check passed\n',
         });
         const scraped = (await get(metricsServer.port, '/metrics')).body;
-        expect(scraped).to.contain('provider_healthy{provider="vault",os_type="linux"} 1').and.contain('provider_healthy{provider="broken",os_type="linux"} 0');
+        const scope = Object.entries(SCOPE_LABELS).map(([name, value]) => `${name}="${value}"`).join(',');
+        expect(scraped).to.contain(`provider_healthy{provider="vault",os_type="linux",${scope}} 1`).and.contain(`provider_healthy{provider="broken",os_type="linux",${scope}} 0`);
       }, deadline, 25);
       const callsSoFar = vault.versionCount;
       await eventually(() => expect(vault.versionCount).to.be.above(callsSoFar + 1), deadline, 25);
