@@ -1,9 +1,8 @@
 import { toDomainError } from '../domain/errors.js';
 import { EventReason } from '../domain/events.js';
-import type { ProviderPayload } from '../domain/provider-request.js';
 import type { SecretProviderClass } from '../domain/secret-provider-class.js';
 import type { VolumeBinding, VolumeRequest } from '../domain/volume-binding.js';
-import { volumeSettings } from '../domain/volume-ownership.js';
+import { settingsBeforeFetch } from '../domain/volume-ownership.js';
 import type { Clock } from '../ports/clock.js';
 import type { Logger } from '../ports/logger.js';
 import type { VolumeMounter } from '../ports/volume-mounter.js';
@@ -17,9 +16,9 @@ export interface MountedVolume {
 }
 
 /**
- * First mount of a volume: check the target, fetch from the provider, mount the tmpfs (sized for the
- * payload, owned by the pod's fsGroup when kubelet passed one), write the files, record the pod status
- * and sync Secrets. A failure before the files are in place unmounts what this call mounted, so
+ * First mount of a volume: check the target, mount the tmpfs (owned by the pod's fsGroup when kubelet
+ * passed one), fetch from the provider, fit the volume to the payload, write the files, record the pod
+ * status and sync Secrets. A failure before the files are in place unmounts what this call mounted, so
  * kubelet's retry starts clean and nothing half-written stays behind.
  */
 export class PublishVolume {
@@ -34,19 +33,38 @@ export class PublishVolume {
   async execute(request: VolumeRequest): Promise<MountedVolume> {
     // The path checked here is the one every later step (mount, write, status, unmount) uses.
     await this.mounter.checkTarget(request.target);
-    const { spc, payload } = await this.fetch.execute(request, []);
-    let result: ApplyResult;
+    const target = request.target.path;
+    const wasMounted = await this.mounter.isMounted(target);
+    // Mounted before the provider is called, as upstream does: a provider that writes the files itself
+    // writes them into the tmpfs. The volume is fitted to the class and the payload before the files are written.
+    await this.mounter.mount(target, settingsBeforeFetch(request.mountGroup));
+    let mounted: MountedVolume;
     try {
-      result = await this.mountAndApply(request, spc, payload);
+      mounted = await this.fetchAndApply(request);
     } catch (error) {
-      throw toDomainError(error).forProvider(spc.provider);
+      if (!wasMounted) {
+        await this.mounter.unmount(target);
+        await this.mounter.removeTarget(target);
+      }
+      throw error;
     }
     this.logger.info('volume mounted', {
       pod: `${request.pod.namespace}/${request.pod.name}`,
       class: request.className,
-      target: request.target.path,
-      objects: payload.objectVersions.length,
+      target,
+      objects: mounted.binding.objectVersions.length,
     });
+    return mounted;
+  }
+
+  private async fetchAndApply(request: VolumeRequest): Promise<MountedVolume> {
+    const { spc, payload } = await this.fetch.execute(request, []);
+    let result: ApplyResult;
+    try {
+      result = await this.apply.execute({ request, spc, payload, previousVersions: [], syncSecretsAnyway: true, secretFailureReason: EventReason.failedToCreateSecret });
+    } catch (error) {
+      throw toDomainError(error).forProvider(spc.provider);
+    }
     const now = this.clock.now();
     const binding: VolumeBinding = {
       request,
@@ -59,20 +77,5 @@ export class PublishVolume {
       rotationReport: {},
     };
     return { binding, spc };
-  }
-
-  private async mountAndApply(request: VolumeRequest, spc: SecretProviderClass, payload: ProviderPayload): Promise<ApplyResult> {
-    const target = request.target.path;
-    const wasMounted = await this.mounter.isMounted(target);
-    await this.mounter.mount(target, volumeSettings(request.mountGroup, spc, payload.files).settings);
-    try {
-      return await this.apply.execute({ request, spc, payload, previousVersions: [], syncSecretsAnyway: true, secretFailureReason: EventReason.failedToCreateSecret });
-    } catch (error) {
-      if (!wasMounted) {
-        await this.mounter.unmount(target);
-        await this.mounter.removeTarget(target);
-      }
-      throw error;
-    }
   }
 }

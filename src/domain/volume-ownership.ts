@@ -47,7 +47,7 @@ export function classFileMode(spc: SecretProviderClass): number | undefined {
 
 /** The ownership of a volume mounted for `group` (undefined without fsGroup) from class `spc`. */
 export function volumeOwnership(group: number | undefined, spc: SecretProviderClass): VolumeOwnership {
-  const fileMode = classFileMode(spc) ?? (group === undefined ? DEFAULT_FILE_MODE : GROUP_FILE_MODE);
+  const fileMode = classFileMode(spc) ?? defaultFileMode(group);
   return { group, fileMode, directoryMode: directoryModeFor(fileMode) };
 }
 
@@ -78,4 +78,17 @@ export function volumeSettings(
 ): { readonly ownership: VolumeOwnership; readonly settings: VolumeSettings } {
   const ownership = volumeOwnership(group, spc);
   return { ownership, settings: { capacity: capacityFor(files), mode: ownership.directoryMode, group } };
+}
+
+/**
+ * How a volume is mounted before its provider answers: for `group` with the default file mode, at the
+ * smallest capacity. The class and the payload then fit it (`volumeSettings`).
+ */
+export function settingsBeforeFetch(group: number | undefined): VolumeSettings {
+  return { capacity: capacityFor([]), mode: directoryModeFor(defaultFileMode(group)), group };
+}
+
+/** Files' mode when neither the provider nor the class sets one: upstream's 0644, or 0640 with a mount group. */
+function defaultFileMode(group: number | undefined): number {
+  return group === undefined ? DEFAULT_FILE_MODE : GROUP_FILE_MODE;
 }

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { VolumeMounter } from '../../../src/ports/volume-mounter.js';
 import { MANAGED_LABEL } from '../../../src/domain/secret-sync-plan.js';
 import { FILE_MODE_ANNOTATION } from '../../../src/domain/volume-ownership.js';
 import { NODE_NAME_LABEL } from '../../../src/domain/pod-status.js';
@@ -151,6 +152,18 @@ describe('Publishing a volume for the first time', () => {
     expect(harness.logger.lines).to.not.be.empty;
     expect(harness.events('MountRotationComplete')).to.have.length(1);
     expect(harness.leakedSecrets()).to.deep.equal([]);
+  });
+
+  it('mounts the volume before it calls the provider, so a provider that writes the files itself writes them into the volume', async () => {
+    harness.addClass();
+    const pod = harness.addPod();
+    const held = harness.provider.holdNext();
+    const publishing = harness.publish(pod);
+    await held.entered;
+    const mountedDuringCall = await harness.container.get<VolumeMounter>(VolumeMounter).isMounted(pod.target);
+    held.release();
+    await publishing;
+    expect(mountedDuringCall).to.equal(true);
   });
 
   describe("files' modes and group", () => {
