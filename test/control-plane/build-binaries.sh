@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
 # Builds the control-plane peers the Kubernetes adapter tests run against (etcd, kube-apiserver,
-# kube-controller-manager) from the Go module proxy, into a cache directory outside the repository
-# keyed by version. Binaries already in the cache are reused; a cold build takes 10-20 minutes on
-# 2 cores (see README).
+# kube-controller-manager, and kubemark, whose hollow node is a real kubelet) from the Go module proxy,
+# into a cache directory outside the repository keyed by version. Binaries already in the cache are
+# reused; a cold build takes 10-20 minutes on 2 cores (see README).
 #
 # Versions are pinned by the wrapper modules next to this script:
 #   test/control-plane/k8s/go.mod   k8s.io/kubernetes vX.Y.Z (staging modules replaced by v0.Y.Z)
 #   test/control-plane/etcd/go.mod  go.etcd.io/etcd/server/v3 vX.Y.Z
 #
 # Cache: ${SECRETS_STORE_CSI_TEST_PEERS:-${XDG_CACHE_HOME:-$HOME/.cache}/secrets-store-csi-test-peers}
-#   k8s-<version>/kube-apiserver, k8s-<version>/kube-controller-manager, etcd-<version>/etcd
-# test/support/control-plane.ts looks there (same variables).
+#   k8s-<version>/kube-apiserver, k8s-<version>/kube-controller-manager, k8s-<version>/kubemark,
+#   etcd-<version>/etcd
+# test/support/control-plane.ts and test/support/hollow-kubelet.ts look there (same variables).
 #
 # Usage: test/control-plane/build-binaries.sh [--print-dir]
 set -euo pipefail
@@ -39,10 +40,10 @@ fi
 
 have() { [[ -x "$1" ]]; }
 need_k8s=1; need_etcd=1
-have "$k8s_dir/kube-apiserver" && have "$k8s_dir/kube-controller-manager" && need_k8s=0
+have "$k8s_dir/kube-apiserver" && have "$k8s_dir/kube-controller-manager" && have "$k8s_dir/kubemark" && need_k8s=0
 have "$etcd_dir/etcd" && need_etcd=0
 if (( !need_k8s && !need_etcd )); then
-  echo "build-binaries: reusing cached kube-apiserver/kube-controller-manager $k8s_version ($k8s_dir) and etcd $etcd_version ($etcd_dir)"
+  echo "build-binaries: reusing cached kube-apiserver/kube-controller-manager/kubemark $k8s_version ($k8s_dir) and etcd $etcd_version ($etcd_dir)"
   exit 0
 fi
 
@@ -52,7 +53,7 @@ if ! command -v go >/dev/null 2>&1; then
 build-binaries: the Go toolchain ('go') is not on PATH.
 Install Go $go_needed or newer (https://go.dev/dl/, or your distribution's golang package) with access
 to the Go module proxy (GOPROXY, default https://proxy.golang.org), then re-run $0.
-It builds etcd $etcd_version and kube-apiserver/kube-controller-manager $k8s_version into $cache_root.
+It builds etcd $etcd_version and kube-apiserver/kube-controller-manager/kubemark $k8s_version into $cache_root.
 EOF
   exit 127
 fi
@@ -86,17 +87,19 @@ if (( need_etcd )); then
 fi
 
 if (( need_k8s )); then
-  echo "build-binaries: building kube-apiserver and kube-controller-manager $k8s_version into $k8s_dir"
+  echo "build-binaries: building kube-apiserver, kube-controller-manager and kubemark $k8s_version into $k8s_dir"
   minor="${k8s_version#v1.}"; minor="${minor%%.*}"
   ldflags="-s -w"
   for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
     ldflags+=" -X $pkg.gitVersion=$k8s_version -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
     ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
   done
-  build "$here/k8s" "$k8s_dir" "$ldflags" k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager
+  # One `go build` for the three: the packages they share (most of k8s.io/kubernetes) compile once.
+  build "$here/k8s" "$k8s_dir" "$ldflags" k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kubemark
 fi
 
 have "$etcd_dir/etcd" || { echo "build-binaries: etcd binary missing after build in $etcd_dir" >&2; exit 1; }
 have "$k8s_dir/kube-apiserver" || { echo "build-binaries: kube-apiserver missing after build in $k8s_dir" >&2; exit 1; }
 have "$k8s_dir/kube-controller-manager" || { echo "build-binaries: kube-controller-manager missing after build in $k8s_dir" >&2; exit 1; }
+have "$k8s_dir/kubemark" || { echo "build-binaries: kubemark missing after build in $k8s_dir" >&2; exit 1; }
 echo "build-binaries: done in $(( $(date +%s) - start ))s (etcd $etcd_version, kubernetes $k8s_version, cache $cache_root)"
