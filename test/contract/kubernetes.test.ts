@@ -1,6 +1,7 @@
-import { KubeConfig } from '@kubernetes/client-node';
+import { KubeConfig, StorageV1Api } from '@kubernetes/client-node';
 import { expect } from 'chai';
 import type { PodResource } from '../../src/adapters/kube-objects/object-shapes.js';
+import { ApiServerPodFeed } from '../../src/adapters/kubernetes/api-server-pod-feed.js';
 import { KubernetesClient } from '../../src/adapters/kubernetes/kubernetes-client.js';
 import { KubernetesEventRecorder } from '../../src/adapters/kubernetes/kubernetes-event-recorder.js';
 import { KubernetesPodSource } from '../../src/adapters/kubernetes/kubernetes-pod-source.js';
@@ -14,6 +15,7 @@ import { requireControlPlaneBinaries, startControlPlane, type ControlPlane } fro
 import { Admin, CSI, json, startProxy } from '../support/kube-admin.js';
 import { eventRecorderContract } from './event-recorder.contract.js';
 import { eventually } from './eventually.js';
+import { FEED_CSI_DRIVER, FEED_NODE, podFeedContract } from './pod-feed.contract.js';
 import { podSourceContract } from './pod-source.contract.js';
 import { podStatusStoreContract } from './pod-status-store.contract.js';
 import { secretSinkContract } from './secret-sink.contract.js';
@@ -103,6 +105,30 @@ describe('Kubernetes adapters on a real API server', function () {
         await cacheHolds(cached(ns, name), undefined);
       },
       close: async () => source.stop(),
+    };
+  });
+
+  let feedDrivers = 0;
+  podFeedContract(async () => {
+    const namespace = await plane!.createNamespace('pod-feed');
+    await admin.core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: 'app' } } });
+    const csiDriverName = `feed-${++feedDrivers}.example.com`;
+    const storage = plane!.adminKubeConfig().makeApiClient(StorageV1Api);
+    await storage.createCSIDriver({ body: { metadata: { name: csiDriverName }, spec: { ...FEED_CSI_DRIVER } } });
+    return {
+      feed: new ApiServerPodFeed({ client: client(), nodeName: FEED_NODE, retryDelayMs: 50 }),
+      namespace,
+      csiDriverName,
+      putPod: (object) => admin.putPod(object),
+      terminatePod: async (ns, name) => void (await admin.core.deleteNamespacedPod({ namespace: ns, name, gracePeriodSeconds: 30 })),
+      deletePod: async (ns, name) => void (await admin.core.deleteNamespacedPod({ namespace: ns, name, gracePeriodSeconds: 0 })),
+      readPod: async (ns, name) => {
+        const pod = await admin.core.readNamespacedPod({ namespace: ns, name }).catch(() => undefined);
+        return pod === undefined ? undefined : json<PodResource>(pod);
+      },
+      putSecret: async (ns, name, data) => void (await admin.core.createNamespacedSecret({ namespace: ns, body: { metadata: { name }, stringData: data } })),
+      events: (ns) => admin.readEvents(ns),
+      close: async () => void (await storage.deleteCSIDriver({ name: csiDriverName })),
     };
   });
 

@@ -2,12 +2,14 @@ import type { KubeObject } from '../../src/adapters/kube-objects/object-shapes.j
 import { KubeApiError } from '../../src/adapters/memory-cluster/cluster-errors.js';
 import { InMemoryCluster } from '../../src/adapters/memory-cluster/cluster-store.js';
 import { MemoryEventRecorder } from '../../src/adapters/memory-cluster/memory-event-recorder.js';
+import { MemoryPodFeed } from '../../src/adapters/memory-cluster/memory-pod-feed.js';
 import { MemoryPodSource } from '../../src/adapters/memory-cluster/memory-pod-source.js';
 import { MemoryPodStatusStore } from '../../src/adapters/memory-cluster/memory-pod-status-store.js';
 import { MemorySecretProviderClassSource } from '../../src/adapters/memory-cluster/memory-secret-provider-class-source.js';
 import { MemorySecretSink } from '../../src/adapters/memory-cluster/memory-secret-sink.js';
 import { MemoryTokenSource } from '../../src/adapters/memory-cluster/memory-token-source.js';
 import { eventRecorderContract } from './event-recorder.contract.js';
+import { FEED_CSI_DRIVER, FEED_NODE, podFeedContract } from './pod-feed.contract.js';
 import { podSourceContract } from './pod-source.contract.js';
 import { podStatusStoreContract } from './pod-status-store.contract.js';
 import { secretSinkContract } from './secret-sink.contract.js';
@@ -67,6 +69,28 @@ describe('in-memory cluster adapters', () => {
       terminatePod: async (namespace, name) =>
         void cluster.patch('Pod', namespace, name, { metadata: { deletionTimestamp: '2026-01-02T03:04:05Z' } }),
       deletePod: async (namespace, name) => cluster.delete('Pod', namespace, name),
+      close: async () => undefined,
+    };
+  });
+
+  podFeedContract(async () => {
+    const cluster = new InMemoryCluster({ clock });
+    const csiDriverName = 'feed.example.com';
+    return {
+      feed: new MemoryPodFeed({ cluster, nodeName: FEED_NODE, clock: { now: () => Date.now() }, csiDrivers: { [csiDriverName]: FEED_CSI_DRIVER } }),
+      namespace: NAMESPACE,
+      csiDriverName,
+      putPod: async (object) => {
+        const stored = cluster.get('Pod', object.metadata.namespace!, object.metadata.name);
+        if (stored === undefined) return cluster.create(object);
+        return cluster.update({ ...stored, metadata: { ...stored.metadata, labels: object.metadata.labels, annotations: object.metadata.annotations } });
+      },
+      terminatePod: async (namespace, name) =>
+        void cluster.patch('Pod', namespace, name, { metadata: { deletionTimestamp: '2026-01-02T03:04:05Z' } }),
+      deletePod: async (namespace, name) => cluster.delete('Pod', namespace, name),
+      readPod: async (namespace, name) => cluster.get('Pod', namespace, name),
+      putSecret: async (namespace, name, data) => void cluster.create({ apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace }, stringData: data } as KubeObject),
+      events: async (namespace) => cluster.list('Event', { namespace }),
       close: async () => undefined,
     };
   });

@@ -8,6 +8,8 @@ export interface EventIdentity {
   readonly timeMs: number;
   /** The node the driver runs on (`source.host`, `reportingInstance`); omitted when unknown. */
   readonly nodeName?: string;
+  /** `source.component` / `reportingComponent`: the driver's unless another component reports. */
+  readonly component?: string;
 }
 
 /**
@@ -19,9 +21,13 @@ export function boundedEvent(event: PodEvent): PodEvent {
   return message === event.message ? event : { ...event, message };
 }
 
+/** An event as a component other than the driver reports it (kubelet's FailedMount, say): any reason. */
+export type ComponentPodEvent = Omit<PodEvent, 'reason'> & { readonly reason: string };
+
 /** A PodEvent -> a core/v1 Event on the Pod, shaped like the ones client-go's recorder writes. */
-export function toEventResource(event: PodEvent, identity: EventIdentity): EventResource {
+export function toEventResource(event: ComponentPodEvent, identity: EventIdentity): EventResource {
   const time = toKubeTime(identity.timeMs);
+  const component = identity.component ?? DRIVER_COMPONENT;
   const host = identity.nodeName ? { host: identity.nodeName } : {};
   return {
     apiVersion: KIND_INFO.Event.apiVersion,
@@ -37,11 +43,11 @@ export function toEventResource(event: PodEvent, identity: EventIdentity): Event
     reason: event.reason,
     message: event.message,
     type: event.type,
-    source: { component: DRIVER_COMPONENT, ...host },
+    source: { component, ...host },
     count: 1,
     firstTimestamp: time,
     lastTimestamp: time,
-    reportingComponent: DRIVER_COMPONENT,
+    reportingComponent: component,
     ...(identity.nodeName ? { reportingInstance: identity.nodeName } : {}),
   };
 }

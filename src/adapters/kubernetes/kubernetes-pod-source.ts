@@ -5,6 +5,7 @@ import { toPodInfo } from '../kube-objects/pod-mapping.js';
 import { apiError, isNotFound } from './api-errors.js';
 import { toJson } from './custom-resources.js';
 import type { KubernetesClient } from './kubernetes-client.js';
+import type { WatchedCacheOptions } from './watched-cache.js';
 import { WatchedSource } from './watched-source.js';
 
 export interface KubernetesPodSourceOptions {
@@ -25,19 +26,7 @@ export class KubernetesPodSource extends WatchedSource<PodResource> implements P
   private readonly client: KubernetesClient;
 
   constructor(options: KubernetesPodSourceOptions) {
-    const fieldSelector = `spec.nodeName=${options.nodeName}`;
-    super({
-      resource: 'pods',
-      path: '/api/v1/pods',
-      watch: options.client.watch,
-      fieldSelector,
-      list: async () => {
-        const list = await options.client.core.listPodForAllNamespaces({ fieldSelector });
-        return { items: toJson<PodResource[]>(list.items), resourceVersion: list.metadata?.resourceVersion ?? '' };
-      },
-      ...(options.logger ? { logger: options.logger } : {}),
-      ...(options.retryDelayMs !== undefined ? { retryDelayMs: options.retryDelayMs } : {}),
-    });
+    super(nodePodsCacheOptions(options));
     this.client = options.client;
   }
 
@@ -57,4 +46,25 @@ export class KubernetesPodSource extends WatchedSource<PodResource> implements P
       throw apiError(`failed to get pod ${namespace}/${name}`, error);
     }
   }
+}
+
+/** A watched cache of the pods bound to one node (field selector spec.nodeName); `onList` counts the lists. */
+export function nodePodsCacheOptions(
+  options: KubernetesPodSourceOptions & { readonly maxRetryDelayMs?: number; readonly onList?: () => void },
+): WatchedCacheOptions<PodResource> {
+  const fieldSelector = `spec.nodeName=${options.nodeName}`;
+  return {
+    resource: 'pods',
+    path: '/api/v1/pods',
+    watch: options.client.watch,
+    fieldSelector,
+    list: async () => {
+      const list = await options.client.core.listPodForAllNamespaces({ fieldSelector });
+      options.onList?.();
+      return { items: toJson<PodResource[]>(list.items), resourceVersion: list.metadata?.resourceVersion ?? '' };
+    },
+    ...(options.logger ? { logger: options.logger } : {}),
+    ...(options.retryDelayMs !== undefined ? { retryDelayMs: options.retryDelayMs } : {}),
+    ...(options.maxRetryDelayMs !== undefined ? { maxRetryDelayMs: options.maxRetryDelayMs } : {}),
+  };
 }
