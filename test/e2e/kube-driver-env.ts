@@ -1,11 +1,14 @@
-import { AppsV1Api, CoreV1Api, CustomObjectsApi, type V1OwnerReference, type V1Pod, type V1ReplicaSet } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, CustomObjectsApi, StorageV1Api, type V1OwnerReference, type V1Pod, type V1ReplicaSet } from '@kubernetes/client-node';
 import { expect } from 'chai';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CsiNodeClient } from '../../src/adapters/fake-kubelet/csi-node-client.js';
+import { CsiNodeClient, KubeletCsiClient } from '../../src/adapters/fake-kubelet/csi-node-client.js';
 import { DRIVER_NAME } from '../../src/adapters/fake-kubelet/fake-kubelet.js';
 import { PodWatchingKubelet } from '../../src/adapters/fake-kubelet/pod-watching-kubelet.js';
+import type { CsiDriverShape } from '../../src/adapters/kube-objects/pod-feed.js';
+import { ApiServerPodFeed } from '../../src/adapters/kubernetes/api-server-pod-feed.js';
+import { KubernetesClient } from '../../src/adapters/kubernetes/kubernetes-client.js';
 import type { FakeFailure } from '../../src/adapters/fake-provider/fake-provider-state.js';
 import type { EventResource, PodStatusResource, SecretProviderClassResource, SecretResource } from '../../src/adapters/kube-objects/object-shapes.js';
 import { isNotFound } from '../../src/adapters/kubernetes/api-errors.js';
@@ -54,11 +57,17 @@ export interface PodOptions {
   readonly nodeName?: string;
 }
 
+export interface KubeDriverEnvOptions {
+  /** Changes to deploy/csidriver.yaml's spec (merge patch) before anything starts. */
+  readonly csiDriver?: Partial<CsiDriverShape>;
+}
+
 /**
  * One driver process on a real control plane, as production runs it: `driver --cluster kubernetes`
- * authenticated with its own ServiceAccount token (only deploy/rbac), a fake provider process, and a
- * PodWatchingKubelet for node-1 calling the driver over its CSI socket. Fields are set as `start`
- * gets along, so `dispose` (in an after hook) cleans up whatever was started, even after a failure.
+ * authenticated with its own ServiceAccount token (only deploy/rbac), deploy/csidriver.yaml, a fake
+ * provider process, and a PodWatchingKubelet for node-1 (fed by the API server) calling the driver
+ * over its CSI socket as kubelet does. Fields are set as `start` gets along, so `dispose` (in an after
+ * hook) cleans up whatever was started, even after a failure.
  */
 export class KubeDriverEnv {
   plane: ControlPlane | undefined;
@@ -67,6 +76,7 @@ export class KubeDriverEnv {
   driver: CliProcess | undefined;
   client: CsiNodeClient | undefined;
   kubelet: PodWatchingKubelet | undefined;
+  kubeletFeed: ApiServerPodFeed | undefined;
   controlUrl = '';
   csiSocket = '';
   /** What the fake kubelet logged (warnings about its watch and calls). */
@@ -76,7 +86,10 @@ export class KubeDriverEnv {
   private adminApi: Admin | undefined;
   private driverCommand: readonly string[] = [];
 
-  constructor(private readonly driverArgs: readonly string[] = []) {}
+  constructor(
+    private readonly driverArgs: readonly string[] = [],
+    private readonly options: KubeDriverEnvOptions = {},
+  ) {}
 
   get admin(): Admin {
     return this.adminApi!;
@@ -98,6 +111,8 @@ export class KubeDriverEnv {
     this.plane = await startControlPlane(binaries);
     this.adminApi = new Admin(this.plane);
     for (const file of ['serviceaccount', 'base', 'secret-sync', 'secret-rotation', 'token-requests']) await this.admin.apply(`deploy/rbac/${file}.yaml`);
+    await this.admin.apply('deploy/csidriver.yaml');
+    if (this.options.csiDriver !== undefined) await this.patchCsiDriver(this.options.csiDriver);
 
     // The driver authenticates as its service account: it can do only what deploy/rbac grants.
     const token = await this.core.createNamespacedServiceAccountToken({
@@ -133,17 +148,24 @@ export class KubeDriverEnv {
     ];
     await this.startDriver();
     this.client = new CsiNodeClient(this.csiSocket);
+    const logger = lineLogger(this.kubeletLog);
+    this.kubeletFeed = new ApiServerPodFeed({ client: new KubernetesClient(this.plane.adminKubeConfig()), nodeName: NODE, logger, retryDelayMs: 200, maxRetryDelayMs: 2_000 });
     this.kubelet = new PodWatchingKubelet({
-      kubeConfig: this.plane.adminKubeConfig(),
-      volumes: this.client,
+      feed: this.kubeletFeed,
+      volumes: new KubeletCsiClient(this.csiSocket),
       kubeletRoot: this.sandbox.kubeletRoot,
-      nodeName: NODE,
       retryDelayMs: 200,
       maxRetryDelayMs: 2_000,
-      logger: lineLogger(this.kubeletLog),
+      logger,
     });
     this.kubelet.start();
     await this.kubelet.whenSynced();
+  }
+
+  /** Changes the CSIDriver object's spec (a JSON merge patch), as `kubectl patch csidriver` does. */
+  async patchCsiDriver(spec: Partial<CsiDriverShape>): Promise<void> {
+    const storage = this.plane!.adminKubeConfig().makeApiClient(StorageV1Api);
+    await storage.patchCSIDriver({ name: DRIVER_NAME, body: { spec } }, mergePatch());
   }
 
   /**

@@ -304,7 +304,7 @@ describe('e2e: bad input and resilience of driver --cluster kubernetes on a real
       const relistLine = (resource: string): RegExp => new RegExp(`DEBUG\\s+watch history expired, relisting resource=${resource}\\b`);
       const classRelists = countLines(env.driver!.stderr, relistLine('secretproviderclasses'));
       const podRelists = countLines(env.driver!.stderr, relistLine('pods'));
-      const kubeletLists = env.kubelet!.lists;
+      const kubeletLists = env.kubeletFeed!.lists;
 
       const restarting = env.plane!.restartApiServer(3_000);
       try {
@@ -321,7 +321,7 @@ describe('e2e: bad input and resilience of driver --cluster kubernetes on a real
       await eventually(() => {
         expect(countLines(env.driver!.stderr, relistLine('secretproviderclasses')), 'class watch relisted').to.be.greaterThan(classRelists);
         expect(countLines(env.driver!.stderr, relistLine('pods')), 'pod watch relisted').to.be.greaterThan(podRelists);
-        expect(env.kubelet!.lists, 'fake kubelet relisted').to.be.greaterThan(kubeletLists);
+        expect(env.kubeletFeed!.lists, 'fake kubelet relisted').to.be.greaterThan(kubeletLists);
       }, 90_000, 200).catch(env.withLogs);
 
       // After the relist the watches deliver again.

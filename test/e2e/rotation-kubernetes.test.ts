@@ -38,14 +38,18 @@ interface MountedPod {
 /**
  * The rotation engine on a real kube-apiserver: the driver process (its ServiceAccount, deploy/rbac
  * only), the fake provider process steered through its control endpoint, and the pod-watching fake
- * kubelet, which publishes each pod once and never republishes. The driver's default interval is an
- * hour, so every rotation below has exactly the trigger the test pulls: a class's own short interval,
- * a class change, a rotate-requested-at value, or a new driver process after a restart.
+ * kubelet, which publishes each pod once and never republishes (the CSIDriver has no
+ * requiresRepublish here). The driver's default interval is an hour, so every rotation below has
+ * exactly the trigger the test pulls: a class's own short interval, a class change, a
+ * rotate-requested-at value, or a new driver process after a restart.
  */
 describe('e2e: rotation triggers of driver --cluster kubernetes on a real API server', function () {
   this.timeout(120_000);
   // Flags given twice take their last value: these come after KubeDriverEnv's own.
-  const env = new KubeDriverEnv(['--rotation-poll-interval', '1h', '--min-rotation-poll-interval', '1s', '--rotation-jitter', String(JITTER)]);
+  // The CSIDriver without requiresRepublish: kubelet publishes each pod once, so every rotation seen is the driver's own.
+  const env = new KubeDriverEnv(['--rotation-poll-interval', '1h', '--min-rotation-poll-interval', '1s', '--rotation-jitter', String(JITTER)], {
+    csiDriver: { requiresRepublish: false },
+  });
   /** Pods a test mounted and has not removed yet: afterEach removes them, so no test sees another's checks. */
   const live: MountedPod[] = [];
 
@@ -266,7 +270,7 @@ describe('e2e: rotation triggers of driver --cluster kubernetes on a real API se
     }, 10_000, 100).catch(env.withLogs);
     expect(env.driver!.stderr, 'recovery summary of the new driver process').to.match(RECOVERY_SUMMARY);
     expect(env.driver!.stderr).not.to.match(/cannot resume rotation/);
-    // The fake kubelet republishes only when told to (it is not here): the new process found the mount itself.
+    // The kubelet does not republish (no requiresRepublish): the new process found the mount itself.
     expect(kubeletCalls()).to.deep.equal(['publish:true']);
 
     await removePod(pod);

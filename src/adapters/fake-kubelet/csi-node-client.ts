@@ -46,6 +46,15 @@ export class CsiNodeClient implements NodeVolumes {
     });
   }
 
+  /** NodeGetCapabilities: the RPC capabilities the node service advertises (e.g. VOLUME_MOUNT_GROUP). */
+  nodeCapabilities(): Promise<string[]> {
+    return new Promise((resolve, reject) => {
+      this.client.NodeGetCapabilities({}, { deadline: Date.now() + KUBELET_CALL_TIMEOUT_MS }, (error, response) =>
+        error ? reject(toCallError(error)) : resolve((response?.capabilities ?? []).flatMap((capability) => (capability.rpc ? [capability.rpc.type] : []))),
+      );
+    });
+  }
+
   unpublish(command: UnpublishCommand): Promise<void> {
     return new Promise((resolve, reject) => {
       this.client.NodeUnpublishVolume(
@@ -78,4 +87,31 @@ export function kubeletPublishRequest(command: PublishCommand): NodePublishVolum
 
 function toCallError(error: ServiceError): CsiCallError {
   return new CsiCallError(status[error.code] ?? String(error.code), error.details);
+}
+
+/**
+ * Calls the node plugin as kubelet's CSI volume plugin does: a new connection for every call (closed
+ * after it), and NodeGetCapabilities before each NodePublishVolume (kubelet asks whether the driver
+ * applies the fsGroup itself, VOLUME_MOUNT_GROUP).
+ */
+export class KubeletCsiClient implements NodeVolumes {
+  constructor(private readonly socketPath: string) {}
+
+  async publish(command: PublishCommand, options: CsiCallOptions = {}): Promise<void> {
+    await this.onNewConnection((client) => client.nodeCapabilities());
+    await this.onNewConnection((client) => client.publish(command, options));
+  }
+
+  unpublish(command: UnpublishCommand): Promise<void> {
+    return this.onNewConnection((client) => client.unpublish(command));
+  }
+
+  private async onNewConnection<T>(call: (client: CsiNodeClient) => Promise<T>): Promise<T> {
+    const client = new CsiNodeClient(this.socketPath);
+    try {
+      return await call(client);
+    } finally {
+      client.close();
+    }
+  }
 }

@@ -1,60 +1,68 @@
-import { createHash } from 'node:crypto';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import type { PublishCommand, StringMap } from '../../domain/volume-binding.js';
+import type { PodIdentity, PublishCommand } from '../../domain/volume-binding.js';
 import type { NodeVolumes } from '../../ports/node-volumes.js';
+import {
+  DRIVER_NAME,
+  prepareVolumeDir,
+  publishCommand,
+  removePodDirs,
+  removeVolumeDir,
+  targetPath,
+  volumeId,
+  type InlineVolume,
+} from './kubelet-volume.js';
 
-export const DRIVER_NAME = 'secrets-store.csi.k8s.io';
+export { DRIVER_NAME, volumeId, type InlineVolume };
 
-/** An inline CSI volume of this driver in a pod spec. */
-export interface InlineVolume {
-  readonly name: string;
-  readonly volumeAttributes: StringMap;
-  /** Data of the volume's nodePublishSecretRef Secret, when it has one. */
-  readonly nodePublishSecrets?: StringMap;
-  readonly readOnly?: boolean;
-}
-
-export interface FakePod {
-  readonly namespace: string;
-  readonly name: string;
-  readonly uid: string;
-  readonly serviceAccountName: string;
+export interface FakePod extends PodIdentity {
+  /** Inline volumes of the driver; one without `readOnly` is published read-only (what the driver requires). */
   readonly volumes: readonly InlineVolume[];
   /** `securityContext.fsGroup`: passed as `volume_mount_group`, as kubelet does for a driver with VOLUME_MOUNT_GROUP. */
   readonly fsGroup?: number;
 }
 
+export interface FakeKubeletOptions {
+  readonly driverName?: string;
+  /** The node written into vol_data.json (kubemark's default node name unless given). */
+  readonly nodeName?: string;
+  /** CSIDriver `podInfoOnMount` (default true, as deploy/csidriver.yaml). */
+  readonly podInfoOnMount?: boolean;
+  /** CSIDriver `tokenRequests`: the service-account tokens JSON to pass for a pod (none by default). */
+  readonly serviceAccountTokens?: (pod: PodIdentity) => Promise<string | undefined>;
+}
+
 /**
- * Does for inline volumes what kubelet does (the driver cannot tell the difference): prepares the
- * volume directory with its vol_data.json, calls publish with kubelet's volume id, target path and
- * pod-info volume context, republishes on demand, and unpublishes then removes the directory when
- * the pod goes away.
+ * Does for inline volumes what kubelet does, called step by step (the driver cannot tell the
+ * difference): prepares the volume directory with its vol_data.json, calls publish with kubelet's
+ * volume id, target path and volume context, republishes on demand, and unpublishes then removes the
+ * directories when the pod goes away. For a kubelet that follows pods on its own, see PodWatchingKubelet.
  */
 export class FakeKubelet {
   private readonly running = new Map<string, FakePod>();
+  private readonly driverName: string;
+  private readonly nodeName: string;
 
   constructor(
     private readonly volumes: NodeVolumes,
     private readonly kubeletRoot: string,
-    private readonly driverName = DRIVER_NAME,
-  ) {}
+    private readonly options: FakeKubeletOptions = {},
+  ) {
+    this.driverName = options.driverName ?? DRIVER_NAME;
+    this.nodeName = options.nodeName ?? 'fake-node';
+  }
 
   /** Admits a pod: publishes each of its volumes; throws the driver's error for the first that fails. */
   async startPod(pod: FakePod): Promise<void> {
     this.running.set(pod.uid, pod);
     for (const volume of pod.volumes) {
-      const dir = this.volumeDir(pod, volume);
-      await mkdir(dir, { recursive: true });
-      await writeFile(join(dir, 'vol_data.json'), JSON.stringify(this.volumeData(pod, volume)));
-      await this.volumes.publish(this.publishCommand(pod, volume));
+      await prepareVolumeDir(this.kubeletRoot, this.driverName, this.nodeName, pod.uid, volume.name);
+      await this.volumes.publish(await this.publishCommand(pod, volume));
     }
   }
 
-  /** What kubelet does about once a minute for a CSIDriver with requiresRepublish. */
+  /** What kubelet does on each pod sync for a CSIDriver with requiresRepublish. */
   async republishAll(): Promise<void> {
     for (const pod of this.running.values()) {
-      for (const volume of pod.volumes) await this.volumes.publish(this.publishCommand(pod, volume));
+      for (const volume of pod.volumes) await this.volumes.publish(await this.publishCommand(pod, volume));
     }
   }
 
@@ -62,10 +70,10 @@ export class FakeKubelet {
     const pod = this.running.get(uid);
     if (pod === undefined) return;
     for (const volume of pod.volumes) {
-      const dir = this.volumeDir(pod, volume);
-      await this.volumes.unpublish({ volumeId: volumeId(pod.uid, volume.name), targetPath: join(dir, 'mount') });
-      await rm(dir, { recursive: true, force: true });
+      await this.volumes.unpublish({ volumeId: volumeId(pod.uid, volume.name), targetPath: this.targetPath(pod, volume.name) });
+      await removeVolumeDir(this.kubeletRoot, pod.uid, volume.name);
     }
+    await removePodDirs(this.kubeletRoot, pod.uid);
     this.running.delete(uid);
   }
 
@@ -73,45 +81,22 @@ export class FakeKubelet {
     for (const uid of [...this.running.keys()]) await this.deletePod(uid);
   }
 
-  targetPath(pod: FakePod, volumeName: string): string {
-    return join(this.kubeletRoot, 'pods', pod.uid, 'volumes', 'kubernetes.io~csi', volumeName, 'mount');
+  targetPath(pod: PodIdentity, volumeName: string): string {
+    return targetPath(this.kubeletRoot, pod.uid, volumeName);
   }
 
-  private volumeDir(pod: FakePod, volume: InlineVolume): string {
-    return join(this.kubeletRoot, 'pods', pod.uid, 'volumes', 'kubernetes.io~csi', volume.name);
-  }
-
-  /** The publish command kubelet sends for a volume of a pod (kubelet's volume id, target path and pod-info volume context). */
-  publishCommand(pod: FakePod, volume: InlineVolume): PublishCommand {
-    return {
-      volumeId: volumeId(pod.uid, volume.name),
-      targetPath: this.targetPath(pod, volume.name),
-      readonly: volume.readOnly ?? true,
-      volumeContext: {
-        ...volume.volumeAttributes,
-        'csi.storage.k8s.io/pod.name': pod.name,
-        'csi.storage.k8s.io/pod.namespace': pod.namespace,
-        'csi.storage.k8s.io/pod.uid': pod.uid,
-        'csi.storage.k8s.io/serviceAccount.name': pod.serviceAccountName,
-        'csi.storage.k8s.io/ephemeral': 'true',
+  /** The publish command kubelet sends for a volume of a pod (kubelet's volume id, target path and volume context). */
+  async publishCommand(pod: FakePod, volume: InlineVolume): Promise<PublishCommand> {
+    const tokens = await this.options.serviceAccountTokens?.(pod);
+    return publishCommand(
+      this.kubeletRoot,
+      pod,
+      { ...volume, readOnly: volume.readOnly ?? true },
+      {
+        podInfoOnMount: this.options.podInfoOnMount ?? true,
+        ...(tokens !== undefined ? { serviceAccountTokens: tokens } : {}),
+        ...(pod.fsGroup !== undefined ? { volumeMountGroup: String(pod.fsGroup) } : {}),
       },
-      secrets: { ...(volume.nodePublishSecrets ?? {}) },
-      ...(pod.fsGroup === undefined ? {} : { volumeMountGroup: String(pod.fsGroup) }),
-    };
+    );
   }
-
-  private volumeData(pod: FakePod, volume: InlineVolume) {
-    return {
-      driverName: this.driverName,
-      volumeHandle: volumeId(pod.uid, volume.name),
-      specVolID: volume.name,
-      volumeLifecycleMode: 'Ephemeral',
-      podUID: pod.uid,
-    };
-  }
-}
-
-/** kubelet's handle for an inline volume: `csi-` + hex SHA-256 of pod UID + volume name. */
-export function volumeId(podUid: string, volumeName: string): string {
-  return `csi-${createHash('sha256').update(podUid + volumeName).digest('hex')}`;
 }

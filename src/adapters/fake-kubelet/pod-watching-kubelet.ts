@@ -1,11 +1,19 @@
-import { CoreV1Api, type CoreV1Event, type KubeConfig, type V1Pod, Watch } from '@kubernetes/client-node';
-import { randomBytes } from 'node:crypto';
-import { rm, rmdir } from 'node:fs/promises';
-import { join } from 'node:path';
-import type { StringMap } from '../../domain/volume-binding.js';
+import type { PodIdentity, PublishCommand, StringMap } from '../../domain/volume-binding.js';
 import type { Logger } from '../../ports/logger.js';
 import type { NodeVolumes } from '../../ports/node-volumes.js';
-import { DRIVER_NAME, FakeKubelet, type FakePod, type InlineVolume } from './fake-kubelet.js';
+import type { CsiVolumeSourceShape, PodResource } from '../kube-objects/object-shapes.js';
+import type { CsiDriverShape, PodFeed, PodFeedEvent } from '../kube-objects/pod-feed.js';
+import { KubeletTokenCache } from './kubelet-token-cache.js';
+import {
+  DRIVER_NAME,
+  prepareVolumeDir,
+  publishCommand,
+  removePodDirs,
+  removeVolumeDir,
+  targetPath,
+  volumeId,
+  type InlineVolume,
+} from './kubelet-volume.js';
 
 /** gRPC codes kubelet treats as "the operation may still be in progress" (the volume is then uncertain). */
 const NON_FINAL_CODES = new Set(['CANCELLED', 'DEADLINE_EXCEEDED', 'UNAVAILABLE', 'RESOURCE_EXHAUSTED', 'ABORTED']);
@@ -13,27 +21,35 @@ const NON_FINAL_CODES = new Set(['CANCELLED', 'DEADLINE_EXCEEDED', 'UNAVAILABLE'
 /** kubelet's volume-operation backoff: 500 ms, doubling, capped at 2 min 2 s. */
 const KUBELET_INITIAL_DELAY_MS = 500;
 const KUBELET_MAX_DELAY_MS = 122_000;
+/** kubelet's default syncFrequency; each resync comes after it plus up to half of it again. */
+const KUBELET_SYNC_FREQUENCY_MS = 60_000;
+const RESYNC_JITTER = 0.5;
+/** The sync that follows a pod's start (the runtime reports its containers started): 0.3-1 s later. */
+const FIRST_RESYNC_MIN_MS = 300;
+const FIRST_RESYNC_SPREAD_MS = 700;
 
 export interface PodWatchingKubeletOptions {
-  /** The kubelet's identity: reads its pods and nodePublishSecretRef Secrets, records events, finalizes deletions. */
-  readonly kubeConfig: KubeConfig;
-  /** The driver, usually a CsiNodeClient on its socket. */
+  /** Where the kubelet learns its node's pods, Secrets, CSIDriver and tokens, and reports events. */
+  readonly feed: PodFeed;
+  /** The driver, usually a KubeletCsiClient on its socket. */
   readonly volumes: NodeVolumes;
   readonly kubeletRoot: string;
-  readonly nodeName: string;
   readonly driverName?: string;
-  /** First retry delay of a failed volume operation or watch; doubles per failure up to `maxRetryDelayMs`. */
+  /** First retry delay of a failed volume operation; doubles per failure up to `maxRetryDelayMs`. */
   readonly retryDelayMs?: number;
   readonly maxRetryDelayMs?: number;
-  /** With a CSIDriver `requiresRepublish: true`: republish mounted volumes this often (off when absent). */
-  readonly republishIntervalMs?: number;
+  /** kubelet's syncFrequency (default 1 min): a running pod is synced again after it, plus up to half of it again. */
+  readonly syncFrequencyMs?: number;
+  /** When the sync that follows a pod's start comes, after its volumes are mounted (default 0.3-1 s, at random). */
+  readonly firstResyncMs?: () => number;
+  readonly now?: () => number;
   readonly logger?: Logger;
 }
 
 /**
  * mounted: published; uncertain: the last publish failed with a non-final code (it may have mounted);
- * failed: the last publish failed with a final code (nothing mounted); pending: not tried yet, or its
- * nodePublishSecretRef could not be read.
+ * failed: the last publish failed with a final code (nothing mounted); pending: not tried yet, or
+ * kubelet gave up before calling the driver (no CSIDriver, an unreadable Secret or token).
  */
 export type VolumePhase = 'pending' | 'mounted' | 'uncertain' | 'failed';
 
@@ -46,7 +62,7 @@ export interface VolumeSnapshot {
   readonly targetPath: string;
 }
 
-/** What the fake kubelet did, in order (tests read it to see the calls it made). */
+/** What the kubelet did, in order (tests read it to see the calls it made). */
 export interface JournalEntry {
   readonly op: 'publish' | 'republish' | 'unpublish' | 'finalize';
   readonly podUid: string;
@@ -55,18 +71,9 @@ export interface JournalEntry {
   readonly code?: string;
 }
 
-interface CsiVolumeSource {
-  readonly driver?: string;
-  readonly readOnly?: boolean;
-  readonly volumeAttributes?: Record<string, string>;
-  readonly nodePublishSecretRef?: { readonly name?: string };
-}
-
 interface VolumeState {
   readonly name: string;
-  readonly source: CsiVolumeSource;
-  /** One FakeKubelet per volume: it keeps the volume's directory, vol_data.json and CSI arguments. */
-  readonly kubelet: FakeKubelet;
+  readonly source: CsiVolumeSourceShape;
   phase: VolumePhase;
   attempts: number;
   failures: number;
@@ -78,71 +85,71 @@ interface VolumeState {
 }
 
 interface PodState {
-  readonly pod: FakePod;
+  readonly pod: PodIdentity;
   readonly volumes: Map<string, VolumeState>;
+  /** Spec, labels and annotations as last seen: a change there makes kubelet sync the pod. */
+  specKey: string;
+  started: boolean;
+  syncTimer: NodeJS.Timeout | undefined;
   terminating: boolean;
   teardown: Promise<void> | undefined;
 }
 
+/** A failure before the driver is called, as kubelet words it (the FailedMount message follows the volume name). */
+class KubeletFailure extends Error {}
+
 /**
- * A kubelet for one node, as far as inline CSI volumes of one driver go, driven by the API server: it
- * lists and watches the Pods with `spec.nodeName=<node>` (resuming from the last resourceVersion,
- * relisting on 410 Gone) and for each volume of the driver calls NodePublishVolume through a
- * FakeKubelet (kubelet's volume id, target path, pod-info volume context, `readonly` from
- * `csi.readOnly`, `secrets` from the nodePublishSecretRef Secret read from the API). A failed publish
- * is recorded as a FailedMount Warning event on the pod and retried with kubelet's backoff (a final
- * code leaves the volume unmounted, a non-final one uncertain). When a pod is being deleted
- * (deletionTimestamp) or is gone (DELETED, or missing from a relist), its mounted and uncertain
- * volumes are unpublished and their directories removed; a pod still in the API is then deleted with
- * grace period 0, which is how kubelet confirms a graceful deletion.
+ * A kubelet for one node, as far as inline CSI volumes of one driver go, fed by a PodFeed (the API
+ * server, or the in-memory cluster). For each volume of the driver in a pod bound to the node it does
+ * what kubelet's CSI volume plugin does: checks the CSIDriver (no object, or `Ephemeral` not among its
+ * volumeLifecycleModes: a FailedMount, retried), reads the nodePublishSecretRef Secret, adds pod info
+ * when the CSIDriver has `podInfoOnMount` and minted tokens when it has `tokenRequests` (reused until
+ * near expiry), writes vol_data.json, and calls NodePublishVolume. A failed publish is recorded as a
+ * FailedMount Warning event on the pod and retried with kubelet's backoff (a final code leaves the
+ * volume unmounted, a non-final one uncertain).
+ * Pod syncs: one shortly after the pod's volumes are mounted, one per pod change (spec, labels,
+ * annotations), and one every syncFrequency with jitter; with `requiresRepublish` each sync publishes
+ * every mounted volume again (fresh Secret data, the cached tokens).
+ * When a pod is being deleted (deletionTimestamp) or is gone, its mounted and uncertain volumes are
+ * unpublished and their directories removed; a pod still there is then deleted for good, which is how
+ * kubelet confirms a graceful deletion.
  */
 export class PodWatchingKubelet {
-  private readonly core: CoreV1Api;
-  private readonly watcher: Watch;
+  private readonly feed: PodFeed;
   private readonly driverName: string;
+  private readonly tokens: KubeletTokenCache;
   private readonly pods = new Map<string, PodState>();
   /** Pods whose deletion this kubelet confirmed (or is confirming): each is confirmed once. */
   private readonly finalized = new Set<string>();
   private readonly journalEntries: JournalEntry[] = [];
-  private resourceVersion = '';
   private stopped = true;
-  private synced = false;
-  private watchFailures = 0;
-  private watchRetryTimer: NodeJS.Timeout | undefined;
-  private abortWatch: (() => void) | undefined;
-  private republishTimer: NodeJS.Timeout | undefined;
-  private loop: Promise<void> | undefined;
-  private readonly syncWaiters: (() => void)[] = [];
-  private listCount = 0;
 
   constructor(private readonly options: PodWatchingKubeletOptions) {
-    this.core = options.kubeConfig.makeApiClient(CoreV1Api);
-    this.watcher = new Watch(options.kubeConfig);
+    this.feed = options.feed;
     this.driverName = options.driverName ?? DRIVER_NAME;
+    this.tokens = new KubeletTokenCache((pod, requests) => this.feed.serviceAccountTokens(pod, requests), options.now);
   }
 
-  /** Starts listing and watching in the background. */
+  /** Starts following the feed in the background. */
   start(): void {
     if (!this.stopped) return;
     this.stopped = false;
-    this.loop = this.cycle();
-    if (this.options.republishIntervalMs !== undefined) {
-      this.republishTimer = setInterval(() => void this.republishMounted(), this.options.republishIntervalMs);
-      this.republishTimer.unref();
-    }
+    this.feed.start((event) => this.onPodEvent(event));
   }
 
-  /** Stops watching and retrying and waits for calls in flight; mounted volumes stay mounted. */
+  /** Resolves once the pods present at the start were seen. */
+  whenSynced(): Promise<void> {
+    return this.feed.whenSynced();
+  }
+
+  /** Stops following and retrying and waits for calls in flight; mounted volumes stay mounted. */
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.watchRetryTimer !== undefined) clearTimeout(this.watchRetryTimer);
-    if (this.republishTimer !== undefined) clearInterval(this.republishTimer);
-    this.abortWatch?.();
-    for (const resolve of this.syncWaiters.splice(0)) resolve();
+    await this.feed.stop();
     for (const state of this.pods.values()) {
+      clearTimeout(state.syncTimer);
       for (const volume of state.volumes.values()) this.cancelRetry(volume);
     }
-    await this.loop;
     await Promise.all([...this.pods.values()].flatMap((state) => [...state.volumes.values()].map((volume) => volume.inflight)));
   }
 
@@ -151,20 +158,9 @@ export class PodWatchingKubelet {
     await this.stop();
     const failures: unknown[] = [];
     for (const uid of [...this.pods.keys()]) {
-      await this.tearDown(uid, false).catch((error: unknown) => failures.push(error));
+      await this.tearDown(uid, undefined).catch((error: unknown) => failures.push(error));
     }
     if (failures.length > 0) throw failures[0];
-  }
-
-  /** Resolves once the first list of the node's pods has been handled (or the kubelet was stopped). */
-  whenSynced(): Promise<void> {
-    if (this.synced || this.stopped) return Promise.resolve();
-    return new Promise((resolve) => this.syncWaiters.push(resolve));
-  }
-
-  /** How many times the pods were listed (1 after the start; more after a 410 Gone). */
-  get lists(): number {
-    return this.listCount;
   }
 
   get journal(): readonly JournalEntry[] {
@@ -177,137 +173,60 @@ export class PodWatchingKubelet {
   }
 
   volume(podUid: string, volumeName: string): VolumeSnapshot | undefined {
-    const state = this.pods.get(podUid);
-    const volume = state?.volumes.get(volumeName);
-    if (state === undefined || volume === undefined) return undefined;
+    const volume = this.pods.get(podUid)?.volumes.get(volumeName);
+    if (volume === undefined) return undefined;
     return {
       phase: volume.phase,
       attempts: volume.attempts,
       ...(volume.lastErrorCode !== undefined ? { lastErrorCode: volume.lastErrorCode } : {}),
       ...(volume.lastError !== undefined ? { lastError: volume.lastError } : {}),
-      targetPath: volume.kubelet.targetPath(state.pod, volume.name),
+      targetPath: this.targetPath(podUid, volumeName),
     };
   }
 
   targetPath(podUid: string, volumeName: string): string {
-    return join(this.options.kubeletRoot, 'pods', podUid, 'volumes', 'kubernetes.io~csi', volumeName, 'mount');
-  }
-
-  // --- list + watch ---------------------------------------------------------------------------
-
-  private async cycle(): Promise<void> {
-    while (!this.stopped) {
-      let delayMs = 0;
-      try {
-        if (this.resourceVersion === '') await this.relist();
-        if (this.stopped) return;
-        const started = Date.now();
-        await this.watchOnce();
-        if (Date.now() - started < 1000) delayMs = this.nextWatchDelay();
-        else this.watchFailures = 0;
-      } catch (error) {
-        if (codeOf(error) === 410) {
-          this.options.logger?.debug('fake kubelet: pod watch expired (410), relisting');
-          this.resourceVersion = '';
-        } else if (!this.stopped) {
-          delayMs = this.nextWatchDelay();
-          this.options.logger?.warn('fake kubelet: watching pods failed, retrying', { error: messageOf(error), retryInMs: delayMs });
-        }
-      }
-      if (this.stopped) return;
-      if (delayMs > 0) {
-        await new Promise<void>((resolve) => {
-          this.watchRetryTimer = setTimeout(resolve, delayMs);
-          this.watchRetryTimer.unref();
-          this.abortWatch = resolve;
-        });
-      }
-    }
-  }
-
-  private nextWatchDelay(): number {
-    const delay = Math.min(this.maxDelay(), this.initialDelay() * 2 ** Math.min(this.watchFailures, 20));
-    this.watchFailures += 1;
-    return delay;
-  }
-
-  private async relist(): Promise<void> {
-    const list = await this.core.listPodForAllNamespaces({ fieldSelector: this.fieldSelector() });
-    this.listCount += 1;
-    const pods = toJson<V1Pod[]>(list.items);
-    const present = new Set(pods.map((pod) => pod.metadata?.uid ?? ''));
-    for (const uid of this.pods.keys()) if (!present.has(uid)) this.podGone(uid);
-    for (const uid of this.finalized) if (!present.has(uid)) this.finalized.delete(uid);
-    for (const pod of pods) this.podSeen(pod);
-    this.resourceVersion = list.metadata?.resourceVersion ?? '';
-    if (!this.synced) {
-      this.synced = true;
-      for (const resolve of this.syncWaiters.splice(0)) resolve();
-    }
-  }
-
-  private watchOnce(): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      let open = true;
-      let controller: AbortController | undefined;
-      const finish = (error: unknown): void => {
-        if (!open) return;
-        open = false;
-        controller?.abort();
-        this.abortWatch = undefined;
-        if (error) reject(error);
-        else resolve();
-      };
-      this.abortWatch = () => finish(null);
-      const params = {
-        fieldSelector: this.fieldSelector(),
-        resourceVersion: this.resourceVersion,
-        allowWatchBookmarks: true,
-        timeoutSeconds: 300,
-      };
-      const onEvent = (type: string, object: unknown): void => {
-        if (!open) return;
-        if (type === 'ERROR') {
-          const status = (object ?? {}) as { code?: number; message?: string };
-          finish(Object.assign(new Error(status.message ?? 'watch error'), { code: status.code }));
-          return;
-        }
-        const pod = toJson<V1Pod>(object);
-        const version = pod.metadata?.resourceVersion;
-        if (version) this.resourceVersion = version;
-        if (type === 'ADDED' || type === 'MODIFIED') this.podSeen(pod);
-        else if (type === 'DELETED') this.podGone(pod.metadata?.uid ?? '');
-      };
-      void this.watcher.watch('/api/v1/pods', params, onEvent, finish).then((abort) => {
-        controller = abort;
-        if (!open) abort.abort();
-      });
-    });
-  }
-
-  private fieldSelector(): string {
-    return `spec.nodeName=${this.options.nodeName}`;
+    return targetPath(this.options.kubeletRoot, podUid, volumeName);
   }
 
   // --- pods -----------------------------------------------------------------------------------
 
-  private podSeen(object: V1Pod): void {
-    const uid = object.metadata?.uid ?? '';
-    if (uid === '' || object.spec?.nodeName !== this.options.nodeName) return;
-    const known = this.pods.get(uid);
-    if (object.metadata?.deletionTimestamp) {
-      void this.tearDown(uid, true, object).catch((error: unknown) => this.teardownFailed(uid, error));
+  private onPodEvent({ type, pod }: PodFeedEvent): void {
+    if (this.stopped) return;
+    const uid = pod.metadata.uid ?? '';
+    if (uid === '') return;
+    if (type === 'DELETED') {
+      this.finalized.delete(uid);
+      if (this.pods.has(uid)) this.tearDownInBackground(uid, undefined);
       return;
     }
-    if (known !== undefined || this.stopped) return;
-    const state: PodState = { pod: fakePod(object), volumes: new Map(), terminating: false, teardown: undefined };
+    if (pod.metadata.deletionTimestamp) {
+      this.tearDownInBackground(uid, pod);
+      return;
+    }
+    const known = this.pods.get(uid);
+    if (known === undefined) {
+      this.admit(pod);
+    } else if (!known.terminating && specKey(pod) !== known.specKey) {
+      known.specKey = specKey(pod);
+      if (known.started) this.syncSoon(known, 0);
+    }
+  }
+
+  private admit(object: PodResource): void {
+    const state: PodState = {
+      pod: podIdentity(object),
+      volumes: new Map(),
+      specKey: specKey(object),
+      started: false,
+      syncTimer: undefined,
+      terminating: false,
+      teardown: undefined,
+    };
     for (const volume of object.spec?.volumes ?? []) {
-      const csi = volume.csi as CsiVolumeSource | undefined;
-      if (csi?.driver !== this.driverName) continue;
+      if (volume.csi?.driver !== this.driverName) continue;
       state.volumes.set(volume.name, {
         name: volume.name,
-        source: csi,
-        kubelet: new FakeKubelet(this.options.volumes, this.options.kubeletRoot, this.driverName),
+        source: volume.csi,
         phase: 'pending',
         attempts: 0,
         failures: 0,
@@ -318,18 +237,14 @@ export class PodWatchingKubelet {
         inflight: undefined,
       });
     }
-    this.pods.set(uid, state);
+    this.pods.set(state.pod.uid, state);
     for (const volume of state.volumes.values()) this.mountSoon(state, volume, 0);
   }
 
-  private podGone(uid: string): void {
-    this.finalized.delete(uid);
-    if (!this.pods.has(uid)) return;
-    void this.tearDown(uid, false).catch((error: unknown) => this.teardownFailed(uid, error));
-  }
-
-  private teardownFailed(uid: string, error: unknown): void {
-    this.options.logger?.warn('fake kubelet: tearing down the volumes of a pod failed', { podUid: uid, error: messageOf(error) });
+  private tearDownInBackground(uid: string, object: PodResource | undefined): void {
+    void this.tearDown(uid, object).catch((error: unknown) =>
+      this.options.logger?.warn('kubelet: tearing down the volumes of a pod failed', { podUid: uid, error: messageOf(error) }),
+    );
   }
 
   // --- mount ----------------------------------------------------------------------------------
@@ -349,26 +264,75 @@ export class PodWatchingKubelet {
   private async mountOnce(state: PodState, volume: VolumeState): Promise<void> {
     const { pod } = state;
     volume.attempts += 1;
-    let secrets: StringMap;
+    let command: PublishCommand;
     try {
-      secrets = await this.nodePublishSecrets(pod, volume);
+      command = await this.publishCommand(pod, volume);
+      await prepareVolumeDir(this.options.kubeletRoot, this.driverName, this.feed.nodeName, pod.uid, volume.name);
     } catch (error) {
-      this.mountFailed(state, volume, 'kubelet', `kubernetes.io/csi: failed to get the node publish secret: ${messageOf(error)}`, false);
+      this.mountFailed(state, volume, 'kubelet', messageOf(error), false);
       return;
     }
     if (state.terminating) return;
     try {
-      await volume.kubelet.startPod({ ...pod, volumes: [inlineVolume(volume, secrets)] });
-      volume.phase = 'mounted';
-      volume.failures = 0;
-      volume.lastErrorCode = undefined;
-      volume.lastError = undefined;
-      this.journalEntries.push({ op: 'publish', podUid: pod.uid, volume: volume.name, ok: true });
+      await this.options.volumes.publish(command);
     } catch (error) {
       const code = grpcCodeOf(error);
       this.journalEntries.push({ op: 'publish', podUid: pod.uid, volume: volume.name, ok: false, code });
-      const description = `rpc error: code = ${goCodeName(code)} desc = ${detailsOf(error)}`;
-      this.mountFailed(state, volume, code, description, NON_FINAL_CODES.has(code));
+      const uncertain = NON_FINAL_CODES.has(code);
+      // After a final failure kubelet removes what it prepared (the driver mounted nothing).
+      if (!uncertain && volume.phase !== 'uncertain') await removeVolumeDir(this.options.kubeletRoot, pod.uid, volume.name).catch(() => undefined);
+      this.mountFailed(state, volume, code, `rpc error: code = ${goCodeName(code)} desc = ${detailsOf(error)}`, uncertain);
+      return;
+    }
+    volume.phase = 'mounted';
+    volume.failures = 0;
+    volume.lastErrorCode = undefined;
+    volume.lastError = undefined;
+    this.journalEntries.push({ op: 'publish', podUid: pod.uid, volume: volume.name, ok: true });
+    if (!state.started && [...state.volumes.values()].every((each) => each.phase === 'mounted')) {
+      state.started = true;
+      this.syncSoon(state, this.options.firstResyncMs?.() ?? FIRST_RESYNC_MIN_MS + Math.random() * FIRST_RESYNC_SPREAD_MS);
+    }
+  }
+
+  /** NodePublishVolume's arguments as kubelet's CSI plugin assembles them; a KubeletFailure when it cannot. */
+  private async publishCommand(pod: PodIdentity, volume: VolumeState) {
+    const driver = await this.csiDriver();
+    const secrets = await this.nodePublishSecrets(pod, volume);
+    let tokens: string | undefined;
+    try {
+      tokens = await this.tokens.tokensFor(pod, driver.tokenRequests ?? []);
+    } catch (error) {
+      throw new KubeletFailure(`kubernetes.io/csi: mounter.SetUpAt failed to get service accoount token attributes: ${messageOf(error)}`);
+    }
+    return publishCommand(this.options.kubeletRoot, pod, inlineVolume(volume, secrets), {
+      podInfoOnMount: driver.podInfoOnMount === true,
+      ...(tokens !== undefined ? { serviceAccountTokens: tokens } : {}),
+    });
+  }
+
+  /** The CSIDriver, which must allow inline (Ephemeral) volumes. */
+  private async csiDriver(): Promise<CsiDriverShape> {
+    const prefix = 'kubernetes.io/csi: mounter.SetupAt failed to check volume lifecycle mode:';
+    let driver: CsiDriverShape | undefined;
+    try {
+      driver = await this.feed.csiDriver(this.driverName);
+    } catch (error) {
+      throw new KubeletFailure(`${prefix} ${messageOf(error)}`);
+    }
+    if (driver === undefined) throw new KubeletFailure(`${prefix} volume mode "Ephemeral" not supported by driver ${this.driverName} (no CSIDriver object)`);
+    const modes = driver.volumeLifecycleModes ?? ['Persistent'];
+    if (!modes.includes('Ephemeral')) throw new KubeletFailure(`${prefix} volume mode "Ephemeral" not supported by driver ${this.driverName} (only supports [${modes.join(' ')}])`);
+    return driver;
+  }
+
+  private async nodePublishSecrets(pod: PodIdentity, volume: VolumeState): Promise<StringMap> {
+    const name = volume.source.nodePublishSecretRef?.name;
+    if (!name) return {};
+    try {
+      return await this.feed.secretData(pod.namespace, name);
+    } catch (error) {
+      throw new KubeletFailure(`fetching NodePublishSecretRef ${pod.namespace}/${name} failed: ${messageOf(error)}`);
     }
   }
 
@@ -381,69 +345,86 @@ export class PodWatchingKubelet {
     volume.lastError = description;
     const delay = Math.min(this.maxDelay(), this.initialDelay() * 2 ** Math.min(volume.failures, 20));
     volume.failures += 1;
-    const message = `MountVolume.SetUp failed for volume "${volume.name}" : ${description}`;
-    if (message !== volume.lastEventMessage) {
-      volume.lastEventMessage = message;
-      void this.recordEvent(state.pod, 'FailedMount', message);
-    }
+    this.warnOnce(state.pod, volume, `MountVolume.SetUp failed for volume "${volume.name}" : ${description}`);
     if (!state.terminating && !this.stopped) this.mountSoon(state, volume, delay);
   }
 
-  private async nodePublishSecrets(pod: FakePod, volume: VolumeState): Promise<StringMap> {
-    const name = volume.source.nodePublishSecretRef?.name;
-    if (!name) return {};
-    const secret = await this.core.readNamespacedSecret({ namespace: pod.namespace, name });
-    const data: Record<string, string> = {};
-    for (const [key, value] of Object.entries(secret.data ?? {})) data[key] = Buffer.from(value, 'base64').toString('utf8');
-    return data;
+  /** Records a FailedMount event unless the volume's last one said the same. */
+  private warnOnce(pod: PodIdentity, volume: VolumeState, message: string): void {
+    if (message === volume.lastEventMessage) return;
+    volume.lastEventMessage = message;
+    void this.feed.recordWarning(pod, 'FailedMount', message);
   }
 
-  private async republishMounted(): Promise<void> {
-    for (const state of this.pods.values()) {
-      if (state.terminating) continue;
-      for (const volume of state.volumes.values()) {
-        if (volume.phase !== 'mounted' || volume.inflight !== undefined) continue;
-        volume.inflight = (async () => {
-          try {
-            const secrets = await this.nodePublishSecrets(state.pod, volume);
-            await volume.kubelet.startPod({ ...state.pod, volumes: [inlineVolume(volume, secrets)] });
-            this.journalEntries.push({ op: 'republish', podUid: state.pod.uid, volume: volume.name, ok: true });
-          } catch (error) {
-            this.journalEntries.push({ op: 'republish', podUid: state.pod.uid, volume: volume.name, ok: false, code: grpcCodeOf(error) });
-          }
-        })().finally(() => {
-          volume.inflight = undefined;
-        });
-      }
+  // --- pod syncs ------------------------------------------------------------------------------
+
+  private syncSoon(state: PodState, delayMs: number): void {
+    clearTimeout(state.syncTimer);
+    state.syncTimer = setTimeout(() => void this.sync(state), delayMs);
+    state.syncTimer.unref();
+  }
+
+  /** One pod sync: with requiresRepublish, every mounted volume is published again; then the next is scheduled. */
+  private async sync(state: PodState): Promise<void> {
+    state.syncTimer = undefined;
+    if (state.terminating || this.stopped) return;
+    const driver = await this.feed.csiDriver(this.driverName).catch(() => undefined);
+    if (driver?.requiresRepublish === true) {
+      await Promise.all([...state.volumes.values()].map((volume) => this.republish(state, volume)));
     }
+    if (state.terminating || this.stopped || state.syncTimer !== undefined) return;
+    const frequency = this.options.syncFrequencyMs ?? KUBELET_SYNC_FREQUENCY_MS;
+    this.syncSoon(state, frequency * (1 + Math.random() * RESYNC_JITTER));
+  }
+
+  private async republish(state: PodState, volume: VolumeState): Promise<void> {
+    if (volume.phase !== 'mounted' || volume.inflight !== undefined) return;
+    const run = async (): Promise<void> => {
+      const { pod } = state;
+      try {
+        await this.options.volumes.publish(await this.publishCommand(pod, volume));
+        this.journalEntries.push({ op: 'republish', podUid: pod.uid, volume: volume.name, ok: true });
+      } catch (error) {
+        const code = error instanceof KubeletFailure ? 'kubelet' : grpcCodeOf(error);
+        this.journalEntries.push({ op: 'republish', podUid: pod.uid, volume: volume.name, ok: false, code });
+        const description = code === 'kubelet' ? messageOf(error) : `rpc error: code = ${goCodeName(code)} desc = ${detailsOf(error)}`;
+        this.warnOnce(pod, volume, `MountVolume.SetUp failed for volume "${volume.name}" : ${description}`);
+      }
+    };
+    volume.inflight = run().finally(() => {
+      volume.inflight = undefined;
+    });
+    await volume.inflight;
   }
 
   // --- unmount --------------------------------------------------------------------------------
 
   /**
-   * Once per pod: stops retries, waits for calls in flight, unpublishes what may be mounted, removes
-   * the volume directories (non-recursively, as kubelet does: a leftover mount makes it fail) and, for
-   * a pod still in the API (`finalize`), confirms the deletion with grace period 0.
+   * Once per pod: stops retries and syncs, waits for calls in flight, unpublishes what may be mounted,
+   * removes the volume directories (never recursively: a leftover mount makes it fail) and, for a pod
+   * still in the cluster (`object`), confirms the deletion.
    */
-  private tearDown(uid: string, finalize: boolean, object?: V1Pod): Promise<void> {
+  private tearDown(uid: string, object: PodResource | undefined): Promise<void> {
     const state = this.pods.get(uid);
     if (state === undefined) {
       // A terminating pod without volumes of this driver, or one already torn down: only confirm.
-      return finalize && object !== undefined ? this.finalize(object) : Promise.resolve();
+      return object !== undefined ? this.finalize(podIdentity(object)) : Promise.resolve();
     }
     if (state.teardown !== undefined) return state.teardown;
     state.terminating = true;
+    clearTimeout(state.syncTimer);
     state.teardown = (async () => {
       for (const volume of state.volumes.values()) this.cancelRetry(volume);
       await Promise.all([...state.volumes.values()].map((volume) => volume.inflight));
       for (const volume of state.volumes.values()) await this.unmountWithRetry(state, volume);
-      await removeEmptyDirs([join(this.options.kubeletRoot, 'pods', uid, 'volumes', 'kubernetes.io~csi'), join(this.options.kubeletRoot, 'pods', uid, 'volumes'), join(this.options.kubeletRoot, 'pods', uid)]);
-      if (finalize && object !== undefined) this.finalized.add(uid);
+      await removePodDirs(this.options.kubeletRoot, uid);
+      this.tokens.forget(uid);
+      if (object !== undefined) this.finalized.add(uid);
       this.pods.delete(uid);
-      if (finalize && object !== undefined) await this.finalize(object, true);
+      if (object !== undefined) await this.finalize(state.pod, true);
     })();
     state.teardown.catch(() => {
-      // Allow a later DELETED/relist to try again.
+      // Allow a later DELETED event to try again.
       state.teardown = undefined;
     });
     return state.teardown;
@@ -454,20 +435,17 @@ export class PodWatchingKubelet {
     for (let failures = 0; ; failures++) {
       try {
         if (volume.phase === 'mounted' || volume.phase === 'uncertain') {
-          await volume.kubelet.deletePod(pod.uid);
+          await this.options.volumes.unpublish({ volumeId: volumeId(pod.uid, volume.name), targetPath: this.targetPath(pod.uid, volume.name) });
           this.journalEntries.push({ op: 'unpublish', podUid: pod.uid, volume: volume.name, ok: true });
-        } else {
-          // Never mounted: nothing to tell the driver, only the directory to remove.
-          const dir = join(this.options.kubeletRoot, 'pods', pod.uid, 'volumes', 'kubernetes.io~csi', volume.name);
-          await rm(join(dir, 'vol_data.json'), { force: true });
-          await removeEmptyDirs([join(dir, 'mount'), dir]);
         }
+        // Never mounted: nothing to tell the driver, only the directory to remove.
+        await removeVolumeDir(this.options.kubeletRoot, pod.uid, volume.name);
         volume.phase = 'pending';
         return;
       } catch (error) {
         this.journalEntries.push({ op: 'unpublish', podUid: pod.uid, volume: volume.name, ok: false, code: grpcCodeOf(error) });
         const message = `UnmountVolume.TearDown failed for volume "${volume.name}" : ${detailsOf(error)}`;
-        this.options.logger?.warn(`fake kubelet: ${message}`, { pod: `${pod.namespace}/${pod.name}` });
+        this.options.logger?.warn(`kubelet: ${message}`, { pod: `${pod.namespace}/${pod.name}` });
         if (this.stopped) throw error;
         await sleep(Math.min(this.maxDelay(), this.initialDelay() * 2 ** Math.min(failures, 20)));
       }
@@ -475,49 +453,20 @@ export class PodWatchingKubelet {
   }
 
   /** What kubelet's status manager does once a terminating pod's volumes are gone. */
-  private async finalize(object: V1Pod, claimed = false): Promise<void> {
-    const namespace = object.metadata?.namespace ?? '';
-    const name = object.metadata?.name ?? '';
-    const uid = object.metadata?.uid ?? '';
-    if (this.stopped || (!claimed && this.finalized.has(uid))) return;
-    this.finalized.add(uid);
+  private async finalize(pod: PodIdentity, claimed = false): Promise<void> {
+    if (this.stopped || (!claimed && this.finalized.has(pod.uid))) return;
+    this.finalized.add(pod.uid);
     try {
-      await this.core.deleteNamespacedPod({ namespace, name, gracePeriodSeconds: 0, body: { gracePeriodSeconds: 0, preconditions: { uid } } });
-      this.journalEntries.push({ op: 'finalize', podUid: uid, ok: true });
+      const deleted = await this.feed.confirmDeletion(pod);
+      this.journalEntries.push({ op: 'finalize', podUid: pod.uid, ok: true, ...(deleted ? {} : { code: 'gone' }) });
     } catch (error) {
-      // 404: gone already; 409: the name now belongs to another pod.
-      const code = codeOf(error);
-      this.journalEntries.push({ op: 'finalize', podUid: uid, ok: code === 404 || code === 409, code: String(code ?? 'error') });
-      if (code !== 404 && code !== 409) {
-        this.finalized.delete(uid);
-        throw error;
-      }
+      this.journalEntries.push({ op: 'finalize', podUid: pod.uid, ok: false, code: messageOf(error) });
+      this.finalized.delete(pod.uid);
+      throw error;
     }
   }
 
   // --- helpers --------------------------------------------------------------------------------
-
-  private async recordEvent(pod: FakePod, reason: string, message: string): Promise<void> {
-    const now = new Date();
-    const body = {
-      metadata: { name: `${pod.name}.${randomBytes(8).toString('hex')}`, namespace: pod.namespace },
-      involvedObject: { apiVersion: 'v1', kind: 'Pod', name: pod.name, namespace: pod.namespace, uid: pod.uid },
-      reason,
-      message,
-      type: 'Warning',
-      source: { component: 'kubelet', host: this.options.nodeName },
-      reportingComponent: 'kubelet',
-      reportingInstance: this.options.nodeName,
-      firstTimestamp: now,
-      lastTimestamp: now,
-      count: 1,
-    } as CoreV1Event;
-    try {
-      await this.core.createNamespacedEvent({ namespace: pod.namespace, body });
-    } catch (error) {
-      this.options.logger?.warn('fake kubelet: could not record an event', { reason, error: messageOf(error) });
-    }
-  }
 
   private cancelRetry(volume: VolumeState): void {
     if (volume.retryTimer !== undefined) clearTimeout(volume.retryTimer);
@@ -533,14 +482,19 @@ export class PodWatchingKubelet {
   }
 }
 
-function fakePod(object: V1Pod): FakePod {
+function podIdentity(object: PodResource): PodIdentity {
   return {
-    namespace: object.metadata?.namespace ?? '',
-    name: object.metadata?.name ?? '',
-    uid: object.metadata?.uid ?? '',
-    serviceAccountName: object.spec?.serviceAccountName ?? '',
-    volumes: [],
+    namespace: object.metadata.namespace ?? '',
+    name: object.metadata.name,
+    uid: object.metadata.uid ?? '',
+    // The API server fills in `default`; a pod from a manifest may leave it out.
+    serviceAccountName: object.spec?.serviceAccountName || 'default',
   };
+}
+
+/** What kubelet compares to tell a pod update (a sync) from a status-only change. */
+function specKey(object: PodResource): string {
+  return JSON.stringify([object.spec ?? {}, object.metadata.labels ?? {}, object.metadata.annotations ?? {}]);
 }
 
 /** kubelet passes `csi.readOnly` as is (absent = false); the driver itself insists on true. */
@@ -553,24 +507,6 @@ function inlineVolume(volume: VolumeState, secrets: StringMap): InlineVolume {
   };
 }
 
-/** Removes each directory if it exists and is empty (never recursively: a mount left inside makes it fail). */
-async function removeEmptyDirs(dirs: readonly string[]): Promise<void> {
-  for (const dir of dirs) {
-    try {
-      await rmdir(dir);
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') continue;
-      if (code === 'ENOTEMPTY' || code === 'EEXIST') {
-        // Other volumes (of other drivers) may still be there; the pod directory then stays.
-        if (dir.endsWith('/mount')) throw new Error(`"${dir}" is not empty: the driver left files behind`);
-        continue;
-      }
-      throw error;
-    }
-  }
-}
-
 /** The gRPC status name of a failed CSI call (CsiCallError.code), or of an in-process DomainError. */
 function grpcCodeOf(error: unknown): string {
   const code = (error as { code?: unknown } | null)?.code;
@@ -578,7 +514,6 @@ function grpcCodeOf(error: unknown): string {
     if (/^[A-Z_]+$/.test(code)) return code;
     if (code === 'OperationPending') return 'ABORTED';
     if (code === 'ProviderUnavailable') return 'UNAVAILABLE';
-    return 'UNKNOWN';
   }
   return 'UNKNOWN';
 }
@@ -608,17 +543,6 @@ function messageOf(error: unknown): string {
     }
   }
   return error instanceof Error ? error.message : String(error);
-}
-
-/** HTTP status of an API failure (ApiException.code, a watch's statusCode, or an ERROR event's code). */
-function codeOf(error: unknown): number | undefined {
-  const { code, statusCode } = (error ?? {}) as { code?: unknown; statusCode?: unknown };
-  if (typeof code === 'number') return code;
-  return typeof statusCode === 'number' ? statusCode : undefined;
-}
-
-function toJson<T>(value: unknown): T {
-  return JSON.parse(JSON.stringify(value)) as T;
 }
 
 function sleep(ms: number): Promise<void> {

@@ -179,7 +179,7 @@ export class DriverLane {
   /** kubelet's publish command for a pod's volume, its volume directory created (as kubelet leaves it before the call). */
   async publishCommand(podName: string): Promise<PublishCommand> {
     const pod = this.pods.get(podName)!;
-    const command = this.kubelet!.publishCommand(pod, pod.volumes[0]!);
+    const command = await this.kubelet!.publishCommand(pod, pod.volumes[0]!);
     await mkdir(dirname(command.targetPath), { recursive: true });
     return command;
   }
