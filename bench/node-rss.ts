@@ -107,7 +107,7 @@ try {
   console.log(`driver started (NODE_OPTIONS=${nodeOptions || 'unset'}): peak RSS ${peakRssMiB(pid).toFixed(0)} MiB`);
 
   client = new CsiNodeClient(socket);
-  kubelet = new FakeKubelet(client, kubeletRoot);
+  kubelet = new FakeKubelet(client, kubeletRoot, { nodeName: 'node-1' });
   let next = 0;
   const started = Date.now();
   await Promise.all(

@@ -145,7 +145,7 @@ describe('e2e: driver --cluster kubernetes on a real API server', function () {
       expect(existsSync(csiSocket), `no CSI socket yet${logs()}`).to.equal(true);
     }, 20_000, 25);
     client = new CsiNodeClient(csiSocket);
-    kubelet = new FakeKubelet(client, sandbox.kubeletRoot);
+    kubelet = new FakeKubelet(client, sandbox.kubeletRoot, { nodeName: NODE });
   });
 
   after(async () => {

@@ -170,7 +170,7 @@ describe('e2e: driver --cluster memory', function () {
       expect(existsSync(paths.csiSocket), `no CSI socket yet${logs()}`).to.equal(true);
     }, 20_000, 25);
     client = new CsiNodeClient(paths.csiSocket);
-    kubelet = new FakeKubelet(client, paths.kubeletRoot);
+    kubelet = new FakeKubelet(client, paths.kubeletRoot, { nodeName: NODE });
   });
 
   after(async () => {

@@ -9,6 +9,7 @@ import { PodWatchingKubelet } from '../../src/adapters/fake-kubelet/pod-watching
 import type { CsiDriverShape } from '../../src/adapters/kube-objects/pod-feed.js';
 import { ApiServerPodFeed } from '../../src/adapters/kubernetes/api-server-pod-feed.js';
 import { KubernetesClient } from '../../src/adapters/kubernetes/kubernetes-client.js';
+import { startFakeProvider, type FakeProviderControls } from '../../src/adapters/fake-provider/fake-provider-server.js';
 import type { FakeFailure } from '../../src/adapters/fake-provider/fake-provider-state.js';
 import type { EventResource, PodStatusResource, SecretProviderClassResource, SecretResource } from '../../src/adapters/kube-objects/object-shapes.js';
 import { isNotFound } from '../../src/adapters/kubernetes/api-errors.js';
@@ -16,7 +17,10 @@ import { mergePatch } from '../../src/adapters/kubernetes/custom-resources.js';
 import type { Logger } from '../../src/ports/logger.js';
 import { eventually } from '../contract/eventually.js';
 import { startControlPlane, type ControlPlaneBinaries, type ControlPlane } from '../support/control-plane.js';
+import { CsiRecorder, type RecordedCall } from '../support/csi-recorder.js';
+import { startHollowKubelet, type HollowKubelet } from '../support/hollow-kubelet.js';
 import { Admin, CSI, json } from '../support/kube-admin.js';
+import { PluginRegistrar } from '../support/plugin-registrar.js';
 import { TmpfsSandbox } from '../support/tmpfs-sandbox.js';
 import { CliProcess, mountsUnder, type Exit } from './processes.js';
 import { readStateThroughControl, rotateThroughControl, setFailureThroughControl, type FakeProviderSnapshot } from './fake-provider-control.js';
@@ -60,14 +64,22 @@ export interface PodOptions {
 export interface KubeDriverEnvOptions {
   /** Changes to deploy/csidriver.yaml's spec (merge patch) before anything starts. */
   readonly csiDriver?: Partial<CsiDriverShape>;
+  /**
+   * The kubelet binary (kubemark) to run a real kubelet with instead of the in-process double. The
+   * kubelet's root is then kubemark's, the driver's socket is where a DaemonSet puts it
+   * (`<root>/plugins/<driver>/csi.sock`), a registrar announces it (through a CsiRecorder), and the
+   * fake provider runs in this process, so the test can read the requests it got.
+   */
+  readonly kubemark?: string;
 }
 
 /**
  * One driver process on a real control plane, as production runs it: `driver --cluster kubernetes`
  * authenticated with its own ServiceAccount token (only deploy/rbac), deploy/csidriver.yaml, a fake
- * provider process, and a PodWatchingKubelet for node-1 (fed by the API server) calling the driver
- * over its CSI socket as kubelet does. Fields are set as `start` gets along, so `dispose` (in an after
- * hook) cleans up whatever was started, even after a failure.
+ * provider, and a kubelet for node-1 calling the driver over its CSI socket: by default the
+ * PodWatchingKubelet double (fed by the API server), with `kubemark` a real kubelet. Fields are set as
+ * `start` gets along, so `dispose` (in an after hook) cleans up whatever was started, even after a
+ * failure.
  */
 export class KubeDriverEnv {
   plane: ControlPlane | undefined;
@@ -77,6 +89,12 @@ export class KubeDriverEnv {
   client: CsiNodeClient | undefined;
   kubelet: PodWatchingKubelet | undefined;
   kubeletFeed: ApiServerPodFeed | undefined;
+  /** The real kubelet, its registrar and what it sent (with `kubemark`). */
+  hollow: HollowKubelet | undefined;
+  registrar: PluginRegistrar | undefined;
+  recorder: CsiRecorder | undefined;
+  /** The fake provider when it runs in this process (with `kubemark`). */
+  inProcessProvider: FakeProviderControls | undefined;
   controlUrl = '';
   csiSocket = '';
   /** What the fake kubelet logged (warnings about its watch and calls). */
@@ -107,6 +125,16 @@ export class KubeDriverEnv {
     return this.plane!.adminKubeConfig().makeApiClient(AppsV1Api);
   }
 
+  /** The kubelet's root directory (the driver's --kubelet-root). */
+  get kubeletRoot(): string {
+    return this.hollow?.root ?? this.sandbox!.kubeletRoot;
+  }
+
+  /** Where kubelet publishes a pod's volume of this driver. */
+  targetPath(uid: string, volume = VOLUME): string {
+    return join(this.kubeletRoot, 'pods', uid, 'volumes', 'kubernetes.io~csi', volume, 'mount');
+  }
+
   async start(binaries: ControlPlaneBinaries): Promise<void> {
     this.plane = await startControlPlane(binaries);
     this.adminApi = new Admin(this.plane);
@@ -125,10 +153,18 @@ export class KubeDriverEnv {
     await writeFile(kubeconfig, this.plane.kubeConfigWithToken(token.status!.token).exportConfig(), { mode: 0o600 });
     const providers = join(this.sandbox.root, 'providers');
     await mkdir(providers);
-    this.csiSocket = join(this.sandbox.root, 'csi.sock');
-
-    this.provider = CliProcess.start(['fake-provider', '--endpoint', `unix://${join(providers, 'fake.sock')}`, '--control-port', '0']);
-    this.controlUrl = (await this.provider.waitForStderr(/control endpoint (http:\/\/127\.0\.0\.1:\d+)/, 20_000))[1]!;
+    if (this.options.kubemark !== undefined) {
+      // The real kubelet authenticates as the admin: the control plane has no node authorizer.
+      this.hollow = await startHollowKubelet({ binary: this.options.kubemark, kubeconfigPath: this.plane.kubeconfigPath, nodeName: NODE });
+      await mkdir(join(this.hollow.root, 'plugins', DRIVER_NAME), { recursive: true });
+      this.csiSocket = join(this.hollow.root, 'plugins', DRIVER_NAME, 'csi.sock');
+      this.inProcessProvider = await startFakeProvider({ socketPath: join(providers, 'fake.sock'), controlPort: 0 });
+      this.controlUrl = this.inProcessProvider.controlUrl!;
+    } else {
+      this.csiSocket = join(this.sandbox.root, 'csi.sock');
+      this.provider = CliProcess.start(['fake-provider', '--endpoint', `unix://${join(providers, 'fake.sock')}`, '--control-port', '0']);
+      this.controlUrl = (await this.provider.waitForStderr(/control endpoint (http:\/\/127\.0\.0\.1:\d+)/, 20_000))[1]!;
+    }
     this.driverCommand = [
       'driver',
       '--cluster', 'kubernetes',
@@ -137,7 +173,7 @@ export class KubeDriverEnv {
       '--nodeid', NODE,
       '--provider-volume', providers,
       '--additional-provider-volume-paths=',
-      '--kubelet-root', this.sandbox.kubeletRoot,
+      '--kubelet-root', this.kubeletRoot,
       '--enable-secret-rotation',
       '--rotation-poll-interval', '1s',
       // Loopback and any free port: other test runs on this machine must not collide.
@@ -148,6 +184,13 @@ export class KubeDriverEnv {
     ];
     await this.startDriver();
     this.client = new CsiNodeClient(this.csiSocket);
+    if (this.hollow !== undefined) {
+      this.recorder = await CsiRecorder.start(join(this.hollow.root, 'plugins', DRIVER_NAME, 'kubelet.sock'), this.csiSocket);
+      this.registrar = await PluginRegistrar.start(this.hollow.root, DRIVER_NAME, this.recorder.socketPath);
+      const outcome = await this.registrar.registered(60_000).catch(this.withLogs);
+      expect(outcome, `kubelet's registration of the driver${this.logs()}`).to.deep.equal({ registered: true, error: '' });
+      return;
+    }
     const logger = lineLogger(this.kubeletLog);
     this.kubeletFeed = new ApiServerPodFeed({ client: new KubernetesClient(this.plane.adminKubeConfig()), nodeName: NODE, logger, retryDelayMs: 200, maxRetryDelayMs: 2_000 });
     this.kubelet = new PodWatchingKubelet({
@@ -193,10 +236,15 @@ export class KubeDriverEnv {
   async dispose(): Promise<void> {
     const steps: (() => Promise<void> | void)[] = [
       () => withDeadline(this.kubelet?.unpublishAll(), 20_000),
+      () => this.registrar?.stop(),
+      () => this.recorder?.stop(),
       () => this.client?.close(),
       () => this.driver?.dispose(),
       ...this.stoppedDrivers.map((driver) => () => driver.dispose()),
+      // After the driver: kubemark stops, then what is mounted under its root goes with it.
+      () => this.hollow?.stop(),
       () => this.provider?.dispose(),
+      () => this.inProcessProvider?.stop(),
       () => this.sandbox?.dispose(),
       () => this.plane?.stop(),
     ];
@@ -211,7 +259,8 @@ export class KubeDriverEnv {
 
   logs(): string {
     const stopped = this.stoppedDrivers.filter((driver) => driver !== this.driver).map((driver, index) => `\nstderr of stopped driver #${index + 1}:\n${driver.stderr}`);
-    return `${stopped.join('')}\ndriver stderr:\n${this.driver?.stderr ?? ''}\nprovider stderr:\n${this.provider?.stderr ?? ''}\nfake kubelet:\n${this.kubeletLog.join('\n')}`;
+    const kubelet = this.hollow ? `kubemark (last lines):\n${this.hollow.log().split('\n').slice(-60).join('\n')}` : `fake kubelet:\n${this.kubeletLog.join('\n')}`;
+    return `${stopped.join('')}\ndriver stderr:\n${this.driver?.stderr ?? ''}\nprovider stderr:\n${this.provider?.stderr ?? ''}\n${kubelet}`;
   }
 
   /** Rethrows with the processes' logs appended (for `.catch` on waits). */
@@ -265,8 +314,15 @@ export class KubeDriverEnv {
     });
   }
 
-  /** Waits until the fake kubelet has published the pod's volume; fails early on a final error it keeps getting. */
+  /** Waits until the kubelet has published the pod's volume (the real one: a NodePublishVolume answered OK). */
   async waitMounted(uid: string, timeoutMs = 30_000): Promise<string> {
+    if (this.recorder !== undefined) {
+      const target = this.targetPath(uid);
+      return eventually(() => {
+        expect(this.publishes(uid).some((call) => call.code === 'OK'), `an answered NodePublishVolume for ${target}`).to.equal(true);
+        return target;
+      }, timeoutMs, 50).catch(this.withLogs);
+    }
     return eventually(() => {
       const volume = this.kubelet!.volume(uid, VOLUME);
       expect(volume?.phase, `volume of pod ${uid}: ${JSON.stringify(volume)}`).to.equal('mounted');
@@ -307,9 +363,15 @@ export class KubeDriverEnv {
     }
   }
 
-  /** Mount points under the kubelet root of the sandbox. */
+  /** The NodePublishVolume calls the real kubelet made for the pod's volume, in order. */
+  publishes(uid: string, volume = VOLUME): RecordedCall[] {
+    const target = this.targetPath(uid, volume);
+    return this.recorder!.calls('NodePublishVolume').filter((call) => call.request['targetPath'] === target);
+  }
+
+  /** Mount points under the kubelet root. */
   mounts(): string[] {
-    return mountsUnder(this.sandbox!.kubeletRoot);
+    return mountsUnder(this.kubeletRoot);
   }
 
   /** The file names and contents at a target (empty when the directory does not exist, or stops existing while read). */
@@ -328,7 +390,8 @@ export class KubeDriverEnv {
 function podSpec(options: PodOptions): V1Pod['spec'] & object {
   return {
     serviceAccountName: options.serviceAccountName ?? 'app',
-    containers: [{ name: 'app', image: 'registry.k8s.io/pause:3.10' }],
+    // kubelet sets up only the volumes a container mounts.
+    containers: [{ name: 'app', image: 'registry.k8s.io/pause:3.10', volumeMounts: [{ name: VOLUME, mountPath: '/mnt/secrets-store', readOnly: true }] }],
     volumes: [
       {
         name: VOLUME,

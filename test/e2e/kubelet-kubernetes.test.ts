@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { volumeData, volumeId } from '../../src/adapters/fake-kubelet/kubelet-volume.js';
+import { volumeDataFile, volumeId } from '../../src/adapters/fake-kubelet/kubelet-volume.js';
 import { PodWatchingKubelet } from '../../src/adapters/fake-kubelet/pod-watching-kubelet.js';
 import { ApiServerPodFeed } from '../../src/adapters/kubernetes/api-server-pod-feed.js';
 import { KubernetesClient } from '../../src/adapters/kubernetes/kubernetes-client.js';
@@ -65,7 +65,7 @@ describe('e2e: pod-watching kubelet + driver --cluster kubernetes on a real API 
       for (const pod of pods) {
         expect(await env.files(target(pod))).to.deep.equal({ [PASSWORD]: `${PASSWORD}-v1`, [API_KEY]: `${API_KEY}-v1` });
         const written = await readFile(join(target(pod), '..', 'vol_data.json'), 'utf8');
-        expect(written).to.equal(JSON.stringify(volumeData('secrets-store.csi.k8s.io', NODE, uid(pod), VOLUME)));
+        expect(written).to.equal(volumeDataFile('secrets-store.csi.k8s.io', NODE, uid(pod), VOLUME));
         expect(JSON.parse(written)).to.include({ volumeHandle: volumeId(uid(pod), VOLUME), nodeName: NODE, specVolID: VOLUME, volumeLifecycleMode: 'Ephemeral' });
       }
       expect(env.mounts().sort()).to.deep.equal(pods.map(target).sort());

@@ -66,6 +66,7 @@ export function aPodResource(options: PodResourceOptions = {}): PodResource {
       nodeName,
       serviceAccountName: 'app',
       volumes: [{ name: 'secrets', csi: { driver: 'secrets-store.csi.k8s.io', readOnly: true, volumeAttributes: { secretProviderClass: 'app-secrets' } } }],
+      containers: [{ name: 'app', volumeMounts: [{ name: 'secrets', mountPath: '/mnt/secrets-store', readOnly: true }] }],
     },
     status: { phase },
   };

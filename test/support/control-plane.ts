@@ -57,15 +57,19 @@ export const BUILD_SCRIPT = 'test/control-plane/build-binaries.sh';
 /** Where build-binaries.sh puts the binaries for the versions pinned in test/control-plane/{k8s,etcd}/go.mod. */
 export function controlPlaneBinaries(env: NodeJS.ProcessEnv = process.env): ControlPlaneBinaries {
   const root = projectRoot(import.meta.url);
-  const cacheRoot = testPeersCacheRoot(env);
-  const k8s = pinnedVersion(join(root, 'test/control-plane/k8s/go.mod'), 'k8s.io/kubernetes');
   const etcd = pinnedVersion(join(root, 'test/control-plane/etcd/go.mod'), 'go.etcd.io/etcd/server/v3');
   const binaries = {
-    etcd: join(cacheRoot, `etcd-${etcd}`, 'etcd'),
-    kubeApiserver: join(cacheRoot, `k8s-${k8s}`, 'kube-apiserver'),
-    kubeControllerManager: join(cacheRoot, `k8s-${k8s}`, 'kube-controller-manager'),
+    etcd: join(testPeersCacheRoot(env), `etcd-${etcd}`, 'etcd'),
+    kubeApiserver: kubernetesBinary('kube-apiserver', env),
+    kubeControllerManager: kubernetesBinary('kube-controller-manager', env),
   };
   return { ...binaries, missing: Object.values(binaries).filter((path) => !existsSync(path)) };
+}
+
+/** A binary build-binaries.sh builds from the k8s.io/kubernetes version pinned in test/control-plane/k8s/go.mod. */
+export function kubernetesBinary(name: string, env: NodeJS.ProcessEnv = process.env): string {
+  const k8s = pinnedVersion(join(projectRoot(import.meta.url), 'test/control-plane/k8s/go.mod'), 'k8s.io/kubernetes');
+  return join(testPeersCacheRoot(env), `k8s-${k8s}`, name);
 }
 
 /**

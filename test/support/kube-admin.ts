@@ -34,7 +34,7 @@ export class Admin {
     }
   }
 
-  /** Creates the pod (a container added: the API requires one), then sets its status phase. */
+  /** Creates the pod (its containers given an image, or one added: the API requires one), then sets its status phase. */
   async putPod(object: PodResource): Promise<PodResource> {
     const namespace = object.metadata.namespace ?? 'default';
     const existing = await this.core.readNamespacedPod({ namespace, name: object.metadata.name }).catch(() => undefined);
@@ -43,7 +43,8 @@ export class Admin {
       const metadata = { ...existing.metadata, labels: object.metadata.labels, annotations: object.metadata.annotations };
       return json<PodResource>(await this.core.replaceNamespacedPod({ namespace, name: object.metadata.name, body: { ...existing, metadata } }));
     }
-    const body = { ...object, spec: { ...object.spec, containers: [{ name: 'app', image: 'registry.k8s.io/pause:3.10' }] } } as unknown as V1Pod;
+    const containers = (object.spec?.containers ?? [{ name: 'app' }]).map((container) => ({ ...container, image: 'registry.k8s.io/pause:3.10' }));
+    const body = { ...object, spec: { ...object.spec, containers } } as unknown as V1Pod;
     const created = await this.core.createNamespacedPod({ namespace, body });
     if (object.status?.phase === undefined) return json<PodResource>(created);
     const updated = await this.core.replaceNamespacedPodStatus({

@@ -26,6 +26,11 @@ export class TmpfsSandbox {
     return new TmpfsSandbox(root);
   }
 
+  /** The sandbox of an existing canonical directory someone else made (disposing it unmounts and removes it). */
+  static at(root: string): TmpfsSandbox {
+    return new TmpfsSandbox(root);
+  }
+
   get kubeletRoot(): string {
     return join(this.root, 'kubelet');
   }

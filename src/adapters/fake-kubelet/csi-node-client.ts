@@ -5,6 +5,9 @@ import type { NodePublishVolumeRequest } from '../../gen/csi/v1/NodePublishVolum
 import type { PublishCommand } from '../../domain/volume-binding.js';
 import type { NodeVolumes, UnpublishCommand } from '../../ports/node-volumes.js';
 
+/** How often kubelet asks NodeGetCapabilities before a NodePublishVolume. */
+const CAPABILITY_CALLS_BEFORE_PUBLISH = 2;
+
 /** kubelet's per-call deadline for CSI node operations. */
 const KUBELET_CALL_TIMEOUT_MS = 120_000;
 
@@ -90,15 +93,16 @@ function toCallError(error: ServiceError): CsiCallError {
 }
 
 /**
- * Calls the node plugin as kubelet's CSI volume plugin does: a new connection for every call (closed
- * after it), and NodeGetCapabilities before each NodePublishVolume (kubelet asks whether the driver
- * applies the fsGroup itself, VOLUME_MOUNT_GROUP).
+ * Calls the node plugin as kubelet v1.34's CSI volume plugin does (recorded from a real kubelet): a
+ * new connection for every call (closed after it), and NodeGetCapabilities twice before each
+ * NodePublishVolume (kubelet asks, among others, whether the driver applies the fsGroup itself,
+ * VOLUME_MOUNT_GROUP); nothing before NodeUnpublishVolume.
  */
 export class KubeletCsiClient implements NodeVolumes {
   constructor(private readonly socketPath: string) {}
 
   async publish(command: PublishCommand, options: CsiCallOptions = {}): Promise<void> {
-    await this.onNewConnection((client) => client.nodeCapabilities());
+    for (let ask = 0; ask < CAPABILITY_CALLS_BEFORE_PUBLISH; ask++) await this.onNewConnection((client) => client.nodeCapabilities());
     await this.onNewConnection((client) => client.publish(command, options));
   }
 

@@ -75,6 +75,11 @@ export function volumeData(driverName: string, nodeName: string, podUid: string,
   };
 }
 
+/** The text of vol_data.json: Go's JSON encoder writes the map on one line and ends it with a newline. */
+export function volumeDataFile(driverName: string, nodeName: string, podUid: string, volumeName: string): string {
+  return `${JSON.stringify(volumeData(driverName, nodeName, podUid, volumeName))}\n`;
+}
+
 /** NodePublishVolume's arguments for an inline volume of a pod. */
 export function publishCommand(kubeletRoot: string, pod: PodIdentity, volume: InlineVolume, extras: PublishExtras): PublishCommand {
   const podInfo: StringMap = extras.podInfoOnMount
@@ -101,7 +106,7 @@ export function publishCommand(kubeletRoot: string, pod: PodIdentity, volume: In
 export async function prepareVolumeDir(kubeletRoot: string, driverName: string, nodeName: string, podUid: string, volumeName: string): Promise<void> {
   const dir = volumeDir(kubeletRoot, podUid, volumeName);
   await mkdir(dir, { recursive: true, mode: 0o750 });
-  await writeFile(join(dir, 'vol_data.json'), JSON.stringify(volumeData(driverName, nodeName, podUid, volumeName)));
+  await writeFile(join(dir, 'vol_data.json'), volumeDataFile(driverName, nodeName, podUid, volumeName));
 }
 
 /**

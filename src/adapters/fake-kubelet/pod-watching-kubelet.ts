@@ -24,9 +24,9 @@ const KUBELET_MAX_DELAY_MS = 122_000;
 /** kubelet's default syncFrequency; each resync comes after it plus up to half of it again. */
 const KUBELET_SYNC_FREQUENCY_MS = 60_000;
 const RESYNC_JITTER = 0.5;
-/** The sync that follows a pod's start (the runtime reports its containers started): 0.3-1 s later. */
-const FIRST_RESYNC_MIN_MS = 300;
-const FIRST_RESYNC_SPREAD_MS = 700;
+/** The sync that follows a pod's start (the runtime reports its containers started): 0.5-1.5 s later. */
+const FIRST_RESYNC_MIN_MS = 500;
+const FIRST_RESYNC_SPREAD_MS = 1_000;
 
 export interface PodWatchingKubeletOptions {
   /** Where the kubelet learns its node's pods, Secrets, CSIDriver and tokens, and reports events. */
@@ -40,7 +40,7 @@ export interface PodWatchingKubeletOptions {
   readonly maxRetryDelayMs?: number;
   /** kubelet's syncFrequency (default 1 min): a running pod is synced again after it, plus up to half of it again. */
   readonly syncFrequencyMs?: number;
-  /** When the sync that follows a pod's start comes, after its volumes are mounted (default 0.3-1 s, at random). */
+  /** When the sync that follows a pod's start comes, after its volumes are mounted (default 0.5-1.5 s, at random). */
   readonly firstResyncMs?: () => number;
   readonly now?: () => number;
   readonly logger?: Logger;
@@ -100,7 +100,8 @@ class KubeletFailure extends Error {}
 
 /**
  * A kubelet for one node, as far as inline CSI volumes of one driver go, fed by a PodFeed (the API
- * server, or the in-memory cluster). For each volume of the driver in a pod bound to the node it does
+ * server, or the in-memory cluster). For each volume of the driver that a container of a pod bound to
+ * the node mounts (kubelet skips volumes no container uses) it does
  * what kubelet's CSI volume plugin does: checks the CSIDriver (no object, or `Ephemeral` not among its
  * volumeLifecycleModes: a FailedMount, retried), reads the nodePublishSecretRef Secret, adds pod info
  * when the CSIDriver has `podInfoOnMount` and minted tokens when it has `tokenRequests` (reused until
@@ -222,8 +223,13 @@ export class PodWatchingKubelet {
       terminating: false,
       teardown: undefined,
     };
+    const used = volumesInUse(object);
     for (const volume of object.spec?.volumes ?? []) {
       if (volume.csi?.driver !== this.driverName) continue;
+      if (!used.has(volume.name)) {
+        this.options.logger?.info('kubelet: skipping a volume no container mounts', { pod: `${state.pod.namespace}/${state.pod.name}`, volume: volume.name });
+        continue;
+      }
       state.volumes.set(volume.name, {
         name: volume.name,
         source: volume.csi,
@@ -490,6 +496,12 @@ function podIdentity(object: PodResource): PodIdentity {
     // The API server fills in `default`; a pod from a manifest may leave it out.
     serviceAccountName: object.spec?.serviceAccountName || 'default',
   };
+}
+
+/** The volumes some container, init or ephemeral container mounts or maps as a device: the only ones kubelet sets up. */
+function volumesInUse(object: PodResource): Set<string> {
+  const containers = [...(object.spec?.containers ?? []), ...(object.spec?.initContainers ?? []), ...(object.spec?.ephemeralContainers ?? [])];
+  return new Set(containers.flatMap((container) => [...(container.volumeMounts ?? []), ...(container.volumeDevices ?? [])].map((use) => use.name)));
 }
 
 /** What kubelet compares to tell a pod update (a sync) from a status-only change. */

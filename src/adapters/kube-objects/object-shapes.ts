@@ -94,6 +94,13 @@ export interface CsiVolumeSourceShape {
   nodePublishSecretRef?: { name: string };
 }
 
+/** A container of a pod, as far as its volumes go (kubelet mounts only volumes some container uses). */
+export interface ContainerShape {
+  name: string;
+  volumeMounts?: { name: string; mountPath?: string; readOnly?: boolean }[];
+  volumeDevices?: { name: string; devicePath?: string }[];
+}
+
 /** core/v1 Pod, the parts a CSI node plugin (and a fake kubelet) look at. */
 export interface PodResource extends KubeObject {
   kind: 'Pod';
@@ -101,6 +108,9 @@ export interface PodResource extends KubeObject {
     nodeName?: string;
     serviceAccountName?: string;
     volumes?: { name: string; csi?: CsiVolumeSourceShape }[];
+    containers?: ContainerShape[];
+    initContainers?: ContainerShape[];
+    ephemeralContainers?: ContainerShape[];
   };
   status?: { phase?: string };
 }

@@ -95,7 +95,7 @@ export async function runSimulation(requested: SimulationOptions, output: Simula
     buildInfo().version,
   );
   const csiClient = new CsiNodeClient(agent.csi.address);
-  const kubelet = new FakeKubelet(csiClient, options.kubeletRoot);
+  const kubelet = new FakeKubelet(csiClient, options.kubeletRoot, { nodeName: NODE_NAME });
   narrator.note(
     `Simulation: ${pods.length} pods, rotation poll interval ${formatDuration(options.intervalMs)}, a secret changes every ` +
       `${formatDuration(options.rotateEveryMs)}, ${options.durationMs > 0 ? `for ${formatDuration(options.durationMs)}` : 'until Ctrl-C'}.`,

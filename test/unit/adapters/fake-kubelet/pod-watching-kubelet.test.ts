@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { volumeData, volumeId } from '../../../../src/adapters/fake-kubelet/kubelet-volume.js';
+import { volumeData, volumeDataFile, volumeId } from '../../../../src/adapters/fake-kubelet/kubelet-volume.js';
 import { PodWatchingKubelet, type PodWatchingKubeletOptions } from '../../../../src/adapters/fake-kubelet/pod-watching-kubelet.js';
 import type { KubeObject, PodResource } from '../../../../src/adapters/kube-objects/object-shapes.js';
 import type { CsiDriverShape } from '../../../../src/adapters/kube-objects/pod-feed.js';
@@ -87,7 +87,7 @@ describe('PodWatchingKubelet on the in-memory cluster (what kubelet sends, when)
       },
       secrets: {},
     });
-    expect(await readFile(join(target, '..', 'vol_data.json'), 'utf8')).to.equal(JSON.stringify(volumeData(DRIVER, NODE, uidOf(pod), 'secrets')));
+    expect(await readFile(join(target, '..', 'vol_data.json'), 'utf8')).to.equal(volumeDataFile(DRIVER, NODE, uidOf(pod), 'secrets'));
     expect(Object.keys(volumeData(DRIVER, NODE, uidOf(pod), 'secrets'))).to.deep.equal(['attachmentID', 'driverName', 'nodeName', 'specVolID', 'volumeHandle', 'volumeLifecycleMode']);
     expect(kubelet.volume(uidOf(pod), 'secrets')?.phase).to.equal('mounted');
   });
@@ -156,6 +156,16 @@ describe('PodWatchingKubelet on the in-memory cluster (what kubelet sends, when)
     expect(publishesOf(pod)).to.have.length(1);
   });
 
+  it('skips a volume no container mounts, as kubelet does: no call for it', async () => {
+    await start();
+    const pod = aPodResource({ namespace: 'ns', name: 'unused-0', nodeName: NODE });
+    const unused = cluster.create({ ...pod, spec: { ...pod.spec, containers: [{ name: 'app' }] } });
+    const marker = createPod({ name: 'marker' });
+    await eventually(() => expect(publishesOf(marker)).to.have.length.at.least(1));
+    expect(publishesOf(unused)).to.deep.equal([]);
+    expect(kubelet.volume(uidOf(unused), 'secrets')).to.equal(undefined);
+  });
+
   it('a pod removed from the cluster: unpublishes with the same handle and target, then removes its directories', async () => {
     await start();
     const pod = createPod();
@@ -182,12 +192,13 @@ describe('PodWatchingKubelet on the in-memory cluster (what kubelet sends, when)
     await eventually(() => expect(kubelet.volume(uidOf(failed), 'secrets')?.phase).to.equal('failed'));
     expect(existsSync(join(root, 'pods', uidOf(failed), 'volumes', 'kubernetes.io~csi', 'secrets'))).to.equal(false);
     expect(warnings()).to.include('FailedMount: MountVolume.SetUp failed for volume "secrets" : rpc error: code = InvalidArgument desc = bad class');
+    cluster.delete('Pod', 'ns', 'final-0');
+    await eventually(() => expect(kubelet.podUids()).to.deep.equal([]));
 
     driver.failWith = new DomainError('ProviderUnavailable', 'provider down');
     const uncertain = createPod({ name: 'uncertain-0' });
     await eventually(() => expect(kubelet.volume(uidOf(uncertain), 'secrets')?.phase).to.equal('uncertain'));
     cluster.delete('Pod', 'ns', 'uncertain-0');
-    cluster.delete('Pod', 'ns', 'final-0');
     await eventually(() => expect(kubelet.podUids()).to.deep.equal([]));
     expect(driver.unpublishes.map((command) => command.volumeId)).to.deep.equal([volumeId(uidOf(uncertain), 'secrets')]);
   });
