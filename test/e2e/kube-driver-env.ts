@@ -59,6 +59,8 @@ export interface PodOptions {
   readonly serviceAccountName?: string;
   readonly nodePublishSecretRef?: string;
   readonly nodeName?: string;
+  /** `securityContext.fsGroup` of the pod. */
+  readonly fsGroup?: number;
 }
 
 export interface KubeDriverEnvOptions {
@@ -390,6 +392,7 @@ export class KubeDriverEnv {
 function podSpec(options: PodOptions): V1Pod['spec'] & object {
   return {
     serviceAccountName: options.serviceAccountName ?? 'app',
+    ...(options.fsGroup !== undefined ? { securityContext: { fsGroup: options.fsGroup } } : {}),
     // kubelet sets up only the volumes a container mounts.
     containers: [{ name: 'app', image: 'registry.k8s.io/pause:3.10', volumeMounts: [{ name: VOLUME, mountPath: '/mnt/secrets-store', readOnly: true }] }],
     volumes: [

@@ -1,7 +1,7 @@
 import { StorageV1Api } from '@kubernetes/client-node';
 import { expect } from 'chai';
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { volumeDataFile } from '../../src/adapters/fake-kubelet/kubelet-volume.js';
 import { podStatusName } from '../../src/domain/pod-status.js';
@@ -150,6 +150,16 @@ describe('e2e: a real kubelet (kubemark hollow node) with driver --cluster kuber
     await eventually(async () => expect(await env!.readPodStatus(namespace, podStatusName(POD, namespace, CLASS))).to.equal(undefined), DEADLINE_MS, 200).catch(
       env!.withLogs,
     );
+  });
+
+  it('a pod with an fsGroup: kubelet passes it as volume_mount_group (the driver advertises VOLUME_MOUNT_GROUP) and the files belong to that group', async () => {
+    const grouped = (await env!.createPod(namespace, 'grouped-0', { className: CLASS, fsGroup: 2000 })).metadata!.uid!;
+    const groupedTarget = await env!.waitMounted(grouped, DEADLINE_MS);
+    const capability = env!.publishes(grouped).find((call) => call.code === 'OK')!.request['volumeCapability'] as { mount: { volumeMountGroup: string } };
+    expect(capability.mount.volumeMountGroup).to.equal('2000');
+    expect((await stat(join(groupedTarget, OBJECT))).gid).to.equal(2000);
+    await env!.core.deleteNamespacedPod({ namespace, name: 'grouped-0' });
+    await eventually(async () => expect(await env!.podExists(namespace, 'grouped-0')).to.equal(false), DEADLINE_MS, 200).catch(env!.withLogs);
   });
 
   it('what kubelet sent over the pod\'s life (the outage left out) is what the kubelet double sends: KUBELET_V1_34_WIRE', () => {

@@ -1,3 +1,4 @@
+import { Server, ServerCredentials, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import { expect } from 'chai';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -8,6 +9,7 @@ import { startCsiServer, type CsiServer } from '../../src/adapters/csi-grpc/csi-
 import { DEPLOYED_CSI_DRIVER } from '../../src/adapters/kube-objects/pod-feed.js';
 import { InMemoryCluster } from '../../src/adapters/memory-cluster/cluster-store.js';
 import { MemoryPodFeed } from '../../src/adapters/memory-cluster/memory-pod-feed.js';
+import { loadCsiProtos } from '../../src/gen/load.js';
 import type { NodeVolumes } from '../../src/ports/node-volumes.js';
 import { eventually } from '../contract/eventually.js';
 import { aPodResource } from '../support/cluster-builders.js';
@@ -61,5 +63,45 @@ describe('the kubelet double sends what kubelet v1.34 sends (KUBELET_V1_34_WIRE)
     await eventually(() => expect(recorder!.timeline.filter((entry) => entry.kind === 'close')).to.have.length(recorder!.calls().length), WAIT_MS);
 
     expect(kubeletWireOf(recorder.timeline, target)).to.deep.equal({ ...KUBELET_V1_34_WIRE, registration: [] });
+  });
+
+  it('passes a pod\'s fsGroup as volume_mount_group to a driver that advertises VOLUME_MOUNT_GROUP, and to no other', async () => {
+    const withGroup = aPodResource({ namespace: 'ns', name: 'grouped-0', nodeName: NODE });
+    const pod = { ...withGroup, spec: { ...withGroup.spec, securityContext: { fsGroup: 2000 } } };
+    /** What the driver at `socket` got as volume_mount_group when the double published the pod. */
+    const sentGroup = async (socket: string): Promise<string | undefined> => {
+      const before = received.length;
+      const cluster = new InMemoryCluster();
+      const feed = new MemoryPodFeed({ cluster, nodeName: NODE, clock: { now: () => Date.now() }, csiDrivers: { [DRIVER]: { ...DEPLOYED_CSI_DRIVER } } });
+      kubelet = new PodWatchingKubelet({ feed, volumes: new KubeletCsiClient(socket), kubeletRoot: join(dir, 'kubelet'), firstResyncMs: () => 3_600_000 });
+      kubelet.start();
+      cluster.create(pod);
+      await eventually(() => expect(received).to.have.length(before + 1), WAIT_MS);
+      await kubelet.stop();
+      return received.at(-1);
+    };
+    const received: (string | undefined)[] = [];
+    const driver: NodeVolumes = { publish: async (command) => void received.push(command.volumeMountGroup), unpublish: async () => undefined };
+    server = await startCsiServer({ endpoint: `unix://${join(dir, 'csi.sock')}`, driverName: DRIVER, version: '1', nodeId: NODE, volumes: driver, logger: new CollectingLogger() });
+    expect(await sentGroup(server.address)).to.equal('2000');
+
+    // A node service that advertises no capability: the group is not sent.
+    const plain = new Server();
+    const nodeService = loadCsiProtos().csi.v1.Node.service as ServiceDefinition;
+    const implementation: UntypedServiceImplementation = {
+      NodeGetCapabilities: (_call: unknown, callback: (error: null, response: object) => void) => callback(null, { capabilities: [] }),
+      NodePublishVolume: (call: { request: { volumeCapability: { mount: { volumeMountGroup: string } } } }, callback: (error: null, response: object) => void) => {
+        received.push(call.request.volumeCapability.mount.volumeMountGroup || undefined);
+        callback(null, {});
+      },
+    };
+    plain.addService(nodeService, implementation);
+    const plainSocket = join(dir, 'plain.sock');
+    await new Promise<void>((resolve, reject) => plain.bindAsync(`unix://${plainSocket}`, ServerCredentials.createInsecure(), (error) => (error ? reject(error) : resolve())));
+    try {
+      expect(await sentGroup(plainSocket)).to.equal(undefined);
+    } finally {
+      plain.forceShutdown();
+    }
   });
 });

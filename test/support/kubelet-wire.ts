@@ -9,7 +9,7 @@ import type { RecordedCall, TimelineEntry } from './csi-recorder.js';
 export interface KubeletWire {
   /** The calls before the first NodeGetCapabilities (kubelet registering the driver). */
   readonly registration: readonly string[];
-  /** NodeGetCapabilities calls per NodePublishVolume (after registration). */
+  /** NodeGetCapabilities calls per NodePublishVolume (after registration, all volumes). */
   readonly capabilitiesPerPublish: number;
   /** The calls between the last NodePublishVolume and the NodeUnpublishVolume. */
   readonly beforeUnpublish: readonly string[];
@@ -75,12 +75,13 @@ export function kubeletWireOf(timeline: readonly TimelineEntry[], targetPath: st
   const unpublishAt = afterRegistration.findIndex((call) => call.method === 'NodeUnpublishVolume' && call.request['targetPath'] === targetPath);
   const lastPublishAt = afterRegistration.lastIndexOf(publishes.at(-1)!);
   const capabilities = afterRegistration.filter((call) => call.method === 'NodeGetCapabilities').length;
+  const allPublishes = afterRegistration.filter((call) => call.method === 'NodePublishVolume').length;
   const first = publishes[0]?.request ?? {};
   const connects = timeline.filter((entry) => entry.kind === 'connect').length;
   const closes = timeline.filter((entry) => entry.kind === 'close').length;
   return {
     registration,
-    capabilitiesPerPublish: publishes.length === 0 ? 0 : capabilities / publishes.length,
+    capabilitiesPerPublish: allPublishes === 0 ? 0 : capabilities / allPublishes,
     beforeUnpublish: unpublishAt === -1 ? [] : afterRegistration.slice(lastPublishAt + 1, unpublishAt).map((call) => call.method),
     connectionPerCall: connects === allCalls.length && closes === connects,
     publish: {

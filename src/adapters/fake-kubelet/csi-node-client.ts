@@ -96,14 +96,18 @@ function toCallError(error: ServiceError): CsiCallError {
  * Calls the node plugin as kubelet v1.34's CSI volume plugin does (recorded from a real kubelet): a
  * new connection for every call (closed after it), and NodeGetCapabilities twice before each
  * NodePublishVolume (kubelet asks, among others, whether the driver applies the fsGroup itself,
- * VOLUME_MOUNT_GROUP); nothing before NodeUnpublishVolume.
+ * VOLUME_MOUNT_GROUP: only then is a pod's fsGroup passed as `volume_mount_group`); nothing before
+ * NodeUnpublishVolume.
  */
 export class KubeletCsiClient implements NodeVolumes {
   constructor(private readonly socketPath: string) {}
 
   async publish(command: PublishCommand, options: CsiCallOptions = {}): Promise<void> {
-    for (let ask = 0; ask < CAPABILITY_CALLS_BEFORE_PUBLISH; ask++) await this.onNewConnection((client) => client.nodeCapabilities());
-    await this.onNewConnection((client) => client.publish(command, options));
+    const capabilities = await this.onNewConnection((client) => client.nodeCapabilities());
+    for (let ask = 1; ask < CAPABILITY_CALLS_BEFORE_PUBLISH; ask++) await this.onNewConnection((client) => client.nodeCapabilities());
+    const { volumeMountGroup, ...withoutGroup } = command;
+    const sent = volumeMountGroup !== undefined && capabilities.includes('VOLUME_MOUNT_GROUP') ? command : withoutGroup;
+    await this.onNewConnection((client) => client.publish(sent, options));
   }
 
   unpublish(command: UnpublishCommand): Promise<void> {

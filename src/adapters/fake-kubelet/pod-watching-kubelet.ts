@@ -86,6 +86,8 @@ interface VolumeState {
 
 interface PodState {
   readonly pod: PodIdentity;
+  /** `securityContext.fsGroup`, offered as volume_mount_group (the CSI client passes it when the driver applies it). */
+  readonly fsGroup: number | undefined;
   readonly volumes: Map<string, VolumeState>;
   /** Spec, labels and annotations as last seen: a change there makes kubelet sync the pod. */
   specKey: string;
@@ -216,6 +218,7 @@ export class PodWatchingKubelet {
   private admit(object: PodResource): void {
     const state: PodState = {
       pod: podIdentity(object),
+      fsGroup: object.spec?.securityContext?.fsGroup,
       volumes: new Map(),
       specKey: specKey(object),
       started: false,
@@ -272,7 +275,7 @@ export class PodWatchingKubelet {
     volume.attempts += 1;
     let command: PublishCommand;
     try {
-      command = await this.publishCommand(pod, volume);
+      command = await this.publishCommand(state, volume);
       await prepareVolumeDir(this.options.kubeletRoot, this.driverName, this.feed.nodeName, pod.uid, volume.name);
     } catch (error) {
       this.mountFailed(state, volume, 'kubelet', messageOf(error), false);
@@ -302,7 +305,7 @@ export class PodWatchingKubelet {
   }
 
   /** NodePublishVolume's arguments as kubelet's CSI plugin assembles them; a KubeletFailure when it cannot. */
-  private async publishCommand(pod: PodIdentity, volume: VolumeState) {
+  private async publishCommand({ pod, fsGroup }: PodState, volume: VolumeState): Promise<PublishCommand> {
     const driver = await this.csiDriver();
     const secrets = await this.nodePublishSecrets(pod, volume);
     let tokens: string | undefined;
@@ -314,6 +317,7 @@ export class PodWatchingKubelet {
     return publishCommand(this.options.kubeletRoot, pod, inlineVolume(volume, secrets), {
       podInfoOnMount: driver.podInfoOnMount === true,
       ...(tokens !== undefined ? { serviceAccountTokens: tokens } : {}),
+      ...(fsGroup !== undefined ? { volumeMountGroup: String(fsGroup) } : {}),
     });
   }
 
@@ -388,7 +392,7 @@ export class PodWatchingKubelet {
     const run = async (): Promise<void> => {
       const { pod } = state;
       try {
-        await this.options.volumes.publish(await this.publishCommand(pod, volume));
+        await this.options.volumes.publish(await this.publishCommand(state, volume));
         this.journalEntries.push({ op: 'republish', podUid: pod.uid, volume: volume.name, ok: true });
       } catch (error) {
         const code = error instanceof KubeletFailure ? 'kubelet' : grpcCodeOf(error);

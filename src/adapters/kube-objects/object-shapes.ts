@@ -111,6 +111,7 @@ export interface PodResource extends KubeObject {
     containers?: ContainerShape[];
     initContainers?: ContainerShape[];
     ephemeralContainers?: ContainerShape[];
+    securityContext?: { fsGroup?: number };
   };
   status?: { phase?: string };
 }

@@ -62,6 +62,7 @@ export interface PodFeed {
  */
 export const DEPLOYED_CSI_DRIVER: Readonly<CsiDriverShape> = Object.freeze({
   podInfoOnMount: true,
-  requiresRepublish: true,
   volumeLifecycleModes: ['Ephemeral'],
+  fsGroupPolicy: 'File',
+  requiresRepublish: true,
 });
