@@ -100,7 +100,7 @@ export class ApplyPayload {
   }
 
   private async sync(
-    { request, spc, secretFailureReason }: ApplyRequest,
+    { request, spc, payload, secretFailureReason }: ApplyRequest,
     secrets: readonly DesiredSecret[],
     saved: StoredPodStatus | undefined,
   ): Promise<SecretSyncResult> {
@@ -109,6 +109,6 @@ export class ApplyPayload {
     const podInfo = await this.pods.get(pod.namespace, pod.name);
     const podOwners = podInfo?.ownerReferences ?? [];
     const owners = status ? syncedSecretOwners(podOwners, status) : podOwners;
-    return this.syncSecrets.execute({ providerName: spc.provider, pod, secrets, owners, failureReason: secretFailureReason });
+    return this.syncSecrets.execute({ providerName: spc.provider, pod, secrets, owners, objectVersions: payload.objectVersions, failureReason: secretFailureReason });
   }
 }

@@ -1,7 +1,8 @@
 import { describeError } from '../domain/errors.js';
 import type { EventReasonName } from '../domain/events.js';
+import type { ObjectVersion } from '../domain/object-versions.js';
 import type { OwnerReference } from '../domain/owner-reference.js';
-import { planSecretChange, type DesiredSecret } from '../domain/secret-sync-plan.js';
+import { planSecretChange, withRotationMarker, type DesiredSecret } from '../domain/secret-sync-plan.js';
 import type { Clock } from '../ports/clock.js';
 import type { EventRecorder, PodReference } from '../ports/event-recorder.js';
 import type { Logger } from '../ports/logger.js';
@@ -13,6 +14,8 @@ export interface SecretSyncRequest {
   readonly pod: PodReference;
   readonly secrets: readonly DesiredSecret[];
   readonly owners: readonly OwnerReference[];
+  /** The object versions of the mount the data comes from (a data change records their digest on the Secret). */
+  readonly objectVersions: readonly ObjectVersion[];
   /** The Warning event a failing Secret records (FailedToCreateSecret on mount, SecretRotationFailed on rotation). */
   readonly failureReason: EventReasonName;
 }
@@ -44,7 +47,7 @@ export class SyncSecrets {
     const failures: string[] = [];
     for (const desired of request.secrets) {
       try {
-        if (await this.apply(desired, request.owners)) dataChanged.push(desired.name);
+        if (await this.apply(desired, request)) dataChanged.push(desired.name);
       } catch (error) {
         const message = `failed to sync Secret ${desired.namespace}/${desired.name}: ${describeError(error)}`;
         failures.push(message);
@@ -57,9 +60,9 @@ export class SyncSecrets {
   }
 
   /** Returns true when the Secret's data was created or changed. */
-  private async apply(desired: DesiredSecret, owners: readonly OwnerReference[], raced = false): Promise<boolean> {
+  private async apply(desired: DesiredSecret, request: SecretSyncRequest, raced = false): Promise<boolean> {
     const current = await this.sink.get(desired.namespace, desired.name);
-    const change = planSecretChange(desired, owners, current);
+    const change = withRotationMarker(planSecretChange(desired, request.owners, current), request.objectVersions, this.clock.now());
     switch (change.kind) {
       case 'unchanged':
         return false;
@@ -70,7 +73,7 @@ export class SyncSecrets {
           // Another writer (say a second pod of the class, published at the same moment) may have
           // created it since the read: plan once more against what is there now.
           if (raced || (await this.sink.get(desired.namespace, desired.name).catch(() => undefined)) === undefined) throw error;
-          return this.apply(desired, owners, true);
+          return this.apply(desired, request, true);
         }
         return true;
       case 'patch':

@@ -1,5 +1,7 @@
 import { DomainError } from './errors.js';
+import type { ObjectVersion } from './object-versions.js';
 import { sameOwner, type OwnerReference } from './owner-reference.js';
+import { secretRotationMarker } from './restart-on-rotation.js';
 import { sameBytes, type SecretFile } from './secret-payload.js';
 import type { SecretObject, SecretProviderClass } from './secret-provider-class.js';
 import { tlsSecretValue } from './tls-secret.js';
@@ -131,6 +133,16 @@ export function planSecretChange(
   if (missingOwners.length > 0) patch.ownerReferences = [...current.ownerReferences, ...missingOwners];
   if (Object.keys(patch).length === 0) return { kind: 'unchanged' };
   return { kind: 'patch', patch, dataChanged: data !== undefined };
+}
+
+/**
+ * A patch that changes an existing Secret's data also writes the rotation marker (the digest of the
+ * mount's object versions and the time), which the restarter reads; a create or a metadata-only patch
+ * does not: pods that start after a Secret was created read its data as it is.
+ */
+export function withRotationMarker(change: SecretChange, objects: readonly ObjectVersion[], now: number): SecretChange {
+  if (change.kind !== 'patch' || !change.dataChanged) return change;
+  return { ...change, patch: { ...change.patch, annotations: { ...change.patch.annotations, ...secretRotationMarker(objects, now) } } };
 }
 
 function dataPatch(desired: SecretData, current: SecretData): Record<string, Uint8Array | null> | undefined {

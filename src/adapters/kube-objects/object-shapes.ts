@@ -94,11 +94,16 @@ export interface CsiVolumeSourceShape {
   nodePublishSecretRef?: { name: string };
 }
 
-/** A container of a pod, as far as its volumes go (kubelet mounts only volumes some container uses). */
+/**
+ * A container of a pod, as far as its volumes go (kubelet mounts only volumes some container uses) and the
+ * Secrets it reads (a restart on rotation follows those).
+ */
 export interface ContainerShape {
   name: string;
   volumeMounts?: { name: string; mountPath?: string; readOnly?: boolean }[];
   volumeDevices?: { name: string; devicePath?: string }[];
+  env?: { name?: string; valueFrom?: { secretKeyRef?: { name?: string } } }[];
+  envFrom?: { secretRef?: { name?: string } }[];
 }
 
 /** core/v1 Pod, the parts a CSI node plugin (and a fake kubelet) look at. */
@@ -114,6 +119,63 @@ export interface PodResource extends KubeObject {
     securityContext?: { fsGroup?: number };
   };
   status?: { phase?: string };
+}
+
+/** A pod template of a workload, the parts a restart reads and writes. */
+export interface PodTemplateShape {
+  metadata?: { labels?: StringRecord; annotations?: StringRecord };
+  spec?: {
+    containers?: ContainerShape[];
+    initContainers?: ContainerShape[];
+    volumes?: { name?: string; secret?: { secretName?: string }; projected?: { sources?: { secret?: { name?: string } }[] } }[];
+  };
+}
+
+export interface UpdateStrategyShape {
+  type?: string;
+  rollingUpdate?: { partition?: number };
+}
+
+/** apps/v1 Deployment. */
+export interface DeploymentResource extends KubeObject {
+  kind: 'Deployment';
+  spec?: { replicas?: number; paused?: boolean; selector?: unknown; template?: PodTemplateShape };
+  status?: { observedGeneration?: number; replicas?: number; updatedReplicas?: number; availableReplicas?: number; readyReplicas?: number };
+}
+
+/** apps/v1 StatefulSet. */
+export interface StatefulSetResource extends KubeObject {
+  kind: 'StatefulSet';
+  spec?: { replicas?: number; selector?: unknown; template?: PodTemplateShape; updateStrategy?: UpdateStrategyShape };
+  status?: {
+    observedGeneration?: number;
+    replicas?: number;
+    readyReplicas?: number;
+    updatedReplicas?: number;
+    currentRevision?: string;
+    updateRevision?: string;
+  };
+}
+
+/** apps/v1 DaemonSet. */
+export interface DaemonSetResource extends KubeObject {
+  kind: 'DaemonSet';
+  spec?: { selector?: unknown; template?: PodTemplateShape; updateStrategy?: UpdateStrategyShape };
+  status?: { observedGeneration?: number; desiredNumberScheduled?: number; updatedNumberScheduled?: number; numberAvailable?: number };
+}
+
+/** apps/v1 ReplicaSet: the link from a Deployment's pods to the Deployment. */
+export interface ReplicaSetResource extends KubeObject {
+  kind: 'ReplicaSet';
+  spec?: { replicas?: number; selector?: unknown; template?: PodTemplateShape };
+}
+
+export type WorkloadResource = DeploymentResource | StatefulSetResource | DaemonSetResource;
+
+/** coordination.k8s.io/v1 Lease; times are MicroTime (RFC 3339 with microseconds). */
+export interface LeaseResource extends KubeObject {
+  kind: 'Lease';
+  spec?: { holderIdentity?: string; leaseDurationSeconds?: number; acquireTime?: string; renewTime?: string; leaseTransitions?: number };
 }
 
 export interface ObjectReferenceShape {
@@ -146,6 +208,11 @@ export interface KindMap {
   Secret: SecretResource;
   Pod: PodResource;
   Event: EventResource;
+  Deployment: DeploymentResource;
+  StatefulSet: StatefulSetResource;
+  DaemonSet: DaemonSetResource;
+  ReplicaSet: ReplicaSetResource;
+  Lease: LeaseResource;
 }
 
 export type KnownKind = keyof KindMap;
@@ -174,7 +241,15 @@ export const KIND_INFO: Readonly<Record<KnownKind, KindInfo>> = {
   Secret: { apiVersion: 'v1', servedVersions: ['v1'], plural: 'secrets' },
   Pod: { apiVersion: 'v1', servedVersions: ['v1'], plural: 'pods' },
   Event: { apiVersion: 'v1', servedVersions: ['v1'], plural: 'events' },
+  Deployment: { apiVersion: 'apps/v1', servedVersions: ['apps/v1'], plural: 'deployments' },
+  StatefulSet: { apiVersion: 'apps/v1', servedVersions: ['apps/v1'], plural: 'statefulsets' },
+  DaemonSet: { apiVersion: 'apps/v1', servedVersions: ['apps/v1'], plural: 'daemonsets' },
+  ReplicaSet: { apiVersion: 'apps/v1', servedVersions: ['apps/v1'], plural: 'replicasets' },
+  Lease: { apiVersion: 'coordination.k8s.io/v1', servedVersions: ['coordination.k8s.io/v1'], plural: 'leases' },
 };
+
+/** Kinds whose metadata.generation counts spec changes. */
+export const GENERATION_KINDS: readonly KnownKind[] = ['SecretProviderClass', 'Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet'];
 
 export const KNOWN_KINDS = Object.keys(KIND_INFO) as KnownKind[];
 
@@ -185,7 +260,15 @@ export function isKnownKind(kind: unknown): kind is KnownKind {
 /** The component name upstream's event recorder reports. */
 export const DRIVER_COMPONENT = 'secrets-store-csi-driver';
 
+/** The component name the restarter's events report. */
+export const RESTARTER_COMPONENT = 'secrets-store-csi-restarter';
+
 /** metav1.Time on the wire: RFC 3339 in UTC with whole seconds. */
 export function toKubeTime(epochMs: number): string {
   return new Date(Math.floor(epochMs / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+}
+
+/** metav1.MicroTime on the wire (Lease times): RFC 3339 in UTC with microseconds. */
+export function toKubeMicroTime(epochMs: number): string {
+  return new Date(Math.floor(epochMs)).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
 }

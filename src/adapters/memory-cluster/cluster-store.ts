@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { compareStrings } from '../../domain/object-versions.js';
 import type { Clock } from '../../ports/clock.js';
 import {
+  GENERATION_KINDS,
   KNOWN_KINDS,
   toKubeTime,
   type KindMap,
@@ -61,7 +62,7 @@ interface PendingEvent {
 /**
  * An in-memory Kubernetes API server for the kinds the driver touches. It behaves like the real one
  * wherever the driver can notice: server-assigned uid, creationTimestamp and a global increasing
- * resourceVersion; generation bumps when a SecretProviderClass spec changes; AlreadyExists, Conflict
+ * resourceVersion; generation bumps when the spec of a class, workload or ReplicaSet changes; AlreadyExists, Conflict
  * (stale resourceVersion), NotFound and Invalid errors; JSON merge patch; no-op writes change nothing;
  * per-kind watches delivered asynchronously (microtasks) in commit order; and owner-reference garbage
  * collection after each delete. Every object handed out is a deep copy.
@@ -126,7 +127,7 @@ export class InMemoryCluster {
     // pods live outside this store, and a manifest can name the uid kubelet sends.
     object.metadata.uid = kind === 'Pod' && object.metadata.uid ? object.metadata.uid : this.newUid();
     object.metadata.creationTimestamp = toKubeTime(this.clock.now());
-    if (kind === 'SecretProviderClass') object.metadata.generation = 1;
+    if (GENERATION_KINDS.includes(kind)) object.metadata.generation = 1;
     return this.store(kind, object, 'ADDED') as T;
   }
 
@@ -217,9 +218,9 @@ export class InMemoryCluster {
     next.metadata.uid = existing.metadata.uid;
     next.metadata.creationTimestamp = existing.metadata.creationTimestamp;
     next.metadata.resourceVersion = existing.metadata.resourceVersion;
-    if (kind === 'SecretProviderClass') {
-      const specChanged = !jsonEqual((existing as KindMap['SecretProviderClass']).spec, (next as KindMap['SecretProviderClass']).spec);
-      next.metadata.generation = (existing.metadata.generation ?? 1) + (specChanged ? 1 : 0);
+    if (GENERATION_KINDS.includes(kind)) {
+      const specOf = (object: KubeObject): unknown => (object as KubeObject & { spec?: unknown }).spec;
+      next.metadata.generation = (existing.metadata.generation ?? 1) + (jsonEqual(specOf(existing), specOf(next)) ? 0 : 1);
     }
     if (jsonEqual(existing, next)) return jsonCopy(existing);
     return this.store(kind, next, 'MODIFIED');

@@ -118,7 +118,24 @@ const KIND_CHECKS: { readonly [K in KnownKind]: (object: Record<string, unknown>
   Secret: (object) => secretDataProblem(object['data']) ?? stringDataProblem(object['stringData']),
   Pod: (object) => objectProblem('spec', object['spec']) ?? objectProblem('status', object['status']),
   Event: (object) => (isJsonObject(object['involvedObject']) ? undefined : 'involvedObject: required'),
+  Deployment: (object) => workloadProblem(object),
+  StatefulSet: (object) => workloadProblem(object),
+  DaemonSet: (object) => workloadProblem(object),
+  ReplicaSet: (object) => workloadProblem(object),
+  Lease: (object) => objectProblem('spec', object['spec']),
 };
+
+/** A workload needs a spec with a pod template, as the API server requires. */
+function workloadProblem(object: Record<string, unknown>): Problem {
+  const spec = object['spec'];
+  if (!isJsonObject(spec)) return 'spec: required';
+  const template = spec['template'];
+  if (!isJsonObject(template)) return 'spec.template: required';
+  const metadata = template['metadata'];
+  if (metadata === undefined) return objectProblem('spec.template.spec', template['spec']);
+  if (!isJsonObject(metadata)) return 'spec.template.metadata: must be an object';
+  return stringMapProblem('spec.template.metadata.annotations', metadata['annotations']) ?? objectProblem('spec.template.spec', template['spec']);
+}
 
 function stringDataProblem(stringData: unknown): Problem {
   const problem = stringMapProblem('stringData', stringData);

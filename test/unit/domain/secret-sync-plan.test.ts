@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { DomainError } from '../../../src/domain/errors.js';
+import { readSecretRotationMarker, syncedVersionsDigest } from '../../../src/domain/restart-on-rotation.js';
 import type { OwnerReference } from '../../../src/domain/owner-reference.js';
 import {
   desiredSecrets,
@@ -8,6 +9,7 @@ import {
   planSecretChange,
   SECRET_TYPES,
   TLS_SECRET_TYPE,
+  withRotationMarker,
   type CurrentSecret,
   type DesiredSecret,
   type SecretPatch,
@@ -368,6 +370,30 @@ describe('domain/secret-sync-plan', () => {
           }),
         );
       });
+    });
+  });
+
+  describe('withRotationMarker', () => {
+    const versions = [{ id: 'db-password', version: 'v2' }];
+    const NOW = Date.parse('2026-12-01T10:00:00Z');
+
+    it('marks a patch that changes data with the digest of the versions and the time (what the restarter reads)', () => {
+      const current = existing(desired(), [replicaSet], { data: { password: enc('old'), user: enc('admin') } });
+      const marked = withRotationMarker(planSecretChange(desired(), [replicaSet], current), versions, NOW);
+      expect(marked.kind).to.equal('patch');
+      if (marked.kind !== 'patch') return;
+      expect(readSecretRotationMarker(applyPatch(current, marked.patch).annotations)).to.deep.equal({ versions: syncedVersionsDigest(versions), at: NOW });
+      expect(marked.patch.data).to.deep.equal({ password: enc('s3cret') });
+    });
+
+    it('leaves a create, a metadata-only patch and no change unmarked', () => {
+      const create = planSecretChange(desired(), [replicaSet], undefined);
+      expect(withRotationMarker(create, versions, NOW)).to.equal(create);
+      const ownersOnly = planSecretChange(desired(), [replicaSet, otherReplicaSet], existing(desired(), [replicaSet]));
+      expect(ownersOnly).to.deep.include({ kind: 'patch', dataChanged: false });
+      expect(withRotationMarker(ownersOnly, versions, NOW)).to.equal(ownersOnly);
+      const unchanged = planSecretChange(desired(), [replicaSet], existing(desired(), [replicaSet]));
+      expect(withRotationMarker(unchanged, versions, NOW)).to.deep.equal({ kind: 'unchanged' });
     });
   });
 });
