@@ -3,6 +3,7 @@ import { buildInfo } from './build-info.js';
 import type { CliIo } from './cli-io.js';
 import { runDriverCommand } from './commands/driver-command.js';
 import { runFakeProviderCommand } from './commands/fake-provider-command.js';
+import { runRestarterCommand } from './commands/restarter-command.js';
 import { runSimulateCommand } from './commands/simulate-command.js';
 import { UsageError } from './flags.js';
 
@@ -10,6 +11,7 @@ const COMMANDS: Readonly<Record<string, (args: readonly string[], io: CliIo) => 
   driver: runDriverCommand,
   simulate: runSimulateCommand,
   'fake-provider': runFakeProviderCommand,
+  restarter: runRestarterCommand,
 };
 
 const HELP = `Usage: secrets-store-csi <command> [flags]
@@ -18,6 +20,7 @@ Commands:
   driver          the node agent (CSI socket for kubelet, providers, rotation)
   simulate        a local simulation: fake kubelet, in-memory cluster, fake provider, rotation shown live
   fake-provider   a provider that serves secrets from its own store (tests and demos)
+  restarter       restarts opted-in workloads when a rotation changes their secrets (one per cluster)
 
 Run 'secrets-store-csi <command> --help' for the flags of a command.
 `;

@@ -7,6 +7,7 @@ import { RotationReconciler } from '../application/rotation-reconciler.js';
 import type { Logger } from '../ports/logger.js';
 import { NodeVolumes } from '../ports/node-volumes.js';
 import type { DriverConfig } from './config.js';
+import type { Readiness } from './observability.js';
 import { applicationModule } from './modules/application.module.js';
 import { runtimeModule, type Runtime } from './modules/runtime.module.js';
 
@@ -27,6 +28,27 @@ export interface NodeAgentReadiness {
   readonly clusterCaches: boolean;
   /** With `--provider-health-check`: each provider's last check (reported, not required for readiness). */
   readonly providers: ReadonlyMap<string, ProviderHealth>;
+}
+
+/**
+ * The node agent's `/readyz`: its checks, each failing while `agent()` is undefined (not started yet); with
+ * `--provider-health-check`, one line per provider. Reported, not required: the driver's readiness gates its
+ * own rolling update, and one provider's outage must neither stall that nor hide that the driver serves
+ * every other provider's mounts (`provider_healthy` is what to alert on).
+ */
+export function nodeAgentReadiness(agent: () => NodeAgent | undefined): Readiness {
+  return {
+    checks: [
+      { name: 'csi-socket', check: () => agent()?.readiness().csiSocket === true },
+      { name: 'cluster-caches', check: () => agent()?.readiness().clusterCaches === true },
+    ],
+    reports: () =>
+      [...(agent()?.readiness().providers ?? new Map<string, ProviderHealth>())].map(([name, health]) => ({
+        name: `provider-${name}`,
+        ok: health.healthy,
+        ...(health.reason ? { reason: health.reason } : {}),
+      })),
+  };
 }
 
 export interface NodeAgent {

@@ -2,7 +2,6 @@ import { startHttpEndpoints, type HttpEndpoints, type HttpRoute } from '../adapt
 import { parseListenAddress } from '../adapters/http-endpoints/listen-address.js';
 import { healthzRoute, metricsRoute, readyzRoute, type MetricsExposition, type ReadinessCheck, type ReadinessReport } from '../adapters/http-endpoints/routes.js';
 import type { Logger } from '../ports/logger.js';
-import type { NodeAgentReadiness } from './node-agent.js';
 
 export interface ObservabilityOptions {
   /** `--metrics-addr`: serves `/metrics`. */
@@ -10,9 +9,16 @@ export interface ObservabilityOptions {
   /** `--health-addr`: serves `/healthz` and `/readyz` (the same server as metrics when the addresses are equal). */
   readonly healthAddr: string;
   readonly metrics: MetricsExposition;
-  /** The node agent's readiness; undefined (not ready) until the agent has started. */
-  readonly readiness: () => NodeAgentReadiness | undefined;
+  /** What `/readyz` checks (each fails until the process it asks about has started) and reports. */
+  readonly readiness: Readiness;
   readonly logger: Logger;
+}
+
+export interface Readiness {
+  /** Required for readiness. */
+  readonly checks: readonly ReadinessCheck[];
+  /** Listed in `/readyz`, not required. */
+  readonly reports?: () => readonly ReadinessReport[];
 }
 
 export interface ObservabilityEndpoints {
@@ -22,12 +28,12 @@ export interface ObservabilityEndpoints {
 }
 
 /**
- * The operational HTTP endpoints of the driver process. Started before the node agent, so a taken port
- * fails the start before kubelet is served, and `/readyz` answers 503 until the agent is ready.
+ * The operational HTTP endpoints of a process (the node agent, the restarter). Started before the work
+ * begins, so a taken port fails the start early, and `/readyz` answers 503 until the process is ready.
  */
 export async function startObservabilityEndpoints(options: ObservabilityOptions): Promise<ObservabilityEndpoints> {
   const metricsRoutes: Record<string, HttpRoute> = { '/metrics': metricsRoute(options.metrics) };
-  const healthRoutes: Record<string, HttpRoute> = { '/healthz': healthzRoute(), '/readyz': readyzRoute(readinessChecks(options.readiness), () => providerReports(options.readiness)) };
+  const healthRoutes: Record<string, HttpRoute> = { '/healthz': healthzRoute(), '/readyz': readyzRoute(options.readiness.checks, options.readiness.reports) };
   const { logger } = options;
   // One address for both: one server (two would collide). Port 0 asks for two different free ports.
   if (options.metricsAddr === options.healthAddr && parseListenAddress(options.metricsAddr).port !== 0) {
@@ -42,21 +48,4 @@ export async function startObservabilityEndpoints(options: ObservabilityOptions)
     await metrics.stop();
     throw error;
   }
-}
-
-function readinessChecks(readiness: () => NodeAgentReadiness | undefined): ReadinessCheck[] {
-  return [
-    { name: 'csi-socket', check: () => readiness()?.csiSocket === true },
-    { name: 'cluster-caches', check: () => readiness()?.clusterCaches === true },
-  ];
-}
-
-/**
- * With `--provider-health-check`, one line per provider. Reported, not required: the driver's readiness
- * gates its own rolling update, and one provider's outage must neither stall that nor hide that the
- * driver serves every other provider's mounts (`provider_healthy` is what to alert on).
- */
-function providerReports(readiness: () => NodeAgentReadiness | undefined): ReadinessReport[] {
-  const providers = readiness()?.providers ?? new Map();
-  return [...providers].map(([name, health]) => ({ name: `provider-${name}`, ok: health.healthy, ...(health.reason ? { reason: health.reason } : {}) }));
 }

@@ -1,4 +1,5 @@
 import type { EventReasonName, EventType } from '../domain/events.js';
+import type { WorkloadKey } from '../domain/workload.js';
 
 export interface PodReference {
   readonly namespace: string;
@@ -14,8 +15,17 @@ export interface PodEvent {
   readonly message: string;
 }
 
-/** Records core/v1 Events on pods. Contract: best effort, never rejects (a lost event is logged). */
+/** An event on a Deployment, StatefulSet or DaemonSet (the restarter's). */
+export interface WorkloadEvent {
+  readonly workload: WorkloadKey & { readonly uid: string };
+  readonly type: EventType;
+  readonly reason: EventReasonName;
+  /** Human-readable; never contains secret material. */
+  readonly message: string;
+}
+
+/** Records core/v1 Events on pods and workloads. Contract: best effort, never rejects (a lost event is logged). */
 export interface EventRecorder {
-  record(event: PodEvent): Promise<void>;
+  record(event: PodEvent | WorkloadEvent): Promise<void>;
 }
 export const EventRecorder = Symbol.for('EventRecorder');

@@ -45,6 +45,19 @@ export function eventRecorderContract(makeFixture: () => Promise<EventRecorderFi
       expect(event!.count ?? 1).to.be.at.least(1);
     });
 
+    it('records an event on a workload, named as the workload', async () => {
+      const workload = { kind: 'Deployment', namespace: fixture.namespace, name: 'web', uid: 'web-uid' } as const;
+      await fixture.recorder.record({ workload, type: 'Normal', reason: 'RestartedOnRotation', message: 'restarting pods after a rotation' });
+      const [event] = await eventually(async () => {
+        const found = (await fixture.readEvents(fixture.namespace)).filter((e) => e.involvedObject.uid === 'web-uid');
+        expect(found).to.have.length(1);
+        return found;
+      });
+      expect(event!.metadata.name).to.match(/^web\.[0-9a-f]+$/);
+      expect(event!.involvedObject).to.include({ apiVersion: 'apps/v1', kind: 'Deployment', namespace: fixture.namespace, name: 'web' });
+      expect(event).to.deep.include({ type: 'Normal', reason: 'RestartedOnRotation', message: 'restarting pods after a rotation' });
+    });
+
     it('records Warning events', async () => {
       await fixture.recorder.record({ pod, type: 'Warning', reason: 'SecretRotationFailed', message: 'provider unavailable' });
       const [event] = await eventually(async () => {

@@ -8,6 +8,17 @@ import { MemoryPodStatusStore } from '../../src/adapters/memory-cluster/memory-p
 import { MemorySecretProviderClassSource } from '../../src/adapters/memory-cluster/memory-secret-provider-class-source.js';
 import { MemorySecretSink } from '../../src/adapters/memory-cluster/memory-secret-sink.js';
 import { MemoryTokenSource } from '../../src/adapters/memory-cluster/memory-token-source.js';
+import { MemoryLeaseStore } from '../../src/adapters/memory-cluster/memory-lease-store.js';
+import { MemoryPodOwners } from '../../src/adapters/memory-cluster/memory-pod-owners.js';
+import { MemoryPodStatusFeed } from '../../src/adapters/memory-cluster/memory-pod-status-feed.js';
+import { MemorySyncedSecrets } from '../../src/adapters/memory-cluster/memory-synced-secrets.js';
+import { MemoryWorkloadStore } from '../../src/adapters/memory-cluster/memory-workload-store.js';
+import type { JsonObject } from '../../src/adapters/memory-cluster/json.js';
+import { leaseStoreContract } from './lease-store.contract.js';
+import { podOwnersContract } from './pod-owners.contract.js';
+import { podStatusFeedContract } from './pod-status-feed.contract.js';
+import { syncedSecretsContract } from './synced-secrets.contract.js';
+import { workloadStoreContract } from './workload-store.contract.js';
 import { eventRecorderContract } from './event-recorder.contract.js';
 import { FEED_CSI_DRIVER, FEED_NODE, podFeedContract } from './pod-feed.contract.js';
 import { podSourceContract } from './pod-source.contract.js';
@@ -113,4 +124,51 @@ describe('in-memory cluster adapters', () => {
     now: clock.now,
     close: async () => undefined,
   }));
+
+  workloadStoreContract(async () => {
+    const cluster = new InMemoryCluster({ clock });
+    return {
+      store: new MemoryWorkloadStore(cluster),
+      namespace: NAMESPACE,
+      putWorkload: async (object) => put(cluster, object),
+      putStatus: async (kind, namespace, name, status) => void cluster.patch(kind, namespace, name, { status: status as JsonObject }),
+      deleteWorkload: async (kind, namespace, name) => cluster.delete(kind, namespace, name),
+      readWorkload: async (kind, namespace, name) => cluster.get(kind, namespace, name),
+      close: async () => undefined,
+    };
+  });
+
+  podOwnersContract(async () => {
+    const cluster = new InMemoryCluster({ clock });
+    return {
+      owners: new MemoryPodOwners(cluster),
+      namespace: NAMESPACE,
+      create: async (object) => cluster.create(object),
+      deletePod: async (namespace, name) => cluster.delete('Pod', namespace, name),
+      close: async () => undefined,
+    };
+  });
+
+  podStatusFeedContract(async () => {
+    const cluster = new InMemoryCluster({ clock });
+    return {
+      feed: new MemoryPodStatusFeed(cluster),
+      writer: new MemoryPodStatusStore(cluster),
+      namespace: NAMESPACE,
+      putPod: async (object) => put(cluster, object),
+      close: async () => undefined,
+    };
+  });
+
+  syncedSecretsContract(async () => {
+    const cluster = new InMemoryCluster({ clock });
+    return {
+      secrets: new MemorySyncedSecrets(cluster),
+      namespace: NAMESPACE,
+      putSecret: async (object) => void put(cluster, object),
+      close: async () => undefined,
+    };
+  });
+
+  leaseStoreContract(async () => ({ leases: new MemoryLeaseStore(new InMemoryCluster({ clock }), 'kube-system'), close: async () => undefined }));
 });

@@ -17,7 +17,7 @@ import { parseFlags } from '../../src/app/flags.js';
 import { memfsFilesModule } from '../../src/app/modules/files.module.js';
 import { memoryClusterModule } from '../../src/app/modules/memory-cluster.module.js';
 import { givenProviderModule } from '../../src/app/modules/provider.module.js';
-import { startNodeAgent, type NodeAgent } from '../../src/app/node-agent.js';
+import { nodeAgentReadiness, startNodeAgent, type NodeAgent } from '../../src/app/node-agent.js';
 import { startObservabilityEndpoints, type ObservabilityEndpoints } from '../../src/app/observability.js';
 import { eventually } from '../contract/eventually.js';
 import { aPublishCommand, KUBELET_ROOT, targetPathFor } from '../support/builders.js';
@@ -166,7 +166,7 @@ class ObservedDriver {
       metricsAddr: this.config.metricsAddr,
       healthAddr: this.config.healthAddr,
       metrics: this.metrics,
-      readiness: () => this.agent?.readiness(),
+      readiness: nodeAgentReadiness(() => this.agent),
       logger: this.logger,
     });
   }
@@ -382,7 +382,7 @@ describe('integration: metrics and health endpoints of the driver', function () 
       const address = `127.0.0.1:${await freePort()}`;
       const logger = new CollectingLogger();
       const metrics = new PrometheusMetrics({ processMetrics: false });
-      const endpoints = await startObservabilityEndpoints({ metricsAddr: address, healthAddr: address, metrics, readiness: () => undefined, logger });
+      const endpoints = await startObservabilityEndpoints({ metricsAddr: address, healthAddr: address, metrics, readiness: nodeAgentReadiness(() => undefined), logger });
       try {
         expect(endpoints.metrics).to.equal(endpoints.health);
         expect((await get(endpoints.metrics.port, '/metrics')).status).to.equal(200);

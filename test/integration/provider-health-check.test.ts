@@ -16,7 +16,7 @@ import { parseFlags } from '../../src/app/flags.js';
 import { memfsFilesModule } from '../../src/app/modules/files.module.js';
 import { memoryClusterModule } from '../../src/app/modules/memory-cluster.module.js';
 import { grpcProviderModule } from '../../src/app/modules/provider.module.js';
-import { startNodeAgent, type NodeAgent } from '../../src/app/node-agent.js';
+import { nodeAgentReadiness, startNodeAgent, type NodeAgent } from '../../src/app/node-agent.js';
 import { startObservabilityEndpoints, type ObservabilityEndpoints } from '../../src/app/observability.js';
 import { MAX_CHECKED_PROVIDERS, ProviderHealthCheck } from '../../src/application/provider-health-check.js';
 import type { CSIDriverProviderHandlers } from '../../src/gen/v1alpha1/CSIDriverProvider.js';
@@ -242,7 +242,7 @@ describe('integration: provider health check over real unix sockets', function (
       const config = configWith('--provider-health-check', '--metrics-addr=127.0.0.1:0', '--health-addr=127.0.0.1:0');
       const logger = new CollectingLogger();
       const metrics = new PrometheusMetrics({ processMetrics: false });
-      endpoints = await startObservabilityEndpoints({ metricsAddr: config.metricsAddr, healthAddr: config.healthAddr, metrics, readiness: () => agent?.readiness(), logger });
+      endpoints = await startObservabilityEndpoints({ metricsAddr: config.metricsAddr, healthAddr: config.healthAddr, metrics, readiness: nodeAgentReadiness(() => agent), logger });
       agent = await startAgent(config, logger, metrics);
       const { metrics: metricsServer, health } = endpoints;
       // Rounds run every 200 ms; a loaded machine gets 50 intervals before this fails.

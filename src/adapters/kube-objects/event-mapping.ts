@@ -1,9 +1,9 @@
 import { MessageCap, truncateText } from '../../domain/bounded-text.js';
-import type { PodEvent } from '../../ports/event-recorder.js';
+import type { PodEvent, WorkloadEvent } from '../../ports/event-recorder.js';
 import { DRIVER_COMPONENT, KIND_INFO, toKubeTime, type EventResource } from './object-shapes.js';
 
 export interface EventIdentity {
-  /** Object name; client-go uses `<pod name>.<timestamp in hex>`. */
+  /** Object name; client-go uses `<object name>.<timestamp in hex>`. */
   readonly name: string;
   readonly timeMs: number;
   /** The node the driver runs on (`source.host`, `reportingInstance`); omitted when unknown. */
@@ -16,7 +16,7 @@ export interface EventIdentity {
  * The event as recorded: its message cut to MessageCap.event (events.k8s.io refuses a longer note, and a
  * provider's error code may be of any length). Recorders compare and store this form only.
  */
-export function boundedEvent(event: PodEvent): PodEvent {
+export function boundedEvent<E extends PodEvent | WorkloadEvent>(event: E): E {
   const message = truncateText(event.message, MessageCap.event);
   return message === event.message ? event : { ...event, message };
 }
@@ -24,22 +24,38 @@ export function boundedEvent(event: PodEvent): PodEvent {
 /** An event as a component other than the driver reports it (kubelet's FailedMount, say): any reason. */
 export type ComponentPodEvent = Omit<PodEvent, 'reason'> & { readonly reason: string };
 
-/** A PodEvent -> a core/v1 Event on the Pod, shaped like the ones client-go's recorder writes. */
-export function toEventResource(event: ComponentPodEvent, identity: EventIdentity): EventResource {
+/** The object an event is about, as `involvedObject` names it. */
+export interface InvolvedObject {
+  readonly apiVersion: string;
+  readonly kind: string;
+  readonly namespace: string;
+  readonly name: string;
+  readonly uid: string;
+}
+
+export function involvedObjectOf(event: ComponentPodEvent | WorkloadEvent): InvolvedObject {
+  if ('pod' in event) return { apiVersion: 'v1', kind: 'Pod', ...event.pod };
+  const { kind, namespace, name, uid } = event.workload;
+  return { apiVersion: 'apps/v1', kind, namespace, name, uid };
+}
+
+/** `Pod ns/name` or `Deployment ns/name`, for a log line about an event (never throws, even for a malformed event). */
+export function eventSubject(event: PodEvent | WorkloadEvent | undefined): string {
+  const object = event === undefined || event === null ? undefined : 'pod' in event ? { kind: 'Pod', ...event.pod } : event.workload;
+  return object ? `${object.kind} ${object.namespace}/${object.name}` : 'unknown';
+}
+
+/** An event -> a core/v1 Event on its object, shaped like the ones client-go's recorder writes. */
+export function toEventResource(event: ComponentPodEvent | WorkloadEvent, identity: EventIdentity): EventResource {
   const time = toKubeTime(identity.timeMs);
   const component = identity.component ?? DRIVER_COMPONENT;
   const host = identity.nodeName ? { host: identity.nodeName } : {};
+  const involvedObject = involvedObjectOf(event);
   return {
     apiVersion: KIND_INFO.Event.apiVersion,
     kind: 'Event',
-    metadata: { name: identity.name, namespace: event.pod.namespace },
-    involvedObject: {
-      apiVersion: 'v1',
-      kind: 'Pod',
-      namespace: event.pod.namespace,
-      name: event.pod.name,
-      uid: event.pod.uid,
-    },
+    metadata: { name: identity.name, namespace: involvedObject.namespace },
+    involvedObject: { ...involvedObject },
     reason: event.reason,
     message: event.message,
     type: event.type,
@@ -52,20 +68,22 @@ export function toEventResource(event: ComponentPodEvent, identity: EventIdentit
   };
 }
 
-/** client-go's event name: the pod name plus the event time in nanoseconds, hex. */
-export function eventName(podName: string, timeMs: number, sequence = 0): string {
+/** client-go's event name: the object name plus the event time in nanoseconds, hex. */
+export function eventName(objectName: string, timeMs: number, sequence = 0): string {
   const nanos = BigInt(Math.floor(timeMs)) * 1_000_000n + BigInt(sequence);
-  return `${podName}.${nanos.toString(16)}`;
+  return `${objectName}.${nanos.toString(16)}`;
 }
 
-/** True when `existing` is the same event as `event` (client-go aggregates those into one, counting). */
-export function isSameEvent(existing: EventResource, event: PodEvent): boolean {
+/** True when `existing` is the same event as `event` from the same component (client-go aggregates those into one, counting). */
+export function isSameEvent(existing: EventResource, event: PodEvent | WorkloadEvent, component = DRIVER_COMPONENT): boolean {
+  const object = involvedObjectOf(event);
   return (
-    existing.involvedObject.uid === event.pod.uid &&
-    existing.involvedObject.name === event.pod.name &&
+    existing.involvedObject.uid === object.uid &&
+    existing.involvedObject.name === object.name &&
+    existing.involvedObject.kind === object.kind &&
     existing.reason === event.reason &&
     existing.type === event.type &&
     existing.message === event.message &&
-    existing.source?.component === DRIVER_COMPONENT
+    existing.source?.component === component
   );
 }

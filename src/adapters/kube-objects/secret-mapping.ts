@@ -1,3 +1,4 @@
+import { readSecretRotationMarker, type SyncedSecret } from '../../domain/restart-on-rotation.js';
 import type { CurrentSecret, NewSecret, SecretPatch } from '../../domain/secret-sync-plan.js';
 import { decodeBase64, encodeBase64 } from './base64.js';
 import { KIND_INFO, type OwnerReferenceShape, type SecretResource, type StringRecord } from './object-shapes.js';
@@ -68,4 +69,16 @@ function encodeData(data: NewSecret['data']): StringRecord {
   const encoded: StringRecord = {};
   for (const [key, value] of Object.entries(data)) encoded[key] = encodeBase64(value);
   return encoded;
+}
+
+/** A synced Secret's metadata as the restarter keeps it (its data is never read). */
+export function toSyncedSecret(object: SecretResource): SyncedSecret {
+  const rotation = readSecretRotationMarker(object.metadata.annotations ?? {});
+  return { namespace: object.metadata.namespace ?? '', name: object.metadata.name, ...(rotation ? { rotation } : {}) };
+}
+
+/** The Secret without its data: what a metadata-only cache keeps. */
+export function withoutSecretData(object: SecretResource): SecretResource {
+  const { data: _dropped, ...metadataOnly } = object;
+  return metadataOnly;
 }

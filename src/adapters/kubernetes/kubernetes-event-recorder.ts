@@ -1,8 +1,8 @@
 import type { CoreV1Event } from '@kubernetes/client-node';
 import type { Clock } from '../../ports/clock.js';
-import type { EventRecorder, PodEvent } from '../../ports/event-recorder.js';
+import type { EventRecorder, PodEvent, WorkloadEvent } from '../../ports/event-recorder.js';
 import type { Logger } from '../../ports/logger.js';
-import { boundedEvent, eventName, toEventResource } from '../kube-objects/event-mapping.js';
+import { boundedEvent, eventName, eventSubject, involvedObjectOf, toEventResource } from '../kube-objects/event-mapping.js';
 import { toKubeTime } from '../kube-objects/object-shapes.js';
 import { apiFailure } from './api-errors.js';
 import { mergePatch } from './custom-resources.js';
@@ -14,6 +14,8 @@ export interface KubernetesEventRecorderOptions {
   /** Reported as `source.host` / `reportingInstance`, as upstream does. */
   readonly nodeName?: string;
   readonly logger?: Logger;
+  /** `source.component` (default: the driver's). */
+  readonly component?: string;
   /** How many recent events are remembered for counting repeats (client-go keeps 4096). */
   readonly rememberedEvents?: number;
 }
@@ -25,7 +27,7 @@ interface Recorded {
 }
 
 /**
- * Records core/v1 Events on pods through the API server. A repeat of an event this recorder wrote
+ * Records core/v1 Events on pods and workloads through the API server. A repeat of an event this recorder wrote
  * recently bumps `count` and `lastTimestamp` of that Event (merge patch) instead of adding another,
  * like client-go's event correlator; if that Event is gone a new one is created. Never rejects: a
  * refused write is logged as a warning and the event is lost.
@@ -37,29 +39,31 @@ export class KubernetesEventRecorder implements EventRecorder {
 
   constructor(private readonly options: KubernetesEventRecorderOptions) {}
 
-  async record(event: PodEvent): Promise<void> {
+  async record(event: PodEvent | WorkloadEvent): Promise<void> {
     try {
       await this.recordNow(boundedEvent(event));
     } catch (error) {
       this.options.logger?.warn('could not record event', {
         reason: event?.reason,
-        pod: `${event?.pod?.namespace}/${event?.pod?.name}`,
+        object: eventSubject(event),
         error: apiFailure(error).message,
       });
     }
   }
 
-  private async recordNow(event: PodEvent): Promise<void> {
+  private async recordNow(event: PodEvent | WorkloadEvent): Promise<void> {
     const now = this.options.clock.now();
-    const key = JSON.stringify([event.pod.namespace, event.pod.uid, event.pod.name, event.type, event.reason, event.message]);
+    const object = involvedObjectOf(event);
+    const key = JSON.stringify([object.kind, object.namespace, object.uid, object.name, event.type, event.reason, event.message]);
     const repeated = this.recent.get(key);
     if (repeated !== undefined && (await this.bump(repeated, now))) {
       this.remember(key, repeated);
       return;
     }
-    const namespace = event.pod.namespace;
-    const name = eventName(event.pod.name, now, this.sequence++);
-    const body = toEventResource(event, { name, timeMs: now, ...(this.options.nodeName ? { nodeName: this.options.nodeName } : {}) });
+    const { namespace } = object;
+    const name = eventName(object.name, now, this.sequence++);
+    const { nodeName, component } = this.options;
+    const body = toEventResource(event, { name, timeMs: now, ...(nodeName ? { nodeName } : {}), ...(component ? { component } : {}) });
     await this.options.client.core.createNamespacedEvent({ namespace, body: body as unknown as CoreV1Event });
     this.remember(key, { namespace, name, count: 1 });
   }

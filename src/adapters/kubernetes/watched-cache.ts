@@ -8,6 +8,8 @@ export type CacheEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 export interface CacheEvent<T extends KubeObject> {
   readonly type: CacheEventType;
   readonly object: T;
+  /** The object the cache held before this event (undefined for an add). */
+  readonly previous?: T;
 }
 
 export interface ListResult<T extends KubeObject> {
@@ -31,6 +33,8 @@ export interface WatchedCacheOptions<T extends KubeObject> {
   readonly maxRetryDelayMs?: number;
   /** The server ends each watch after this long (client-go picks 5-10 minutes at random). */
   readonly watchTimeoutSeconds?: () => number;
+  /** What is kept of each object (e.g. metadata only); the rest is dropped as it arrives. Default: all of it. */
+  readonly keep?: (object: T) => T;
 }
 
 /** A watch that ended within this time counts as a failure, so a flapping server is not hammered. */
@@ -144,13 +148,13 @@ export class WatchedCache<T extends KubeObject> {
   private async relist(): Promise<void> {
     const { items, resourceVersion } = await this.options.list();
     const previous = this.objects;
-    const next = new Map(items.map((item) => [keyOf(item.metadata.namespace ?? '', item.metadata.name), item]));
+    const next = new Map(items.map((item) => [keyOf(item.metadata.namespace ?? '', item.metadata.name), this.kept(item)]));
     const events: CacheEvent<T>[] = [];
-    for (const [key, object] of previous) if (!next.has(key)) events.push({ type: 'DELETED', object });
+    for (const [key, object] of previous) if (!next.has(key)) events.push({ type: 'DELETED', object, previous: object });
     for (const [key, object] of next) {
       const before = previous.get(key);
       if (before === undefined) events.push({ type: 'ADDED', object });
-      else if (before.metadata.resourceVersion !== object.metadata.resourceVersion) events.push({ type: 'MODIFIED', object });
+      else if (before.metadata.resourceVersion !== object.metadata.resourceVersion) events.push({ type: 'MODIFIED', object, previous: before });
     }
     this.objects = next;
     this.resourceVersion = resourceVersion;
@@ -206,14 +210,18 @@ export class WatchedCache<T extends KubeObject> {
 
   /** Applies one watch event; returns an error for an ERROR event (410 Gone makes the next cycle relist). */
   private apply(type: string, raw: unknown): unknown {
-    const object = raw as T;
+    const object = type === 'ADDED' || type === 'MODIFIED' || type === 'DELETED' ? this.kept(raw as T) : (raw as T);
+    const key = (): string => keyOf(object.metadata.namespace ?? '', object.metadata.name);
+    let previous: T | undefined;
     switch (type) {
       case 'ADDED':
       case 'MODIFIED':
-        this.objects.set(keyOf(object.metadata.namespace ?? '', object.metadata.name), object);
+        previous = this.objects.get(key());
+        this.objects.set(key(), object);
         break;
       case 'DELETED':
-        this.objects.delete(keyOf(object.metadata.namespace ?? '', object.metadata.name));
+        previous = this.objects.get(key());
+        this.objects.delete(key());
         break;
       case 'BOOKMARK':
         break;
@@ -227,8 +235,12 @@ export class WatchedCache<T extends KubeObject> {
     this.failures = 0;
     const version = object.metadata?.resourceVersion;
     if (version) this.resourceVersion = version;
-    if (type !== 'BOOKMARK') this.notify({ type: type as CacheEventType, object });
+    if (type !== 'BOOKMARK') this.notify({ type: type as CacheEventType, object, ...(previous !== undefined ? { previous } : {}) });
     return undefined;
+  }
+
+  private kept(object: T): T {
+    return this.options.keep === undefined ? object : this.options.keep(object);
   }
 
   private notify(event: CacheEvent<T>): void {

@@ -1,7 +1,7 @@
 import type { Clock } from '../../ports/clock.js';
-import type { EventRecorder, PodEvent } from '../../ports/event-recorder.js';
+import type { EventRecorder, PodEvent, WorkloadEvent } from '../../ports/event-recorder.js';
 import type { Logger } from '../../ports/logger.js';
-import { boundedEvent, eventName, isSameEvent, toEventResource } from '../kube-objects/event-mapping.js';
+import { boundedEvent, eventName, eventSubject, involvedObjectOf, isSameEvent, toEventResource } from '../kube-objects/event-mapping.js';
 import { toKubeTime } from '../kube-objects/object-shapes.js';
 import type { InMemoryCluster } from './cluster-store.js';
 
@@ -10,10 +10,12 @@ export interface MemoryEventRecorderOptions {
   readonly nodeName?: string;
   /** Where a lost event is reported. */
   readonly logger?: Logger;
+  /** `source.component` (default: the driver's). */
+  readonly component?: string;
 }
 
 /**
- * Records core/v1 Events on pods into the in-memory cluster. A repeat of an identical event bumps
+ * Records core/v1 Events on pods and workloads into the in-memory cluster. A repeat of an identical event bumps
  * `count` and `lastTimestamp` of the existing one, like client-go's event correlator. Never rejects.
  */
 export class MemoryEventRecorder implements EventRecorder {
@@ -26,22 +28,23 @@ export class MemoryEventRecorder implements EventRecorder {
     private readonly options: MemoryEventRecorderOptions = {},
   ) {}
 
-  async record(event: PodEvent): Promise<void> {
+  async record(event: PodEvent | WorkloadEvent): Promise<void> {
     try {
       this.recordNow(boundedEvent(event));
     } catch (error) {
       this.options.logger?.warn('could not record event', {
         reason: event?.reason,
-        pod: `${event?.pod?.namespace}/${event?.pod?.name}`,
+        object: eventSubject(event),
         error: error instanceof Error ? error.message : String(error),
       });
     }
   }
 
-  private recordNow(event: PodEvent): void {
+  private recordNow(event: PodEvent | WorkloadEvent): void {
     const now = this.clock.now();
-    const namespace = event.pod.namespace;
-    const repeated = this.cluster.list('Event', { namespace }).find((existing) => isSameEvent(existing, event));
+    const { namespace, name: objectName } = involvedObjectOf(event);
+    const component = this.options.component;
+    const repeated = this.cluster.list('Event', { namespace }).find((existing) => isSameEvent(existing, event, component));
     if (repeated !== undefined) {
       this.cluster.patch('Event', namespace, repeated.metadata.name, {
         count: (repeated.count ?? 1) + 1,
@@ -49,7 +52,7 @@ export class MemoryEventRecorder implements EventRecorder {
       });
       return;
     }
-    const name = eventName(event.pod.name, now, this.sequence++);
-    this.cluster.create(toEventResource(event, { name, timeMs: now, nodeName: this.options.nodeName }));
+    const name = eventName(objectName, now, this.sequence++);
+    this.cluster.create(toEventResource(event, { name, timeMs: now, nodeName: this.options.nodeName, component }));
   }
 }

@@ -1,16 +1,19 @@
 import { errorTypeLabel, providerLabel, providerResultLabel } from '../../domain/metric-labels.js';
+import type { WorkloadKind } from '../../domain/workload.js';
 import type { ContentAgeReader, Metrics, ProviderHealthReader } from '../../ports/metrics.js';
+import type { RestartMetrics } from '../../ports/restart-metrics.js';
 
 export type MetricLabels = Readonly<Record<string, string>>;
 
 /**
- * Counts in memory under the Prometheus adapter's metric names and label bounds, for the simulation
- * and tests (`count('rotation_reconcile_total', { rotated: 'true' })`).
+ * Counts in memory under the Prometheus adapters' metric names and label bounds (the driver's and the
+ * restarter's), for the simulation and tests (`count('rotation_reconcile_total', { rotated: 'true' })`).
  */
-export class MemoryMetrics implements Metrics {
+export class MemoryMetrics implements Metrics, RestartMetrics {
   private readonly series = new Map<string, { name: string; labels: MetricLabels; value: number }>();
   private readContentAge: ContentAgeReader = () => new Map();
   private readProviderHealth: ProviderHealthReader = () => new Map();
+  private isLeader = false;
 
   nodePublish(provider: string): void {
     this.add('node_publish_total', { provider: providerLabel(provider) });
@@ -44,6 +47,23 @@ export class MemoryMetrics implements Metrics {
   readContentAgeFrom(reader: ContentAgeReader): void {
     this.readContentAge = reader;
   }
+  restarted(kind: WorkloadKind): void {
+    this.add('workload_restarts_total', { kind }, 1, false);
+  }
+  restartSkipped(kind: WorkloadKind, reason: string): void {
+    this.add('workload_restart_skipped_total', { kind, reason }, 1, false);
+  }
+  restartFailed(kind: WorkloadKind): void {
+    this.add('workload_restart_errors_total', { kind }, 1, false);
+  }
+  leading(isLeader: boolean): void {
+    this.isLeader = isLeader;
+  }
+
+  /** `restarter_leader` as a scrape would read it. */
+  get leader(): number {
+    return this.isLeader ? 1 : 0;
+  }
 
   readProviderHealthFrom(reader: ProviderHealthReader): void {
     this.readProviderHealth = reader;
@@ -75,8 +95,9 @@ export class MemoryMetrics implements Metrics {
     this.add(`${name}_sum`, {}, seconds);
   }
 
-  private add(name: string, labels: MetricLabels, amount = 1): void {
-    const all = { ...labels, os_type: 'linux' };
+  /** The driver's metrics carry `os_type` as upstream's do; the restarter's do not. */
+  private add(name: string, labels: MetricLabels, amount = 1, withOsType = true): void {
+    const all = withOsType ? { ...labels, os_type: 'linux' } : { ...labels };
     const key = `${name}${JSON.stringify(Object.entries(all).sort())}`;
     const series = this.series.get(key) ?? { name, labels: all, value: 0 };
     series.value += amount;

@@ -1,11 +1,9 @@
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram } from 'prom-client';
 import { errorTypeLabel, providerLabel, providerResultLabel } from '../../domain/metric-labels.js';
 import type { ContentAgeReader, Metrics, ProviderHealthReader } from '../../ports/metrics.js';
+import { PrometheusExposition, type PrometheusExpositionOptions } from './prometheus-exposition.js';
 
-export interface PrometheusMetricsOptions {
-  /** Add the process metrics (`process_cpu_seconds_total`, `process_resident_memory_bytes`, `nodejs_*`). Default true. */
-  readonly processMetrics?: boolean;
-}
+export type PrometheusMetricsOptions = PrometheusExpositionOptions;
 
 /** The upstream driver reports `runtime.GOOS`; this driver runs on Linux nodes only. */
 const OS_TYPE = 'linux';
@@ -35,12 +33,10 @@ const COMMON_LABELS = { os_type: OS_TYPE, ...SCOPE_LABELS } as const;
  * The driver's metrics in the Prometheus text format, named and labelled as the upstream driver's
  * OpenTelemetry exporter writes them (counters carry `_total`, histograms `_bucket`/`_sum`/`_count`, every series
  * the exporter's scope labels).
- * Each instance owns its registry: nothing goes to prom-client's global default registry, so two
- * instances (tests) never collide. Label values pass the domain's bounds (metric-labels.ts), so a
- * provider's error codes or a class's provider name never add series beyond a fixed set.
+ * Label values pass the domain's bounds (metric-labels.ts), so a provider's error codes or a class's
+ * provider name never add series beyond a fixed set.
  */
-export class PrometheusMetrics implements Metrics {
-  readonly registry = new Registry();
+export class PrometheusMetrics extends PrometheusExposition implements Metrics {
   private readonly publishTotal: Counter<'provider' | 'os_type' | ScopeLabel>;
   private readonly publishErrorTotal: Counter<'provider' | 'error_type' | 'os_type' | ScopeLabel>;
   private readonly unpublishTotal: Counter<'os_type' | ScopeLabel>;
@@ -56,6 +52,7 @@ export class PrometheusMetrics implements Metrics {
   private readProviderHealth: ProviderHealthReader = () => new Map();
 
   constructor(options: PrometheusMetricsOptions = {}) {
+    super();
     const registers = [this.registry];
     const counter = <L extends string>(name: string, help: string, labelNames: readonly L[]): Counter<L | ScopeLabel> =>
       new Counter<L | ScopeLabel>({ name, help, labelNames: [...labelNames, ...SCOPE_LABEL_NAMES], registers });
@@ -100,7 +97,7 @@ export class PrometheusMetrics implements Metrics {
     this.rotationDuration.zero(COMMON_LABELS);
     this.syncDuration.zero(COMMON_LABELS);
 
-    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+    this.addProcessMetrics(options);
   }
 
   nodePublish(provider: string): void {
@@ -149,15 +146,6 @@ export class PrometheusMetrics implements Metrics {
     this.readProviderHealth = reader;
   }
 
-  /** The Prometheus text exposition of every metric (what `/metrics` serves). */
-  scrape(): Promise<string> {
-    return this.registry.metrics();
-  }
-
-  /** The Content-Type of `scrape()`'s text. */
-  get contentType(): string {
-    return this.registry.contentType;
-  }
 }
 
 /**

@@ -15,7 +15,7 @@ import { kubernetesCachesSynced, kubernetesModule, loadKubeConfig, warnAboutPrun
 import { chooseMountMode, nodeFilesModule } from '../modules/files.module.js';
 import { memoryClusterModule } from '../modules/memory-cluster.module.js';
 import { grpcProviderModule } from '../modules/provider.module.js';
-import { startNodeAgent, type NodeAgent } from '../node-agent.js';
+import { nodeAgentReadiness, startNodeAgent, type NodeAgent } from '../node-agent.js';
 import { startObservabilityEndpoints } from '../observability.js';
 
 const SUMMARY = 'The node agent: serves kubelet on the CSI socket, mounts secrets from providers and rotates them.';
@@ -44,7 +44,7 @@ export async function runDriverCommand(args: readonly string[], io: CliIo): Prom
     metricsAddr: config.metricsAddr,
     healthAddr: config.healthAddr,
     metrics,
-    readiness: () => agent?.readiness(),
+    readiness: nodeAgentReadiness(() => agent),
     logger,
   });
   try {

@@ -99,7 +99,7 @@ describe('MemoryEventRecorder', () => {
     cluster.interceptWrites(() => new KubeApiError('InternalError', 'down'));
     await new MemoryEventRecorder(cluster, clock, { logger }).record({ pod, type: 'Warning', reason: 'FailedToCreateSecret', message: 'x' });
     expect(warnings).to.have.length(1);
-    expect(warnings[0]![1]).to.include({ reason: 'FailedToCreateSecret', pod: 'default/app-0', error: 'down' });
+    expect(warnings[0]![1]).to.include({ reason: 'FailedToCreateSecret', object: 'Pod default/app-0', error: 'down' });
   });
 });
 

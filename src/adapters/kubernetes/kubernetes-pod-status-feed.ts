@@ -1,0 +1,47 @@
+import type { StoredPodStatus } from '../../domain/pod-status.js';
+import type { Logger } from '../../ports/logger.js';
+import type { PodStatusChange, PodStatusFeed } from '../../ports/pod-status-feed.js';
+import type { PodStatusResource } from '../kube-objects/object-shapes.js';
+import { toStoredPodStatus } from '../kube-objects/pod-status-mapping.js';
+import { CSI_GROUP, CSI_VERSION, POD_STATUSES } from './custom-resources.js';
+import type { KubernetesClient } from './kubernetes-client.js';
+import { WatchedSource } from './watched-source.js';
+
+export interface KubernetesPodStatusFeedOptions {
+  readonly client: KubernetesClient;
+  readonly logger?: Logger;
+  readonly retryDelayMs?: number;
+}
+
+/** The pod status objects of every node from one cluster-wide watch-backed cache. Call `start` once, `stop` on shutdown. */
+export class KubernetesPodStatusFeed extends WatchedSource<PodStatusResource> implements PodStatusFeed {
+  constructor(options: KubernetesPodStatusFeedOptions) {
+    super({
+      resource: POD_STATUSES,
+      path: `/apis/${CSI_GROUP}/${CSI_VERSION}/${POD_STATUSES}`,
+      watch: options.client.watch,
+      list: async () => {
+        const list = (await options.client.customObjects.listClusterCustomObject({ group: CSI_GROUP, version: CSI_VERSION, plural: POD_STATUSES })) as {
+          items?: PodStatusResource[];
+          metadata?: { resourceVersion?: string };
+        };
+        return { items: list.items ?? [], resourceVersion: list.metadata?.resourceVersion ?? '' };
+      },
+      ...(options.logger ? { logger: options.logger } : {}),
+      ...(options.retryDelayMs !== undefined ? { retryDelayMs: options.retryDelayMs } : {}),
+    });
+  }
+
+  async list(namespace: string): Promise<StoredPodStatus[]> {
+    return this.cache
+      .list()
+      .filter((object) => object.metadata.namespace === namespace)
+      .map(toStoredPodStatus);
+  }
+
+  onChange(listener: (change: PodStatusChange) => void): () => void {
+    return this.cache.subscribe(({ type, object, previous }) =>
+      listener({ previous: previous === undefined ? undefined : toStoredPodStatus(previous), current: type === 'DELETED' ? undefined : toStoredPodStatus(object) }),
+    );
+  }
+}

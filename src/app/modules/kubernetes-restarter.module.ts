@@ -1,0 +1,69 @@
+import type { KubeConfig } from '@kubernetes/client-node';
+import { ContainerModule, type Container } from 'inversify';
+import { RESTARTER_COMPONENT } from '../../adapters/kube-objects/object-shapes.js';
+import { KubernetesClient } from '../../adapters/kubernetes/kubernetes-client.js';
+import { KubernetesEventRecorder } from '../../adapters/kubernetes/kubernetes-event-recorder.js';
+import { KubernetesLeaseStore } from '../../adapters/kubernetes/kubernetes-lease-store.js';
+import { KubernetesPodOwners } from '../../adapters/kubernetes/kubernetes-pod-owners.js';
+import { KubernetesPodStatusFeed } from '../../adapters/kubernetes/kubernetes-pod-status-feed.js';
+import { KubernetesSyncedSecrets } from '../../adapters/kubernetes/kubernetes-synced-secrets.js';
+import { KubernetesWorkloadStore } from '../../adapters/kubernetes/kubernetes-workload-store.js';
+import { Clock } from '../../ports/clock.js';
+import { EventRecorder } from '../../ports/event-recorder.js';
+import { LeaseStore } from '../../ports/lease-store.js';
+import { Logger } from '../../ports/logger.js';
+import { PodOwners } from '../../ports/pod-owners.js';
+import { PodStatusFeed } from '../../ports/pod-status-feed.js';
+import { SyncedSecrets } from '../../ports/synced-secrets.js';
+import { WorkloadStore } from '../../ports/workload-store.js';
+
+export interface KubernetesRestarterModuleOptions {
+  readonly kubeConfig: KubeConfig;
+  /** Where the leader election Lease lives. */
+  readonly leaseNamespace: string;
+}
+
+/**
+ * The restarter's ports over the Kubernetes API: cluster-wide caches of workloads, pod status objects and
+ * synced Secrets (metadata only), pod owners read on demand, the Lease, events on workloads. The caches
+ * start following the cluster when first resolved and stop when the container unbinds.
+ */
+export function kubernetesRestarterModule(options: KubernetesRestarterModuleOptions): ContainerModule {
+  const client = new KubernetesClient(options.kubeConfig);
+  return new ContainerModule(({ bind }) => {
+    bind(KubernetesWorkloadStore)
+      .toResolvedValue((logger: Logger) => started(new KubernetesWorkloadStore({ client, logger })), [Logger])
+      .inSingletonScope()
+      .onDeactivation((store) => store.stop());
+    bind(WorkloadStore).toService(KubernetesWorkloadStore);
+    bind(KubernetesPodStatusFeed)
+      .toResolvedValue((logger: Logger) => started(new KubernetesPodStatusFeed({ client, logger })), [Logger])
+      .inSingletonScope()
+      .onDeactivation((feed) => feed.stop());
+    bind(PodStatusFeed).toService(KubernetesPodStatusFeed);
+    bind(KubernetesSyncedSecrets)
+      .toResolvedValue((logger: Logger) => started(new KubernetesSyncedSecrets({ client, logger })), [Logger])
+      .inSingletonScope()
+      .onDeactivation((secrets) => secrets.stop());
+    bind(SyncedSecrets).toService(KubernetesSyncedSecrets);
+    bind(PodOwners).toConstantValue(new KubernetesPodOwners({ client }));
+    bind(LeaseStore).toConstantValue(new KubernetesLeaseStore({ client, namespace: options.leaseNamespace }));
+    bind(EventRecorder)
+      .toResolvedValue((clock: Clock, logger: Logger) => new KubernetesEventRecorder({ client, clock, logger, component: RESTARTER_COMPONENT }), [Clock, Logger])
+      .inSingletonScope();
+  });
+}
+
+/** Resolves once the restarter's caches hold their first list (its readiness); resolving them starts them. */
+export async function kubernetesRestarterCachesSynced(container: Container): Promise<void> {
+  await Promise.all([
+    container.get(KubernetesWorkloadStore).whenSynced(),
+    container.get(KubernetesPodStatusFeed).whenSynced(),
+    container.get(KubernetesSyncedSecrets).whenSynced(),
+  ]);
+}
+
+function started<T extends { start(): void }>(watcher: T): T {
+  watcher.start();
+  return watcher;
+}

@@ -1,0 +1,64 @@
+import { expect } from 'chai';
+import type { PodResource } from '../../src/adapters/kube-objects/object-shapes.js';
+import type { StoredPodStatus } from '../../src/domain/pod-status.js';
+import type { PodStatusChange, PodStatusFeed } from '../../src/ports/pod-status-feed.js';
+import type { PodStatusStore } from '../../src/ports/pod-status-store.js';
+import { aPodResource, aPodStatusFor, ownerOf } from '../support/cluster-builders.js';
+import { eventually } from './eventually.js';
+
+export interface PodStatusFeedFixture {
+  readonly feed: PodStatusFeed;
+  /** Writes pod statuses as a node agent does. */
+  readonly writer: PodStatusStore;
+  readonly namespace: string;
+  putPod(object: PodResource): Promise<PodResource>;
+  close(): Promise<void>;
+}
+
+/** The PodStatusFeed port contract. */
+export function podStatusFeedContract(makeFixture: () => Promise<PodStatusFeedFixture>): void {
+  describe('PodStatusFeed contract', () => {
+    let fixture: PodStatusFeedFixture;
+    let namespace: string;
+
+    beforeEach(async () => {
+      fixture = await makeFixture();
+      namespace = fixture.namespace;
+    });
+    afterEach(() => fixture.close());
+
+    const versionsOf = (status: StoredPodStatus | undefined): string | undefined => status?.objects.map((o) => `${o.id}=${o.version}`).join(',');
+
+    it('lists the records of one namespace from every node, and tells each add, update and delete with the record before', async () => {
+      const changes: PodStatusChange[] = [];
+      const stop = fixture.feed.onChange((change) => {
+        if ((change.current ?? change.previous)?.namespace === namespace) changes.push(change);
+      });
+      try {
+        const pod1 = await fixture.putPod(aPodResource({ namespace, name: 'web-0', nodeName: 'node-1' }));
+        const pod2 = await fixture.putPod(aPodResource({ namespace, name: 'web-1', nodeName: 'node-2' }));
+        const first = aPodStatusFor(pod1, { nodeName: 'node-1', objects: [{ id: 'db', version: 'v1' }] });
+        await fixture.writer.save(first, ownerOf(pod1));
+        await fixture.writer.save(aPodStatusFor(pod2, { nodeName: 'node-2', objects: [{ id: 'db', version: 'v1' }] }), ownerOf(pod2));
+        await eventually(async () => expect((await fixture.feed.list(namespace)).map((s) => `${s.podName}@${s.nodeName}`).sort()).to.deep.equal(['web-0@node-1', 'web-1@node-2']), 10_000, 20);
+
+        const rotationTime = Date.parse('2026-12-01T10:00:00Z');
+        await fixture.writer.save({ ...first, objects: [{ id: 'db', version: 'v2' }], rotation: { lastRotationTime: rotationTime } }, ownerOf(pod1));
+        await fixture.writer.delete(namespace, first.name);
+        await eventually(() => expect(changes.length).to.equal(4), 10_000, 20);
+        const [added, , updated, deleted] = changes;
+        expect(added).to.deep.include({ previous: undefined });
+        expect(versionsOf(added!.current)).to.equal('db=v1');
+        expect(versionsOf(updated!.previous)).to.equal('db=v1');
+        expect(versionsOf(updated!.current)).to.equal('db=v2');
+        expect(updated!.current?.rotation?.lastRotationTime).to.equal(rotationTime);
+        expect(deleted!.current).to.equal(undefined);
+        expect(versionsOf(deleted!.previous)).to.equal('db=v2');
+        expect((await fixture.feed.list(namespace)).map((s) => s.podName)).to.deep.equal(['web-1']);
+        expect(await fixture.feed.list(`${namespace}-other`)).to.deep.equal([]);
+      } finally {
+        stop();
+      }
+    });
+  });
+}
