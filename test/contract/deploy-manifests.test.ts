@@ -4,7 +4,8 @@ import { request } from 'node:https';
 import { join, relative } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
 import { DRIVER_FLAGS, driverConfig } from '../../src/app/config.js';
-import { parseFlags, type FlagValue } from '../../src/app/flags.js';
+import { parseFlags, type FlagDefinition, type FlagValue } from '../../src/app/flags.js';
+import { RESTARTER_FLAGS, restarterConfig } from '../../src/app/restarter-config.js';
 import { requireControlPlaneBinaries, startControlPlane, type ControlPlane } from '../support/control-plane.js';
 import { requireHelm, runHelm } from '../support/helm.js';
 import { projectRoot } from '../support/project-root.js';
@@ -107,8 +108,24 @@ function parseDriverArgs(container: Container): { given: Set<string>; values: Re
   return { given, values };
 }
 
-/** The value a single `--name=value` parses to, as the driver sees it. */
-const parsedFlag = (name: string, value: unknown): FlagValue => parseFlags(DRIVER_FLAGS, [`--${name}=${String(value)}`], {})[name]!;
+/** The value a single `--name=value` parses to, as the command with these flags sees it. */
+const parsedFlag = (name: string, value: unknown, flags: readonly FlagDefinition[] = DRIVER_FLAGS): FlagValue => parseFlags(flags, [`--${name}=${String(value)}`], {})[name]!;
+
+interface RestarterDeployment extends K8sObject {
+  spec: { replicas: number; template: { spec: { serviceAccountName: string; containers: Container[]; securityContext?: { runAsNonRoot?: boolean } } } };
+}
+
+/** The restarter's own parse of its Deployment's command line (its pod's env: POD_NAME, POD_NAMESPACE). */
+function parseRestarterArgs(deployment: RestarterDeployment): { given: Set<string>; values: Record<string, FlagValue>; container: Container } {
+  const container = deployment.spec.template.spec.containers.find((c) => c.name === 'restarter')!;
+  expect(container, 'the Deployment has a restarter container').not.to.equal(undefined);
+  const [command, ...args] = container.args ?? [];
+  expect(command, 'first argument: the subcommand').to.equal('restarter');
+  const values = parseFlags(RESTARTER_FLAGS, args, { POD_NAME: 'restarter-abc12', POD_NAMESPACE: deployment.metadata.namespace });
+  restarterConfig(values);
+  expect((container.env ?? []).map((variable) => variable.name)).to.include.members(['POD_NAME', 'POD_NAMESPACE']);
+  return { given: new Set(args.map((arg) => /^--?([^=]+)/.exec(arg)![1]!)), values, container };
+}
 
 /** What the chart's values ask the driver for, as flag name -> the value given in the values file. */
 function flagsAskedFor(values: Record<string, unknown>): Map<string, unknown> {
@@ -184,6 +201,17 @@ describe('deploy/daemonset.yaml read back by the driver flag parser', () => {
     expectNodeWiring(daemonSet!, '/var/lib/kubelet', ['/var/run/secrets-store-csi-providers', '/etc/kubernetes/secrets-store-csi-providers']);
   });
 
+  it('deploy/restarter.yaml passes the restarter only flags it accepts, as its ServiceAccount of deploy/rbac/restarter.yaml, not as root', () => {
+    const [deployment] = documents(readFileSync(join(ROOT, 'deploy/restarter.yaml'), 'utf8'), 'deploy/restarter.yaml') as RestarterDeployment[];
+    const { values, container } = parseRestarterArgs(deployment!);
+    expect(values['debounce-window']).to.equal(30_000);
+    expect(deployment!.spec.template.spec.serviceAccountName).to.equal('secrets-store-csi-restarter');
+    expect(deployment!.spec.template.spec.securityContext?.runAsNonRoot).to.equal(true);
+    const rbac = documents(readFileSync(join(ROOT, 'deploy/rbac/restarter.yaml'), 'utf8'), 'deploy/rbac/restarter.yaml');
+    expect(find(rbac, 'ServiceAccount', 'secrets-store-csi-restarter')?.metadata.namespace).to.equal(deployment!.metadata.namespace);
+    expect(container.resources?.limits?.['memory']).to.be.a('string');
+  });
+
   it('has the measured resources and heap cap of the chart defaults', () => {
     const [daemonSet] = documents(readFileSync(join(ROOT, 'deploy/daemonset.yaml'), 'utf8'), 'deploy/daemonset.yaml') as DaemonSet[];
     const driver = driverContainer(daemonSet!);
@@ -247,6 +275,12 @@ describe('deploy/ and the Helm chart: rendered, linted, read back by the driver 
       'ClusterRoleBinding/secretproviderrotation-rolebinding',
       'ClusterRole/secretprovidertokenrequest-role',
       'ClusterRoleBinding/secretprovidertokenrequest-rolebinding',
+      'ServiceAccount/secrets-store-csi-restarter',
+      'ClusterRole/secretproviderrestarter-role',
+      'ClusterRoleBinding/secretproviderrestarter-rolebinding',
+      'Role/secretproviderrestarter-leader-election-role',
+      'RoleBinding/secretproviderrestarter-leader-election-rolebinding',
+      'Deployment/secrets-store-csi-restarter',
     ]);
     const csiDriver = (objects: K8sObject[]): Record<string, unknown> => find(objects, 'CSIDriver')!['spec'] as Record<string, unknown>;
     // requiresRepublish follows enableSecretRotation, as upstream's chart has it, unless set.
@@ -257,15 +291,43 @@ describe('deploy/ and the Helm chart: rendered, linted, read back by the driver 
     expect(daemonSet.spec.selector.matchLabels, 'the selector upstream releases of this chart use (immutable on upgrade)').to.deep.equal({ app: 'secrets-store-csi-driver' });
   });
 
-  it('grants in the chart exactly the ClusterRole rules of deploy/rbac, each role by the same name', () => {
+  it('grants in the chart exactly the ClusterRole and Role rules of deploy/rbac, each role by the same name', () => {
     const files = deployFiles().filter((file) => file.startsWith('deploy/rbac/'));
-    const roles = files.flatMap((file) => documents(readFileSync(join(ROOT, file), 'utf8'), file)).filter((object) => object.kind === 'ClusterRole');
-    expect(roles.map((role) => role.metadata.name)).to.include.members(['secretproviderclasses-role', 'secretproviderrotation-role', 'secretprovidertokenrequest-role']);
+    const roles = files.flatMap((file) => documents(readFileSync(join(ROOT, file), 'utf8'), file)).filter((object) => object.kind === 'ClusterRole' || object.kind === 'Role');
+    expect(roles.map((role) => role.metadata.name)).to.include.members([
+      'secretproviderclasses-role',
+      'secretproviderrotation-role',
+      'secretprovidertokenrequest-role',
+      'secretproviderrestarter-role',
+      'secretproviderrestarter-leader-election-role',
+    ]);
     for (const role of roles) {
-      const rendered = find(allFeatures, 'ClusterRole', role.metadata.name);
-      expect(rendered, `the chart renders ClusterRole ${role.metadata.name}`).not.to.equal(undefined);
+      const rendered = find(allFeatures, role.kind, role.metadata.name);
+      expect(rendered, `the chart renders ${role.kind} ${role.metadata.name}`).not.to.equal(undefined);
       expect(rendered!['rules'], `rules of ${role.metadata.name}`).to.deep.equal(role['rules']);
     }
+  });
+
+  it('renders the restarter only with restarter.enabled, passing it every flag its values ask for', () => {
+    expect(byDefault.filter((object) => object.metadata.name.includes('restarter'))).to.deep.equal([]);
+    const deployment = find(allFeatures, 'Deployment', 'secrets-store-csi-restarter') as RestarterDeployment;
+    const { given, values } = parseRestarterArgs(deployment);
+    const asked = (readValues(ALL_FEATURES)['restarter'] ?? {}) as Record<string, unknown>;
+    const flags: Record<string, string> = {
+      debounceWindow: 'debounce-window',
+      minRestartInterval: 'min-restart-interval',
+      clusterRestartQPS: 'cluster-restart-qps',
+      clusterRestartBurst: 'cluster-restart-burst',
+      metricsAddr: 'metrics-addr',
+      healthAddr: 'health-addr',
+    };
+    for (const [key, flag] of Object.entries(flags)) {
+      expect(given.has(flag), `--${flag} is passed`).to.equal(true);
+      expect(values[flag], `--${flag}`).to.deep.equal(parsedFlag(flag, asked[key], RESTARTER_FLAGS));
+    }
+    expect(values['leader-election-lease-name']).to.equal('secrets-store-csi-restarter');
+    expect(deployment.spec.replicas).to.equal(asked['replicas']);
+    expect(deployment.spec.template.spec.serviceAccountName).to.equal('secrets-store-csi-restarter');
   });
 
   for (const [label, valuesFile] of [

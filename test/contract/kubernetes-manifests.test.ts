@@ -20,12 +20,17 @@ describe('deploy/ manifests on a real API server', function () {
   });
   after(async () => plane?.stop());
 
-  const DRIVER = 'system:serviceaccount:kube-system:secrets-store-csi-driver';
+  const DRIVER = 'secrets-store-csi-driver';
+  const RESTARTER = 'secrets-store-csi-restarter';
 
-
-  /** `kubectl auth can-i` for the driver's service account, as `<verb> <resource>[/<subresource>][.<group>] [<name>]`. */
-  async function driverCan(check: string): Promise<boolean> {
-    const [verb, target, name] = check.split(' ') as [string, string, string | undefined];
+  /**
+   * `kubectl auth can-i` for a service account of kube-system, as `<verb> <resource>[/<subresource>][.<group>] [<name>] [@<namespace>]`
+   * (namespace `any-namespace` unless given).
+   */
+  async function serviceAccountCan(serviceAccount: string, check: string): Promise<boolean> {
+    const words = check.split(' ');
+    const namespace = words.find((word) => word.startsWith('@'))?.slice(1) ?? 'any-namespace';
+    const [verb, target, name] = words.filter((word) => !word.startsWith('@')) as [string, string, string | undefined];
     const [resourcePath, ...groupParts] = target.split('.');
     const [resource, subresource] = resourcePath!.split('/');
     const review = await plane!
@@ -34,10 +39,10 @@ describe('deploy/ manifests on a real API server', function () {
       .createSubjectAccessReview({
         body: {
           spec: {
-            user: DRIVER,
+            user: `system:serviceaccount:kube-system:${serviceAccount}`,
             groups: ['system:serviceaccounts', 'system:serviceaccounts:kube-system', 'system:authenticated'],
             resourceAttributes: {
-              namespace: 'any-namespace',
+              namespace,
               verb,
               resource: resource!,
               group: groupParts.join('.'),
@@ -50,12 +55,12 @@ describe('deploy/ manifests on a real API server', function () {
     return review.status?.allowed === true;
   }
 
-  async function expectMatrix(allowed: readonly string[], denied: readonly string[]): Promise<void> {
+  async function expectMatrix(allowed: readonly string[], denied: readonly string[], serviceAccount = DRIVER): Promise<void> {
     await eventually(
       async () => {
         const wrong: string[] = [];
-        for (const check of allowed) if (!(await driverCan(check))) wrong.push(`denied: ${check}`);
-        for (const check of denied) if (await driverCan(check)) wrong.push(`allowed: ${check}`);
+        for (const check of allowed) if (!(await serviceAccountCan(serviceAccount, check))) wrong.push(`denied: ${check}`);
+        for (const check of denied) if (await serviceAccountCan(serviceAccount, check)) wrong.push(`allowed: ${check}`);
         expect(wrong).to.deep.equal([]);
       },
       15_000,
@@ -86,6 +91,9 @@ describe('deploy/ manifests on a real API server', function () {
     `deletecollection ${SPCPS}`,
     'get csidrivers.storage.k8s.io another-driver',
     'list csidrivers.storage.k8s.io',
+    // Restarting workloads is the restarter's alone.
+    ...['deployments', 'statefulsets', 'daemonsets'].flatMap((resource) => ['patch', 'update'].map((verb) => `${verb} ${resource}.apps`)),
+    'create leases.coordination.k8s.io @kube-system',
   ];
 
   it('grants the driver its base verbs, rotation, Secret sync and token requests each through their own role (can-i matrix)', async () => {
@@ -97,6 +105,54 @@ describe('deploy/ manifests on a real API server', function () {
     await admin.apply('deploy/rbac/secret-sync.yaml');
     await expectMatrix([...BASE, ...SECRET_SYNC], [...TOKEN_REQUESTS, ...NEVER]);
     await admin.apply('deploy/rbac/token-requests.yaml');
+    await expectMatrix([...BASE, ...SECRET_SYNC, ...TOKEN_REQUESTS], NEVER);
+  });
+
+  it('grants the restarter only what restart on rotation needs, and the node agents nothing more for it (can-i matrix)', async () => {
+    // The node agents' files may be there already (the matrix above applies them): what exists is kept.
+    for (const file of ['serviceaccount', 'base', 'secret-rotation', 'secret-sync', 'token-requests']) {
+      await admin.apply(`deploy/rbac/${file}.yaml`).catch((error: { code?: number }) => {
+        if (error.code !== 409) throw error;
+      });
+    }
+    await admin.apply('deploy/rbac/restarter.yaml');
+    const WORKLOADS = ['deployments', 'statefulsets', 'daemonsets'].map((resource) => `${resource}.apps`);
+    const LEASE = 'leases.coordination.k8s.io';
+    await expectMatrix(
+      [
+        ...WORKLOADS.flatMap((workloads) => ['get', 'list', 'watch', 'patch'].map((verb) => `${verb} ${workloads}`)),
+        'get replicasets.apps',
+        'get pods',
+        ...['get', 'list', 'watch'].map((verb) => `${verb} ${SPCPS}`),
+        'list secrets',
+        'watch secrets',
+        'create events',
+        'patch events',
+        `create ${LEASE} @kube-system`,
+        `get ${LEASE} secrets-store-csi-restarter @kube-system`,
+        `patch ${LEASE} secrets-store-csi-restarter @kube-system`,
+      ],
+      [
+        ...WORKLOADS.flatMap((workloads) => ['create', 'update', 'delete'].map((verb) => `${verb} ${workloads}`)),
+        'patch deployments/scale.apps',
+        'patch deployments/status.apps',
+        ...['list', 'watch', 'patch', 'create', 'delete'].map((verb) => `${verb} replicasets.apps`),
+        ...['list', 'watch', 'create', 'update', 'patch', 'delete'].map((verb) => `${verb} pods`),
+        'create pods/eviction',
+        ...['get', 'create', 'update', 'patch', 'delete'].map((verb) => `${verb} secrets`),
+        ...['create', 'update', 'patch', 'delete'].map((verb) => `${verb} ${SPCPS}`),
+        `get ${SPC}`,
+        `get ${LEASE} another-lease @kube-system`,
+        `patch ${LEASE} another-lease @kube-system`,
+        `update ${LEASE} secrets-store-csi-restarter @kube-system`,
+        `delete ${LEASE} secrets-store-csi-restarter @kube-system`,
+        `create ${LEASE}`,
+        `get ${LEASE} secrets-store-csi-restarter`,
+        'create serviceaccounts/token',
+      ],
+      RESTARTER,
+    );
+    // The node agents keep exactly their own grants with the restarter's roles installed.
     await expectMatrix([...BASE, ...SECRET_SYNC, ...TOKEN_REQUESTS], NEVER);
   });
 

@@ -19,12 +19,17 @@
 
 {{/* Labels on every object. */}}
 {{- define "sscsi.labels" -}}
+{{ include "sscsi.labelsWithoutApp" . }}
+app: {{ include "sscsi.name" . }}
+{{- end -}}
+
+{{/* The labels on every object but `app` (the restarter's pods carry an `app` of their own). */}}
+{{- define "sscsi.labelsWithoutApp" -}}
 app.kubernetes.io/name: {{ include "sscsi.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
-app: {{ include "sscsi.name" . }}
 {{- with .Values.commonLabels }}
 {{ toYaml . }}
 {{- end }}
@@ -59,4 +64,9 @@ secrets-store-csi-driver
 {{- define "sscsi.port" -}}
 {{- $port := regexFind "[0-9]+$" (toString (default "" .)) -}}
 {{- if and $port (gt (int $port) 0) -}}{{ int $port }}{{- end -}}
+{{- end -}}
+
+{{/* The restarter's ServiceAccount, Deployment and Lease name (the Lease name is also its --leader-election-lease-name default). */}}
+{{- define "sscsi.restarterName" -}}
+secrets-store-csi-restarter
 {{- end -}}
