@@ -14,7 +14,7 @@ import { skipOrFailForMissingPeer, testPeersCacheRoot } from './test-peers.js';
 
 /**
  * A real control plane for tests: etcd, kube-apiserver and kube-controller-manager (garbage
- * collector, namespace and service-account controllers) from the binaries that
+ * collector, namespace and service-account controllers; the workload controllers on request) from the binaries that
  * test/control-plane/build-binaries.sh caches outside the repository, on loopback with free ports.
  * The API server serves TLS with a self-signed certificate (--cert-dir), knows an admin by token
  * (system:masters), signs service-account tokens (TokenRequest works), and has deploy/crds (or the CRDs given) applied.
@@ -83,6 +83,17 @@ export function requireControlPlaneBinaries(context: Mocha.Context, env: NodeJS.
 }
 
 const CRD_DIR = 'deploy/crds';
+
+/** kube-controller-manager's controllers every control plane runs: garbage collection, namespaces, service accounts. */
+export const BASE_CONTROLLERS: readonly string[] = ['garbage-collector-controller', 'namespace-controller', 'serviceaccount-controller'];
+
+/** Add these for Deployments that roll out: the deployment controller makes ReplicaSets, the ReplicaSet controller pods. */
+export const WORKLOAD_CONTROLLERS: readonly string[] = ['deployment-controller', 'replicaset-controller'];
+
+export interface ControlPlaneOptions {
+  /** kube-controller-manager's --controllers (default: BASE_CONTROLLERS). */
+  readonly controllers?: readonly string[];
+}
 
 interface RunningProcess {
   readonly name: string;
@@ -169,7 +180,7 @@ export async function startControlPlane(binaries: ControlPlaneBinaries = control
       launch('kube-controller-manager', binaries.kubeControllerManager, dir, [
         `--kubeconfig=${kubeconfigPath}`,
         '--leader-elect=false',
-        '--controllers=garbage-collector-controller,namespace-controller,serviceaccount-controller',
+        `--controllers=${(options.controllers ?? BASE_CONTROLLERS).join(',')}`,
         '--secure-port=0',
         '--concurrent-gc-syncs=5',
         '--v=1',
