@@ -1,3 +1,4 @@
+import { excerpt } from './bounded-text.js';
 import { compareStrings, describeDiff, sortObjectVersions, type ObjectVersion, type ObjectVersionsDiff } from './object-versions.js';
 import { sha256Hex } from './sha256.js';
 import { takeToken, type RateLimit, type TokenBucket } from './token-bucket.js';
@@ -44,7 +45,7 @@ export function parseOptIn(annotations: StringMap): OptIn {
   if (mode !== undefined) return { kind: 'on', mode };
   return {
     kind: 'invalid',
-    problem: `invalid value ${JSON.stringify(raw!.slice(0, 64))} for annotation ${RestartAnnotation.restartOnRotation}: expected "true", "mount" or "secret"`,
+    problem: `invalid value "${excerpt(raw!)}" for annotation ${RestartAnnotation.restartOnRotation}: expected "true", "mount" or "secret"`,
   };
 }
 
@@ -201,13 +202,11 @@ export function decideRestart(settings: RestartSettings, input: RestartInput): R
   };
 }
 
-/** Longest event message written; versions come from providers and are bounded here. */
-const MAX_MESSAGE = 1024;
-
 /**
  * The event message of a restart: the classes and the objects that changed (with their versions, never
  * values) when the restarter saw the change happen (`changes` by class), else the versions now mounted;
- * then the synced Secrets whose data was rotated.
+ * then the synced Secrets whose data was rotated. Versions come from providers: the event recorders cut
+ * the message to the cap of an event.
  */
 export function describeRestart(evidence: RotationEvidence, changes: ReadonlyMap<string, ObjectVersionsDiff>): string {
   const classes = [...new Set(evidence.mounts.map((mount) => mount.className))].map((className) => {
@@ -217,6 +216,5 @@ export function describeRestart(evidence: RotationEvidence, changes: ReadonlyMap
     return `SecretProviderClass ${className} (now ${now.map(({ id, version }) => `${id} ${version}`).join(', ')})`;
   });
   const secrets = [...new Set(evidence.secrets.map((secret) => secret.secretName))].map((name) => `synced Secret ${name}`);
-  const message = `restarting pods after a rotation of ${[...classes, ...secrets].join('; ')}`;
-  return message.length <= MAX_MESSAGE ? message : `${message.slice(0, MAX_MESSAGE - 3)}...`;
+  return `restarting pods after a rotation of ${[...classes, ...secrets].join('; ')}`;
 }
