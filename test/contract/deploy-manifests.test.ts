@@ -209,7 +209,9 @@ describe('deploy/daemonset.yaml read back by the driver flag parser', () => {
     expect(deployment!.spec.template.spec.securityContext?.runAsNonRoot).to.equal(true);
     const rbac = documents(readFileSync(join(ROOT, 'deploy/rbac/restarter.yaml'), 'utf8'), 'deploy/rbac/restarter.yaml');
     expect(find(rbac, 'ServiceAccount', 'secrets-store-csi-restarter')?.metadata.namespace).to.equal(deployment!.metadata.namespace);
-    expect(container.resources?.limits?.['memory']).to.be.a('string');
+    const chart = readValues(`${CHART}/values.yaml`)['restarter'] as { resources: unknown; maxOldSpaceSizeMiB: number };
+    expect(container.resources, 'the measured resources of the chart defaults').to.deep.equal(chart.resources);
+    expect(container.env).to.deep.include({ name: 'NODE_OPTIONS', value: `--max-old-space-size=${chart.maxOldSpaceSizeMiB}` });
   });
 
   it('has the measured resources and heap cap of the chart defaults', () => {

@@ -103,6 +103,28 @@ describe('WatchedCache against a scripted API server', () => {
     expect(listCalls()).to.equal(1);
   });
 
+  it('tells each change with the object held before it, and keeps only what `keep` returns of each object', async () => {
+    const withSecret = (name: string, resourceVersion: string, secret: string): PodResource => ({ ...pod(name, resourceVersion), metadata: { ...pod(name, resourceVersion).metadata, annotations: { secret } } });
+    const dropSecret = (object: PodResource): PodResource => ({ ...object, metadata: { ...object.metadata, annotations: {} } });
+    cache = new WatchedCache<PodResource>({
+      resource: 'pods',
+      path: '/api/v1/pods',
+      watch,
+      retryDelayMs: 10,
+      keep: dropSecret,
+      list: async () => ({ items: [withSecret('a', '5', 'listed')], resourceVersion: '10' }),
+    });
+    const seen: string[] = [];
+    cache.subscribe(({ type, object, previous }) => seen.push(`${type} ${object.metadata.resourceVersion} after ${previous?.metadata.resourceVersion ?? 'nothing'}`));
+    cache.start();
+    const first = await nthWatch(1);
+    send(first, 'MODIFIED', withSecret('a', '11', 'changed'));
+    send(first, 'ADDED', withSecret('b', '12', 'new'));
+    send(first, 'DELETED', withSecret('a', '13', 'gone'));
+    await eventually(() => expect(seen).to.deep.equal(['ADDED 5 after nothing', 'MODIFIED 11 after 5', 'ADDED 12 after nothing', 'DELETED 13 after 11']));
+    expect(JSON.stringify(cache.list())).not.to.match(/listed|changed|new/);
+  });
+
   it('relists after 410 Gone and reports what changed while it was not watching', async () => {
     const { events, listCalls } = startCache([
       { items: [pod('kept', '1'), pod('changed', '2'), pod('removed', '3')], resourceVersion: '10' },
