@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DRIVER_FLAGS } from '../../../src/app/config.js';
+import { RESTARTER_FLAGS } from '../../../src/app/restarter-config.js';
 import type { FlagDefinition } from '../../../src/app/flags.js';
 import { projectRoot } from '../../support/project-root.js';
 
@@ -61,8 +62,8 @@ function inSource(source: string, fragment: string): boolean {
 }
 
 describe('docs/operations.md', () => {
-  it('lists every driver flag with its kind and default', () => {
-    const table = section('Flags');
+  /** Problems of a flag table in `table` against the flags of a command. */
+  function flagTableProblems(table: string, flags: readonly FlagDefinition[], command: string): string[] {
     const rows = new Map(
       table
         .split('\n')
@@ -70,7 +71,7 @@ describe('docs/operations.md', () => {
         .map((line) => [/^\| `--([^`]+)`/.exec(line)![1]!, line]),
     );
     const problems: string[] = [];
-    for (const flag of DRIVER_FLAGS) {
+    for (const flag of flags) {
       const row = rows.get(flag.name);
       if (row === undefined) {
         problems.push(`--${flag.name} is missing`);
@@ -83,9 +84,25 @@ describe('docs/operations.md', () => {
       }
       if (flag.env && !row.includes(`env \`${flag.env}\``)) problems.push(`--${flag.name}: env ${flag.env} not named`);
     }
-    const known = new Set(DRIVER_FLAGS.map((flag) => flag.name));
-    for (const name of rows.keys()) if (!known.has(name)) problems.push(`--${name} is documented but the driver has no such flag`);
-    expect(problems).to.deep.equal([]);
+    const known = new Set(flags.map((flag) => flag.name));
+    for (const name of rows.keys()) if (!known.has(name)) problems.push(`--${name} is documented but the ${command} has no such flag`);
+    return problems;
+  }
+
+  it('lists every driver flag with its kind and default', () => {
+    expect(flagTableProblems(section('Flags'), DRIVER_FLAGS, 'driver')).to.deep.equal([]);
+  });
+
+  it('lists every restarter flag with its kind and default', () => {
+    expect(flagTableProblems(section('Restart on rotation'), RESTARTER_FLAGS, 'restarter')).to.deep.equal([]);
+  });
+
+  it('names exactly the metrics the restarter registers', () => {
+    const adapter = readFileSync(join(ROOT, 'src/adapters/prometheus/prometheus-restarter-metrics.ts'), 'utf8');
+    const registered = [...adapter.matchAll(/name: '([a-z_]+)'/g)].map((match) => match[1]!).sort();
+    const documented = [...section('Restart on rotation').matchAll(/^\| `([a-z_]+)` \| (?:counter|histogram|gauge) \|/gm)].map((match) => match[1]!).sort();
+    expect(registered.length).to.be.greaterThan(0);
+    expect(documented).to.deep.equal(registered);
   });
 
   it('names exactly the metrics the Prometheus adapter registers', () => {
