@@ -7,7 +7,7 @@
 //   node .build/x/bench/node-rss.js --pods 110 --rotation-poll-interval 2s --hold 60s --node-options=--max-old-space-size=128
 import 'reflect-metadata';
 import { CoreV1Api, CustomObjectsApi, type V1Pod } from '@kubernetes/client-node';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,7 +17,7 @@ import { parseFlags, type FlagDefinition } from '../src/app/flags.js';
 import { CliProcess, sleep } from '../test/e2e/processes.js';
 import { startControlPlane } from '../test/support/control-plane.js';
 import { Admin, CSI } from '../test/support/kube-admin.js';
-import { peakRssMiB } from './bench-support.js';
+import { cpuSeconds, peakRssMiB } from './bench-support.js';
 
 const FLAGS: readonly FlagDefinition[] = [
   { name: 'pods', kind: 'int', default: 110, help: 'running pods on the node (kubelet default maximum: 110)' },
@@ -34,11 +34,6 @@ const holdMs = options['hold'] as number;
 const interval = options['rotation-poll-interval'] as string;
 const nodeOptions = options['node-options'] as string;
 
-/** User plus system CPU seconds of a process so far. */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
 
 const plane = await startControlPlane();
 const work = await mkdtemp(join(tmpdir(), 'sscsi-rss-'));

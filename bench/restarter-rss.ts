@@ -7,7 +7,6 @@
 //   node dist/bench/restarter-rss.js --deployments 200 --replicas 3 --secrets 200 --node-options=--max-old-space-size=96
 import 'reflect-metadata';
 import { AppsV1Api, CoreV1Api, type V1Deployment, type V1ReplicaSet } from '@kubernetes/client-node';
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,7 +21,7 @@ import { aPodResource } from '../test/support/cluster-builders.js';
 import { startControlPlane } from '../test/support/control-plane.js';
 import { Admin } from '../test/support/kube-admin.js';
 import { aDeploymentResource, aReplicaSetResource, controllerRef } from '../test/support/workload-builders.js';
-import { peakRssMiB } from './bench-support.js';
+import { cpuSeconds, peakRssMiB } from './bench-support.js';
 
 const FLAGS: readonly FlagDefinition[] = [
   { name: 'deployments', kind: 'int', default: 200, help: 'opted-in Deployments' },
@@ -37,10 +36,6 @@ const replicas = options['replicas'] as number;
 const secrets = options['secrets'] as number;
 const nodeOptions = options['node-options'] as string;
 
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
 
 async function inBatches<T>(items: readonly T[], size: number, each: (item: T) => Promise<unknown>): Promise<void> {
   for (let i = 0; i < items.length; i += size) await Promise.all(items.slice(i, i + size).map(each));

@@ -64,28 +64,23 @@ function podTemplate(name: string, options: WorkloadResourceOptions): PodTemplat
   };
 }
 
-function workloadMetadata(kind: string, options: WorkloadResourceOptions): { name: string; namespace: string; annotations?: Record<string, string> } {
-  return { name: options.name ?? kind.toLowerCase(), namespace: options.namespace ?? 'default', ...(options.annotations ? { annotations: { ...options.annotations } } : {}) };
+function workloadMetadata(defaultName: string, options: WorkloadResourceOptions): { name: string; namespace: string; annotations?: Record<string, string> } {
+  return { name: options.name ?? defaultName, namespace: options.namespace ?? 'default', ...(options.annotations ? { annotations: { ...options.annotations } } : {}) };
+}
+
+/** A Deployment or StatefulSet: replicas, a selector and the template. */
+function replicatedWorkload<K extends 'Deployment' | 'StatefulSet'>(kind: K, defaultName: string, defaultReplicas: number, options: WorkloadResourceOptions) {
+  const metadata = workloadMetadata(defaultName, options);
+  const spec = { replicas: options.replicas ?? defaultReplicas, selector: { matchLabels: { app: metadata.name } }, template: podTemplate(metadata.name, options) };
+  return { apiVersion: 'apps/v1', kind, metadata, spec };
 }
 
 export function aDeploymentResource(options: WorkloadResourceOptions = {}): DeploymentResource {
-  const metadata = workloadMetadata('web', options);
-  return {
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata,
-    spec: { replicas: options.replicas ?? 2, selector: { matchLabels: { app: metadata.name } }, template: podTemplate(metadata.name, options) },
-  };
+  return replicatedWorkload('Deployment', 'web', 2, options);
 }
 
 export function aStatefulSetResource(options: WorkloadResourceOptions = {}): StatefulSetResource {
-  const metadata = workloadMetadata('db', options);
-  return {
-    apiVersion: 'apps/v1',
-    kind: 'StatefulSet',
-    metadata,
-    spec: { replicas: options.replicas ?? 1, selector: { matchLabels: { app: metadata.name } }, template: podTemplate(metadata.name, options) },
-  } as StatefulSetResource;
+  return replicatedWorkload('StatefulSet', 'db', 1, options);
 }
 
 export function aDaemonSetResource(options: WorkloadResourceOptions = {}): DaemonSetResource {

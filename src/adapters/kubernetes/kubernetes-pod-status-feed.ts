@@ -3,7 +3,7 @@ import type { Logger } from '../../ports/logger.js';
 import type { PodStatusChange, PodStatusFeed } from '../../ports/pod-status-feed.js';
 import type { PodStatusResource } from '../kube-objects/object-shapes.js';
 import { toStoredPodStatus } from '../kube-objects/pod-status-mapping.js';
-import { CSI_GROUP, CSI_VERSION, POD_STATUSES } from './custom-resources.js';
+import { CSI_GROUP, CSI_VERSION, listCustomObjects, POD_STATUSES } from './custom-resources.js';
 import type { KubernetesClient } from './kubernetes-client.js';
 import { WatchedSource } from './watched-source.js';
 
@@ -20,13 +20,7 @@ export class KubernetesPodStatusFeed extends WatchedSource<PodStatusResource> im
       resource: POD_STATUSES,
       path: `/apis/${CSI_GROUP}/${CSI_VERSION}/${POD_STATUSES}`,
       watch: options.client.watch,
-      list: async () => {
-        const list = (await options.client.customObjects.listClusterCustomObject({ group: CSI_GROUP, version: CSI_VERSION, plural: POD_STATUSES })) as {
-          items?: PodStatusResource[];
-          metadata?: { resourceVersion?: string };
-        };
-        return { items: list.items ?? [], resourceVersion: list.metadata?.resourceVersion ?? '' };
-      },
+      list: () => listCustomObjects<PodStatusResource>(options.client, POD_STATUSES),
       ...(options.logger ? { logger: options.logger } : {}),
       ...(options.retryDelayMs !== undefined ? { retryDelayMs: options.retryDelayMs } : {}),
     });

@@ -4,7 +4,7 @@ import type { ClassChange, SecretProviderClassSource } from '../../ports/secret-
 import { toSecretProviderClass } from '../kube-objects/class-mapping.js';
 import type { SecretProviderClassResource } from '../kube-objects/object-shapes.js';
 import { apiError, isNotFound } from './api-errors.js';
-import { CSI_GROUP, CSI_VERSION, SECRET_PROVIDER_CLASSES } from './custom-resources.js';
+import { CSI_GROUP, CSI_VERSION, listCustomObjects, SECRET_PROVIDER_CLASSES } from './custom-resources.js';
 import type { KubernetesClient } from './kubernetes-client.js';
 import { WatchedSource } from './watched-source.js';
 
@@ -28,13 +28,7 @@ export class KubernetesSecretProviderClassSource extends WatchedSource<SecretPro
       resource: SECRET_PROVIDER_CLASSES,
       path: `/apis/${CSI_GROUP}/${CSI_VERSION}/${SECRET_PROVIDER_CLASSES}`,
       watch: options.client.watch,
-      list: async () => {
-        const list = (await options.client.customObjects.listClusterCustomObject({ group: CSI_GROUP, version: CSI_VERSION, plural: SECRET_PROVIDER_CLASSES })) as {
-          items?: SecretProviderClassResource[];
-          metadata?: { resourceVersion?: string };
-        };
-        return { items: list.items ?? [], resourceVersion: list.metadata?.resourceVersion ?? '' };
-      },
+      list: () => listCustomObjects<SecretProviderClassResource>(options.client, SECRET_PROVIDER_CLASSES),
       ...(options.logger ? { logger: options.logger } : {}),
       ...(options.retryDelayMs !== undefined ? { retryDelayMs: options.retryDelayMs } : {}),
     });
