@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { toKubeTime as kubeTime } from '../../../src/adapters/kube-objects/object-shapes.js';
+import { readSecretRotationMarker, syncedVersionsDigest } from '../../../src/domain/restart-on-rotation.js';
 import { expectNoSecretLeaked } from '../../support/driver-assertions.js';
 import { aSyncedPassword, DriverHarness, objectsParameter, type TestPod } from '../../support/driver-harness.js';
 
@@ -40,6 +41,17 @@ describe('Rotating a mounted volume on the rotation interval', () => {
         { id: 'db-password', version: 'v2' },
       ]);
       expect(harness.secretData('app-synced')).to.deep.equal({ password: 'db-password-v2' });
+    });
+
+    it('marks the synced Secret with the digest of the rotated versions and the time (what the restarter reads), which a first mount does not', async () => {
+      const marker = () => readSecretRotationMarker(harness.cluster.get('Secret', 'default', 'app-synced')!.metadata.annotations ?? {});
+      expect(marker(), 'after the first mount').to.equal(undefined);
+      harness.store.rotate('db-password');
+
+      await harness.advance(interval());
+
+      const versions = [{ id: 'api-key', version: 'v1' }, { id: 'db-password', version: 'v2' }];
+      expect(marker()).to.deep.equal({ versions: syncedVersionsDigest(versions), at: harness.clock.now() });
     });
 
     it('sends the mounted versions to the provider as current_object_version', async () => {
