@@ -29,6 +29,7 @@ ARG BUILD_COMMIT=unknown
 ARG BUILD_DATE=unknown
 ENV BUILD_COMMIT=${BUILD_COMMIT} BUILD_DATE=${BUILD_DATE}
 # Root: mounting and unmounting tmpfs under the kubelet's pods directory needs CAP_SYS_ADMIN (the pod is privileged).
+# The restarter (`restarter` instead of `driver`) runs from the same image as a non-root user its pod names.
 USER root
 ENTRYPOINT ["node", "dist/src/app/main.js"]
 CMD ["driver"]

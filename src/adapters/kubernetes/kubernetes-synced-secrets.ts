@@ -30,7 +30,8 @@ export class KubernetesSyncedSecrets extends WatchedSource<SecretResource> imple
       keep: withoutSecretData,
       list: async () => {
         const list = await options.client.core.listSecretForAllNamespaces({ labelSelector });
-        return { items: list.items.map((item) => withoutSecretData(toJson<SecretResource>({ ...item, data: undefined }))), resourceVersion: list.metadata?.resourceVersion ?? '' };
+        // The data is dropped before the copy into JSON; the cache keeps what `keep` leaves of each object.
+        return { items: list.items.map((item) => toJson<SecretResource>({ ...item, data: undefined })), resourceVersion: list.metadata?.resourceVersion ?? '' };
       },
       ...(options.logger ? { logger: options.logger } : {}),
       ...(options.retryDelayMs !== undefined ? { retryDelayMs: options.retryDelayMs } : {}),
