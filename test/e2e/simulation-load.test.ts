@@ -17,6 +17,7 @@ const STEPS: ReadonlyArray<{ readonly name: string; readonly shown: RegExp; read
   { name: 'the class change', shown: /class +default\/web-secrets +SecretProviderClass changed/, skipped: /$^/ },
   { name: 'the on-demand rotation', shown: /demand +default\/\S+ +on demand: .* rotated in \d+ ms/, skipped: /skipped on-demand rotation/ },
   { name: 'the provider outage', shown: /status +default\/web-0 +lastRotationError cleared by the next check/, skipped: /skipped provider outage/ },
+  { name: 'a restart of the opted-in Deployment', shown: /restart +default\/web +Deployment restarted: /, skipped: /skipped rotation end to end/ },
 ];
 
 /**
@@ -58,6 +59,7 @@ describe('e2e: simulate under load', function () {
         expect(shown || skipped, `${step.name} neither shown nor skipped${context}`).to.equal(true);
       }
       expect(stdout, context).not.to.match(/FAILED|FILES CHANGED|FILES DO NOT MATCH/);
+      if (pods > 2) expect(stdout, context).to.match(/files +default\/worker-0 +fsGroup 2000: queue-token root:2000 0640$/m);
       expect(stdout, context).to.match(/^Summary: .* 0 failures\.$/m);
       expect(stderr, context).not.to.contain('MaxListenersExceededWarning');
       expect(stderr, context).not.to.contain('driver log kept');

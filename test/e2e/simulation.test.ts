@@ -37,6 +37,8 @@ describe('e2e: simulate', function () {
       expect(out, context).to.match(new RegExp(`kubelet default/${pod} +pod started: web-secrets mounted \\(db-password v1, api-key v1\\)`));
     }
     expect(out, context).to.match(/kubelet default\/worker-0 +pod started: worker-secrets mounted \(queue-token v1\)/);
+    // The worker pod runs with fsGroup 2000: its files belong to the group and are not world-readable.
+    expect(out, context).to.match(/files +default\/worker-0 +fsGroup 2000: queue-token root:2000 0640$/m);
     expect(out, context).to.match(/store +db-password +v1 -> v2 +\(changed in the external store\)/);
     expect(out, context).to.match(/mount +default\/web-\d +db-password v1 -> v2 .*\[files verified\]/);
     expect(out, context).to.match(/secret +default\/web-credentials +data updated: password/);
@@ -62,16 +64,21 @@ describe('e2e: simulate', function () {
     for (const pod of ['web-0', 'web-1', 'worker-0']) {
       expect(out, context).to.match(new RegExp(`kubelet default/${pod} +pod deleted: volume unpublished`));
     }
-    expect(out, context).to.contain('synced Secret and pod statuses garbage-collected with the pods');
+    expect(out, context).to.contain('synced Secret and pod statuses garbage-collected with their owners');
     const summary =
-      /^Summary: (\d+) store changes; (\d+) mount rotations \(.*\); on-demand rotation in (\d+) ms; (\d+) synced Secret updates; provider outage: (\d+) failed checks?, files kept; \d+ provider calls; (\d+) failures\.$/m.exec(out);
+      /^Summary: (\d+) store changes; (\d+) mount rotations \(.*\); on-demand rotation in (\d+) ms; (\d+) synced Secret updates; (\d+) Deployment restarts? on rotation; provider outage: (\d+) failed checks?, files kept; \d+ provider calls; (\d+) failures\.$/m.exec(out);
     expect(summary, context).not.to.equal(null);
-    const [, storeChanges, mountRotations, onDemandMs, secretUpdates, outageFailures, failures] = summary!.map(Number);
+    const [, storeChanges, mountRotations, onDemandMs, secretUpdates, restarts, outageFailures, failures] = summary!.map(Number);
     expect(storeChanges, context).to.be.at.least(2);
     expect(mountRotations, context).to.be.at.least(2);
     expect(secretUpdates, context).to.be.at.least(1);
     expect(onDemandMs, context).to.equal(Number(onDemand![1]));
     expect(outageFailures, context).to.be.at.least(3);
+    // Restarts on rotation: one per rotation of the web pods' class, each for its own hash.
+    const restartLines = [...out.matchAll(/restart +default\/web +Deployment restarted: restarting pods after a rotation of SecretProviderClass web-secrets \((.+)\) +\(restarted-for ([0-9a-f]{12})…\)/g)];
+    expect(restartLines.length, context).to.equal(restarts);
+    expect(restarts, context).to.be.at.least(1);
+    expect(new Set(restartLines.map((line) => line[2])).size, context).to.equal(restarts);
     expect(failures, context).to.equal(0);
 
     // The simulation unmounted every tmpfs and removed its work directory.
@@ -92,7 +99,7 @@ describe('e2e: simulate', function () {
     expect(out, context).to.match(new RegExp(`skipped on-demand rotation +needs up to ${shown(needs.onDemandMs)}, [\\d.]+s left: run with a longer --duration to see it`));
     expect(out, context).to.match(new RegExp(`skipped provider outage +needs up to ${shown(needs.outageMs)}, [\\d.]+s left: run with a longer --duration to see it`));
     expect(out, context).not.to.match(/annotated|on demand|outage +provider/);
-    expect(out, context).to.match(/^Summary: .*mount rotations \(change -> files [^)]*\); \d+ synced Secret updates; \d+ provider calls; 0 failures\.$/m);
+    expect(out, context).to.match(/^Summary: .*mount rotations \(change -> files [^)]*\); \d+ synced Secret updates; \d+ Deployment restarts? on rotation; \d+ provider calls; 0 failures\.$/m);
   });
 
   it('exits 2 naming the flag for --pods 0, before starting anything', async () => {

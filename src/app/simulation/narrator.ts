@@ -21,6 +21,8 @@ export interface SimulationSummary {
   readonly latenciesMs: readonly number[];
   /** From setting `rotate-requested-at` on a pod to its check's outcome, when the simulation asked. */
   readonly onDemandLatencyMs: number | undefined;
+  /** Restarts of the opted-in Deployment, one per rotation its pods saw. */
+  readonly workloadRestarts: number;
 }
 
 /**
@@ -35,6 +37,7 @@ export class Narrator {
   private failures = 0;
   private outageFailures = 0;
   private onDemandLatencyMs: number | undefined;
+  private workloadRestarts = 0;
 
   /** `causedBySimulation`: a failure the simulation brought about on purpose (its provider outage), expected whenever it is reported. */
   constructor(
@@ -112,6 +115,12 @@ export class Narrator {
     this.line('demand', subject, `on demand: ${describeDiff(outcome.versions)} rotated in ${latencyMs} ms   (${schedule})`);
   }
 
+  /** The restarter rolled a workload for a rotation (`hash`: the pod template's restarted-for value). */
+  workloadRestarted(subject: string, why: string, hash: string): void {
+    this.workloadRestarts++;
+    this.line('restart', subject, `Deployment restarted: ${why}   (restarted-for ${hash.slice(0, 12)}…)`);
+  }
+
   /** Something the simulation expected did not happen: printed loudly and counted as a failure. */
   problem(subject: string, text: string): void {
     this.failures++;
@@ -131,6 +140,7 @@ export class Narrator {
       outageFailures: this.outageFailures,
       latenciesMs: [...this.latencies],
       onDemandLatencyMs: this.onDemandLatencyMs,
+      workloadRestarts: this.workloadRestarts,
     };
   }
 

@@ -1,4 +1,5 @@
 import { createWriteStream } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SystemClock } from '../../adapters/clock/system-clock.js';
@@ -23,7 +24,22 @@ import { Narrator, percentile, type SimulationSummary } from './narrator.js';
 import { demonstrateOnDemandRotation, demonstrateProviderOutage, type DemoContext } from './rotation-demos.js';
 import { RotationWatch } from './rotation-watch.js';
 import { StoreChanges } from './store-changes.js';
-import { ADDED_OBJECT, CLASS_OBJECTS, classResource, NAMESPACE, podResource, PROVIDER, SHARED_CLASS, simulatedPods } from './world.js';
+import { RestartWatch } from './restart-watch.js';
+import {
+  ADDED_OBJECT,
+  CLASS_OBJECTS,
+  classResource,
+  controllerOf,
+  DEPLOYMENT,
+  deploymentResource,
+  isWebPod,
+  NAMESPACE,
+  podResource,
+  PROVIDER,
+  replicaSetResource,
+  SHARED_CLASS,
+  simulatedPods,
+} from './world.js';
 
 export interface SimulationOptions {
   readonly pods: number;
@@ -71,7 +87,12 @@ export async function runSimulation(requested: SimulationOptions, output: Simula
   const logger = new ConsoleLogger({ json: false, verbosity: requested.verbosity, write: (line) => logStream.write(`${line}\n`), now: () => new Date() });
   const cluster = new InMemoryCluster({ clock });
   for (const [name, objects] of Object.entries(CLASS_OBJECTS)) cluster.create(classResource(name, objects));
-  const pods = simulatedPods(requested.pods).map((pod) => ({ ...pod, uid: cluster.create(podResource(pod, NODE_NAME)).metadata.uid! }));
+  const deployment = cluster.create(deploymentResource());
+  const replicaSet = controllerOf(cluster.create(replicaSetResource(controllerOf(deployment))));
+  const pods = simulatedPods(requested.pods).map((pod) => ({
+    ...pod,
+    uid: cluster.create(podResource(pod, NODE_NAME, isWebPod(pod) ? replicaSet : undefined)).metadata.uid!,
+  }));
   const provider = await startFakeProvider({ socketPath: join(requested.workDir, 'providers', `${PROVIDER}.sock`) });
   const config = driverConfig(
     parseFlags(DRIVER_FLAGS, [
@@ -105,6 +126,7 @@ export async function runSimulation(requested: SimulationOptions, output: Simula
   const registry = agent.container.get(BindingRegistry);
   const watch = new RotationWatch(agent, cluster, store, narrator, clock, (target) => registry.get(target)?.schedule.nextDueAt);
   const targetOf = (pod: FakePod): string => kubelet.targetPath(pod, pod.volumes[0]!.name);
+  const restarts = new RestartWatch(cluster, narrator, { clock, logger }, config.rotation);
   const demos = {
     cluster,
     provider,
@@ -117,7 +139,7 @@ export async function runSimulation(requested: SimulationOptions, output: Simula
     dueAt: (pod: FakePod) => registry.get(targetOf(pod))?.schedule.nextDueAt,
   };
   try {
-    for (const pod of pods) await startPod(kubelet, pod, store, narrator);
+    for (const pod of pods) await startPod(kubelet, pod, store, narrator, targetOf(pod));
     await changeSecretsUntilDone(options, pods, demos, output.stopRequested);
     narrator.note('');
     for (const pod of pods) {
@@ -125,10 +147,12 @@ export async function runSimulation(requested: SimulationOptions, output: Simula
       cluster.delete('Pod', pod.namespace, pod.name);
       narrator.line('kubelet', `${pod.namespace}/${pod.name}`, 'pod deleted: volume unpublished');
     }
+    cluster.delete('Deployment', NAMESPACE, DEPLOYMENT);
     await cluster.whenIdle();
     const left = cluster.list('Secret', { namespace: NAMESPACE }).length + cluster.list('SecretProviderClassPodStatus').length;
-    narrator.line('cluster', NAMESPACE, `${left === 0 ? 'synced Secret and pod statuses garbage-collected with the pods' : `${left} objects left`}`);
+    narrator.line('cluster', NAMESPACE, `${left === 0 ? 'synced Secret and pod statuses garbage-collected with their owners' : `${left} objects left`}`);
   } finally {
+    await restarts.stop();
     watch.stop();
     csiClient.close();
     await agent.stop();
@@ -141,11 +165,25 @@ export async function runSimulation(requested: SimulationOptions, output: Simula
   return summary;
 }
 
-async function startPod(kubelet: FakeKubelet, pod: FakePod, store: StoreChanges, narrator: Narrator): Promise<void> {
+async function startPod(kubelet: FakeKubelet, pod: FakePod, store: StoreChanges, narrator: Narrator, target: string): Promise<void> {
   await kubelet.startPod(pod);
   const className = pod.volumes[0]!.volumeAttributes['secretProviderClass']!;
   const versions = CLASS_OBJECTS[className]!.map((name) => `${name} ${store.versionOf(name)}`);
-  narrator.line('kubelet', `${pod.namespace}/${pod.name}`, `pod started: ${className} mounted (${versions.join(', ')})`);
+  const subject = `${pod.namespace}/${pod.name}`;
+  narrator.line('kubelet', subject, `pod started: ${className} mounted (${versions.join(', ')})`);
+  if (pod.fsGroup !== undefined) narrator.line('files', subject, `fsGroup ${pod.fsGroup}: ${await ownersAndModes(target)}`);
+}
+
+/** `name owner:group mode` of each visible file of a mount, e.g. `queue-token root:2000 0640`. */
+async function ownersAndModes(target: string): Promise<string> {
+  const names = (await readdir(target)).filter((name) => !name.startsWith('..')).sort();
+  const described = await Promise.all(
+    names.map(async (name) => {
+      const { uid, gid, mode } = await stat(join(target, name));
+      return `${name} ${uid === 0 ? 'root' : uid}:${gid === 0 ? 'root' : gid} ${(mode & 0o777).toString(8).padStart(4, '0')}`;
+    }),
+  );
+  return described.join(', ');
 }
 
 /**
@@ -241,8 +279,9 @@ function printSummary(narrator: Narrator, summary: SimulationSummary, providerCa
   const onDemand = summary.onDemandLatencyMs === undefined ? '' : `; on-demand rotation in ${summary.onDemandLatencyMs} ms`;
   const failedChecks = `${summary.outageFailures} failed check${summary.outageFailures === 1 ? '' : 's'}`;
   const outage = summary.outageFailures > 0 ? `; provider outage: ${failedChecks}, files kept` : '';
+  const restarts = `; ${summary.workloadRestarts} Deployment restart${summary.workloadRestarts === 1 ? '' : 's'} on rotation`;
   narrator.note(
     `\nSummary: ${summary.storeChanges} store changes; ${summary.mountRotations} mount rotations (${latency})${onDemand}; ` +
-      `${summary.secretUpdates} synced Secret updates${outage}; ${providerCalls} provider calls; ${summary.failures} failures.`,
+      `${summary.secretUpdates} synced Secret updates${restarts}${outage}; ${providerCalls} provider calls; ${summary.failures} failures.`,
   );
 }
