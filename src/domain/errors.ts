@@ -26,6 +26,9 @@ export const DOMAIN_ERROR_CODES = [
   'AlreadyPublished',
   'VolumeFull',
   'TooManyOpenFiles',
+  'PayloadMemoryExhausted',
+  'ProviderMessageTooLarge',
+  'Cancelled',
   'Internal',
 ] as const;
 

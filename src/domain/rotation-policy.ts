@@ -15,7 +15,7 @@ export interface RotationSettings {
   readonly minClassIntervalMs: number;
   /** Fraction of the interval by which a due time is moved earlier or later at random (0.1 = +/-10%). */
   readonly jitterFraction: number;
-  /** First retry delay after a failure; doubles with each further failure up to the interval. */
+  /** First retry delay after a failure; doubles with each further failure up to `failureBackoffCap`. */
   readonly backoffBaseMs: number;
 }
 
@@ -97,7 +97,21 @@ export function scheduleAfterRestart(
   return { nextDueAt: now + Math.round(jitterSpread(intervalMs, settings.jitterFraction) * random()), consecutiveFailures: 0, handledRequests };
 }
 
-/** Exponential backoff with jitter after a failed check, never longer than the interval. */
+/** A failing binding's retries stretch to ten intervals ... */
+export const FAILURE_BACKOFF_INTERVALS = 10;
+/** ... but never beyond ten minutes (unless the interval itself is longer). */
+export const FAILURE_BACKOFF_CEILING_MS = 600_000;
+
+/**
+ * The longest wait between two checks of a failing binding: ten intervals, at most ten minutes, and
+ * never less than the interval. A provider that hangs or fails then costs its workers ever more
+ * rarely instead of taking them back after each interval, and a short interval still retries soon.
+ */
+export function failureBackoffCap(intervalMs: number): number {
+  return Math.max(intervalMs, Math.min(FAILURE_BACKOFF_INTERVALS * intervalMs, FAILURE_BACKOFF_CEILING_MS));
+}
+
+/** Exponential backoff with jitter after a failed check, up to `failureBackoffCap` of the interval. */
 export function scheduleAfterFailure(
   settings: RotationSettings,
   intervalMs: number,
@@ -107,9 +121,10 @@ export function scheduleAfterFailure(
   handledRequests: StringMap = previous.handledRequests,
 ): BindingSchedule {
   const failures = previous.consecutiveFailures + 1;
-  const backoff = Math.min(intervalMs, settings.backoffBaseMs * 2 ** Math.min(failures - 1, 30));
+  const cap = failureBackoffCap(intervalMs);
+  const backoff = Math.min(cap, settings.backoffBaseMs * 2 ** Math.min(failures - 1, 30));
   return {
-    nextDueAt: now + Math.min(intervalMs, jittered(backoff, settings.jitterFraction, random)),
+    nextDueAt: now + Math.min(cap, jittered(backoff, settings.jitterFraction, random)),
     consecutiveFailures: failures,
     handledRequests,
   };

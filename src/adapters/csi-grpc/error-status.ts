@@ -54,6 +54,14 @@ export function grpcStatusFor(code: DomainErrorCode): status {
       return status.UNAVAILABLE;
     case 'OperationPending':
       return status.ABORTED;
+    // Not now: the driver's payload memory budget is full, or (as upstream answers) the provider's
+    // answer is larger than --max-call-recv-msg-size. kubelet retries.
+    case 'PayloadMemoryExhausted':
+    case 'ProviderMessageTooLarge':
+      return status.RESOURCE_EXHAUSTED;
+    // A rotation check given up for an unpublish of its target; never a kubelet call's own outcome.
+    case 'Cancelled':
+      return status.CANCELLED;
     case 'AlreadyPublished':
       return status.ALREADY_EXISTS;
     // Out of space or file handles: kubelet's retry may find room (a grown volume, files closed).

@@ -6,6 +6,7 @@ import {
   jittered,
   pendingRotationRequests,
   RotationAnnotation,
+  failureBackoffCap,
   scheduleAfterFailure,
   scheduleAfterRestart,
   scheduleAfterSuccess,
@@ -182,15 +183,15 @@ describe('domain/rotation-policy', () => {
   });
 
   describe('scheduleAfterFailure', () => {
-    it('doubles the delay from the base with each failure, up to the interval', () => {
+    it('doubles the delay from the base with each failure, beyond the interval up to ten intervals', () => {
       let current = schedule();
       const delays: number[] = [];
-      for (let i = 0; i < 10; i++) {
-        current = scheduleAfterFailure(noJitter, 60_000, current, 0, fixed(0.5));
+      for (let i = 0; i < 12; i++) {
+        current = scheduleAfterFailure(noJitter, 30_000, current, 0, fixed(0.5));
         delays.push(current.nextDueAt);
       }
-      expect(delays).to.deep.equal([1000, 2000, 4000, 8000, 16000, 32000, 60000, 60000, 60000, 60000]);
-      expect(current.consecutiveFailures).to.equal(10);
+      expect(delays).to.deep.equal([1000, 2000, 4000, 8000, 16000, 32000, 64000, 128000, 256000, 300000, 300000, 300000]);
+      expect(current.consecutiveFailures).to.equal(12);
     });
 
     it('counts consecutive failures', () => {
@@ -205,14 +206,14 @@ describe('domain/rotation-policy', () => {
 
     it('stays finite after very many failures', () => {
       const result = scheduleAfterFailure(settings, 60_000, schedule({ consecutiveFailures: 10_000 }), 5, fixed(0.99));
-      expect(result.nextDueAt).to.equal(5 + 60_000);
+      expect(result.nextDueAt).to.equal(5 + 600_000);
     });
 
-    it('never waits longer than the interval, whatever the jitter (property)', () => {
+    it('never waits longer than the backoff cap, whatever the jitter (property)', () => {
       fc.assert(
         fc.property(settingsArb, fc.nat(200), fc.integer({ min: 0, max: 1e12 }), randomValue, (s, failures, now, r) => {
           const next = scheduleAfterFailure(s, s.intervalMs, schedule({ consecutiveFailures: failures }), now, () => r);
-          expect(next.nextDueAt - now).to.be.at.most(s.intervalMs);
+          expect(next.nextDueAt - now).to.be.at.most(failureBackoffCap(s.intervalMs));
           expect(next.nextDueAt - now).to.be.at.least(0);
           expect(next.consecutiveFailures).to.equal(failures + 1);
         }),
@@ -226,6 +227,32 @@ describe('domain/rotation-policy', () => {
           const delay = (failures: number) =>
             scheduleAfterFailure({ ...s, jitterFraction: 0 }, s.intervalMs, schedule({ consecutiveFailures: failures }), 0, fixed(0.5)).nextDueAt;
           expect(delay(fewer)).to.be.at.most(delay(more));
+        }),
+      );
+    });
+  });
+
+  describe('failureBackoffCap', () => {
+    const cases: ReadonlyArray<[string, number, number]> = [
+      ['ten intervals for a short interval', 2_000, 20_000],
+      ['ten intervals up to the ceiling', 60_000, 600_000],
+      ['ten minutes for the default 2m interval', 120_000, 600_000],
+      ['the interval itself when it is longer than ten minutes', 3_600_000, 3_600_000],
+      ['the interval when it is exactly the ceiling', 600_000, 600_000],
+    ];
+    for (const [name, interval, cap] of cases) {
+      it(`is ${name} (${interval} ms -> ${cap} ms)`, () => {
+        expect(failureBackoffCap(interval)).to.equal(cap);
+      });
+    }
+
+    it('is never below the interval nor above max(interval, 10 min) (property)', () => {
+      fc.assert(
+        fc.property(fc.integer({ min: 1, max: 86_400_000 }), (interval) => {
+          const cap = failureBackoffCap(interval);
+          expect(cap).to.be.at.least(interval);
+          expect(cap).to.be.at.most(Math.max(interval, 600_000));
+          expect(cap).to.be.at.most(10 * interval);
         }),
       );
     });

@@ -28,6 +28,9 @@ const EXPECTED: Record<DomainErrorCode, status> = {
   AlreadyPublished: status.ALREADY_EXISTS,
   VolumeFull: status.RESOURCE_EXHAUSTED,
   TooManyOpenFiles: status.RESOURCE_EXHAUSTED,
+  PayloadMemoryExhausted: status.RESOURCE_EXHAUSTED,
+  ProviderMessageTooLarge: status.RESOURCE_EXHAUSTED,
+  Cancelled: status.CANCELLED,
   Internal: status.INTERNAL,
 };
 
