@@ -13,10 +13,10 @@ import { assertMountable, type SecretProviderClass } from '../domain/secret-prov
 import type { VolumeRequest } from '../domain/volume-binding.js';
 import type { Logger } from '../ports/logger.js';
 import type { Metrics } from '../ports/metrics.js';
-import type { SecretProvider } from '../ports/secret-provider.js';
+import type { ProviderCallOptions, SecretProvider } from '../ports/secret-provider.js';
 import type { SecretProviderClassSource } from '../ports/secret-provider-class-source.js';
-import { KeyedTable, KUBELET_FETCH, type FetchContext } from './fetch-coalescing.js';
-import type { CallOrigin, ProviderRateLimiter } from './provider-rate-limiter.js';
+import { JoinedCall, KeyedTable, KUBELET_FETCH, type FetchContext } from './fetch-coalescing.js';
+import type { ProviderRateLimiter } from './provider-rate-limiter.js';
 
 export interface FetchedSecrets {
   readonly spc: SecretProviderClass;
@@ -24,7 +24,7 @@ export interface FetchedSecrets {
 }
 
 interface InFlightCall {
-  readonly answer: Promise<ProviderMountResponse>;
+  readonly call: JoinedCall<ProviderMountResponse>;
   /** True once the call got past the rate limiter (a kubelet call never joins one still waiting). */
   readonly started: () => boolean;
 }
@@ -34,7 +34,8 @@ interface InFlightCall {
  * Provider calls are coalesced: identical concurrent requests are one call (single-flight), and in a
  * rotation pass the bindings of a class that opted in to fetch-sharing share one call per sharing key.
  * The rotation loop's calls wait for the per-provider rate limiter; kubelet's calls never do.
- * Each call actually made is counted once in `provider_requests_total`, by result.
+ * A fetch whose context signal aborts rejects at once; the provider call is cancelled when no other
+ * fetch waits for it. Each call actually made is counted once in `provider_requests_total`, by result.
  */
 export class FetchSecrets {
   private readonly inFlight = new KeyedTable<InFlightCall>();
@@ -76,47 +77,50 @@ export class FetchSecrets {
     mountRequest: ProviderMountRequest,
     context: FetchContext,
   ): Promise<ProviderMountResponse> {
-    const ownCall = (): Promise<ProviderMountResponse> => this.call(spc.provider, mountRequest, context.origin);
-    if (context.pass === undefined || !fetchSharing(spc.annotations).enabled) return ownCall();
-    if (this.providerWritesFiles.get(spc.uid) === spc.generation) return ownCall();
-    const { response } = await context.pass.share(FetchKey.sharing(spc, request), ownCall, () => {
+    const ownCall = (signal: AbortSignal | undefined): Promise<ProviderMountResponse> =>
+      this.call(spc.provider, mountRequest, { ...context, signal });
+    if (context.pass === undefined || !fetchSharing(spc.annotations).enabled) return ownCall(context.signal);
+    if (this.providerWritesFiles.get(spc.uid) === spc.generation) return ownCall(context.signal);
+    const onUnshareable = (): void => {
       if (this.providerWritesFiles.get(spc.uid) === spc.generation) return;
       this.providerWritesFiles.set(spc.uid, spc.generation);
       this.logger?.warn('provider wrote the files itself; not sharing its calls among bindings of this class', {
         class: `${spc.namespace}/${spc.name}`,
         provider: spc.provider,
       });
-    });
+    };
+    const { response } = await context.pass.share(FetchKey.sharing(spc, request), ownCall, onUnshareable, context.signal);
     return response;
   }
 
   /** Single-flight: an identical request already on its way to the provider is joined, not repeated. */
-  private call(providerName: string, mountRequest: ProviderMountRequest, origin: CallOrigin): Promise<ProviderMountResponse> {
+  private call(providerName: string, mountRequest: ProviderMountRequest, context: FetchContext): Promise<ProviderMountResponse> {
+    const { origin } = context;
     const key = FetchKey.singleFlight(providerName, mountRequest);
     const existing = this.inFlight.find(key);
     // kubelet does not wait behind a rotation call that is still queued at the rate limiter.
-    if (existing !== undefined && (existing.started() || origin === 'rotation')) return existing.answer;
+    if (existing !== undefined && (existing.started() || origin === 'rotation')) return existing.call.join(context.signal);
     const limiter = this.limiter;
     let started = limiter === undefined || limiter.tryAcquire(providerName, origin);
-    const answer = (async () => {
+    const call = new JoinedCall(async (signal) => {
       if (!started) {
-        await limiter!.acquire(providerName, origin);
+        await limiter!.acquire(providerName, origin, signal);
         started = true;
       }
-      return this.countedMount(providerName, mountRequest);
-    })();
-    const entry: InFlightCall = { answer, started: () => started };
+      return this.countedMount(providerName, mountRequest, { signal, ...(context.timeoutMs !== undefined ? { timeoutMs: context.timeoutMs } : {}) });
+    });
+    const entry: InFlightCall = { call, started: () => started };
     if (existing === undefined) {
       this.inFlight.set(key, entry);
       const forget = (): void => this.inFlight.delete(key, entry);
-      entry.answer.then(forget, forget);
+      call.answer.then(forget, forget);
     }
-    return entry.answer;
+    return call.join(context.signal);
   }
 
-  private async countedMount(providerName: string, mountRequest: ProviderMountRequest): Promise<ProviderMountResponse> {
+  private async countedMount(providerName: string, mountRequest: ProviderMountRequest, options: ProviderCallOptions): Promise<ProviderMountResponse> {
     try {
-      const response = await this.provider.mount(providerName, mountRequest);
+      const response = await this.provider.mount(providerName, mountRequest, options);
       this.metrics.providerRequest(providerName, response.errorCode || SUCCESS_RESULT);
       return response;
     } catch (error) {

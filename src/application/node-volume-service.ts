@@ -40,8 +40,8 @@ export class NodeVolumeService implements NodeVolumes {
     try {
       if (!command.volumeId) throw new DomainError('InvalidVolumeContext', 'volume_id is empty');
       const target = parseTargetPath(command.targetPath, this.kubeletRoot);
-      // An unpublish waits for a rotation check of the target, then wins: the binding is gone after it.
-      await this.locks.runAfterRotation(target.path, async () => {
+      // An unpublish wins over a rotation check of the target: the check is cancelled, the binding is gone after it.
+      await this.locks.runCancellingRotation(target.path, async () => {
         const removed = this.registry.delete(target.path);
         await this.unpublishVolume.execute(target, removed?.binding.request);
       });

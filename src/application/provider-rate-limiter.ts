@@ -46,16 +46,30 @@ export class ProviderRateLimiter {
     return true;
   }
 
-  /** Resolves when the call may go to the provider (at once for kubelet's calls). */
-  acquire(provider: string, origin: CallOrigin): Promise<void> {
+  /**
+   * Resolves when the call may go to the provider (at once for kubelet's calls). A call that gives up
+   * (`signal`) leaves the queue and rejects with the signal's reason.
+   */
+  acquire(provider: string, origin: CallOrigin, signal?: AbortSignal): Promise<void> {
     if (this.unlimited) return Promise.resolve();
     const queue = this.queueOf(provider);
     if (origin === 'kubelet') {
       this.tryAcquire(provider, origin);
       return Promise.resolve();
     }
-    return new Promise((resolve) => {
-      queue.waiting.push(resolve);
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    return new Promise((resolve, reject) => {
+      const giveUp = (): void => {
+        const index = queue.waiting.indexOf(served);
+        if (index >= 0) queue.waiting.splice(index, 1);
+        reject(signal!.reason);
+      };
+      const served = (): void => {
+        signal?.removeEventListener('abort', giveUp);
+        resolve();
+      };
+      signal?.addEventListener('abort', giveUp, { once: true });
+      queue.waiting.push(served);
       this.serve(queue);
     });
   }

@@ -1,6 +1,7 @@
 import { describeError, toDomainError, type DomainError } from '../domain/errors.js';
 import { EventReason } from '../domain/events.js';
 import { SECRET_SYNC_FAILED } from '../domain/metric-labels.js';
+import { answerBytes, answerSizeKey } from '../domain/payload-memory.js';
 import { describeDiff, isEmptyDiff, type ObjectVersionsDiff } from '../domain/object-versions.js';
 import { reportAfterCheck } from '../domain/pod-status.js';
 import { rotationSkipReason, type RotationSkipReason } from '../domain/rotation-policy.js';
@@ -14,6 +15,7 @@ import type { PodSource } from '../ports/pod-source.js';
 import type { ApplyPayload } from './apply-payload.js';
 import { KUBELET_FETCH, type FetchContext } from './fetch-coalescing.js';
 import type { FetchSecrets } from './fetch-secrets.js';
+import type { AnswerLease, PayloadMemoryBudget } from './payload-memory-budget.js';
 import type { RefreshCredentials } from './refresh-credentials.js';
 
 export type RotationOutcome =
@@ -35,7 +37,9 @@ export type RotationOutcome =
     }
   | { readonly kind: 'failed'; readonly binding: VolumeBinding; readonly error: DomainError }
   /** The pod is finished or terminating: nothing was fetched or written. */
-  | { readonly kind: 'skipped'; readonly binding: VolumeBinding; readonly reason: RotationSkipReason };
+  | { readonly kind: 'skipped'; readonly binding: VolumeBinding; readonly reason: RotationSkipReason }
+  /** Given up (an unpublish of the target, or the loop stopping): nothing was written or reported. */
+  | { readonly kind: 'cancelled'; readonly binding: VolumeBinding };
 
 /**
  * When the next check of a binding will be, given how this one ended (the rotation loop decides; the
@@ -46,7 +50,9 @@ export type NextCheckPlanner = (end: { readonly failed: boolean; readonly spc?: 
 /**
  * One rotation check of a mounted binding: re-fetch with the mounted versions, and update files,
  * pod status and Secrets only where something changed. A failure keeps the old content byte for byte
- * and is reported through an event and metrics, never thrown.
+ * and is reported through an event and metrics, never thrown. The answer is admitted against the
+ * payload memory budget first. A check whose context signal aborts stops at its next step (the
+ * provider call is cancelled), writes nothing and reports nothing: its target is being unpublished.
  */
 export class RotateBinding {
   constructor(
@@ -58,6 +64,7 @@ export class RotateBinding {
     private readonly metrics: Metrics,
     private readonly clock: Clock,
     private readonly logger: Logger,
+    private readonly answers: PayloadMemoryBudget,
   ) {}
 
   /** `context` says who waits (kubelet's republish by default) and the rotation pass the check belongs to. */
@@ -72,9 +79,13 @@ export class RotateBinding {
       return { kind: 'skipped', binding, reason: skip };
     }
     let checked = binding;
+    let lease: AnswerLease | undefined;
     try {
       checked = await this.withUsableCredentials(binding);
+      lease = await this.answers.admit(answerSizeKey(binding.request), context.origin, context.signal);
       const { spc, payload } = await this.fetch.execute(checked.request, binding.objectVersions, context);
+      lease.answered(answerBytes(payload.files));
+      context.signal?.throwIfAborted();
       let rotationReport = binding.rotationReport;
       const result = await this.apply.execute({
         request: checked.request,
@@ -108,6 +119,7 @@ export class RotateBinding {
       await this.report(binding, result.versions, mountChanged, secretsChanged);
       return { kind: 'rotated', binding: updated, spc, versions: result.versions, filesChanged: result.filesChanged, secretsChanged, secretFailures };
     } catch (thrown) {
+      if (context.signal?.aborted) return { kind: 'cancelled', binding };
       const error = toDomainError(thrown);
       const reason = describeError(thrown);
       this.metrics.rotationReconcileError(binding.providerName, error.errorType, false);
@@ -119,6 +131,8 @@ export class RotateBinding {
       });
       await this.events.record({ pod, type: 'Warning', reason: EventReason.mountRotationFailed, message: `failed to rotate mounted contents: ${reason}` });
       return { kind: 'failed', binding: await this.reportFailure(checked, reason, nextCheckAt({ failed: true })), error };
+    } finally {
+      lease?.release();
     }
   }
 

@@ -1,4 +1,6 @@
+import { describeError, DomainError } from '../domain/errors.js';
 import { fetchSharing, sharingCandidate } from '../domain/fetch-key.js';
+import { checksToStart, type CheckGroup, type WaitingCheck } from '../domain/rotation-fair-share.js';
 import {
   effectiveInterval,
   isDue,
@@ -18,15 +20,19 @@ import type { Logger } from '../ports/logger.js';
 import type { PodInfo, PodSource } from '../ports/pod-source.js';
 import type { ClassChange, SecretProviderClassSource } from '../ports/secret-provider-class-source.js';
 import type { BindingRegistry, RegisteredBinding } from './binding-registry.js';
-import { FetchPass, KUBELET_FETCH, type FetchContext } from './fetch-coalescing.js';
+import { KUBELET_FETCH, type FetchContext } from './fetch-coalescing.js';
+import { handledRequests, NextCheckPlan } from './next-check-plan.js';
 import type { RotateBinding, RotationOutcome } from './rotate-binding.js';
+import { SharingWaves } from './sharing-waves.js';
 import type { TargetLocks } from './target-locks.js';
 
 export interface ReconcilerSettings extends RotationSettings {
   /** `--enable-secret-rotation`: without it mounts are never refreshed after the first publish. */
   readonly enabled: boolean;
-  /** How many bindings are checked at the same time. */
+  /** `--rotation-workers`: the rotation pool's slots (at least one per provider with mounts). */
   readonly workers: number;
+  /** `--rotation-call-timeout`: the deadline of a rotation check's provider call (absent: the adapter's own). */
+  readonly callTimeoutMs?: number;
   /**
    * `--provider-qps` / `--provider-burst`: the per-provider rate limit of the loop's provider calls
    * (0 or absent = unlimited). Read by the composition root for FetchSecrets, not by the loop itself.
@@ -35,25 +41,42 @@ export interface ReconcilerSettings extends RotationSettings {
   readonly providerBurst?: number;
 }
 
+/** A check holding a slot of the pool. */
+interface RunningCheck {
+  readonly group: CheckGroup;
+  readonly controller: AbortController;
+  readonly done: Promise<void>;
+}
+
 /**
  * The rotation loop: every binding has its own due time (interval +/- jitter, backoff after a
- * failure); a timer fires at the earliest one and the due bindings are checked by a bounded pool.
- * A change of a class makes its bindings due at once.
+ * failure); a timer fires at the earliest one, and a pool of slots runs the due checks, each check
+ * starting as soon as the pool admits it (`domain/rotation-fair-share.ts`: a provider or class that
+ * hangs keeps to its share and the others keep their schedule). A slot is given back when its check
+ * ends, so one slow check never holds back the next due checks of others. A change of a class makes its
+ * bindings due at once; so does a new `rotate-requested-at` value on a pod.
  *
- * Fetch sharing: when a class has `secrets-store.csi.k8s.io/fetch-sharing: serviceaccount`, a pass
- * that checks one of its bindings also checks the other bindings of the same provider, namespace,
- * class and service account (due or not), and they share one provider call per sharing key within the
- * pass. Such a group is therefore checked as one, when its earliest member is due: the jitter no
- * longer spreads it over many calls, and no member is ever checked later than its own due time.
+ * Each check's provider call has its own deadline (`callTimeoutMs`), and a check can be given up: an
+ * unpublish of its target cancels it (TargetLocks), as does `stop()`.
+ *
+ * Fetch sharing: when a class has `secrets-store.csi.k8s.io/fetch-sharing: serviceaccount`, a due
+ * binding of it brings the other bindings of the same provider, namespace, class and service account
+ * (due or not) into the pool with it, and they share one provider call per sharing key (SharingWaves).
  */
 export class RotationReconciler {
   private cancelTimer: CancelTimer | undefined;
-  private running: Promise<void> | undefined;
   private unsubscribe: (() => void)[] = [];
   private started = false;
   private readonly outcomeListeners = new Set<(outcome: RotationOutcome) => void>();
   /** fetch-sharing annotation problems already logged (once per class, generation and value). */
   private readonly sharingWarnings = new Set<string>();
+  /** Whether a class (`namespace/name`) shares fetches, until the class changes. */
+  private readonly classSharing = new Map<string, boolean>();
+  private readonly running = new Map<string, RunningCheck>();
+  private readonly waves = new SharingWaves();
+  private dispatching: Promise<void> | undefined;
+  private dispatchAgain = false;
+  private idleWaiters: (() => void)[] = [];
 
   constructor(
     private readonly settings: ReconcilerSettings,
@@ -75,17 +98,23 @@ export class RotationReconciler {
       this.classes.onChange((change) => this.classChanged(change)),
       this.pods.onChange((pod) => this.podChanged(pod)),
       this.registry.onPut(() => this.wake()),
+      this.locks.onRelease((target) => {
+        if (this.registry.get(target) !== undefined) this.wake();
+      }),
     ];
     this.wake();
   }
 
+  /** Stops the timer and gives up the checks that run (each stops at its next step). */
   async stop(): Promise<void> {
     this.started = false;
     this.cancelTimer?.();
     this.cancelTimer = undefined;
     for (const unsubscribe of this.unsubscribe) unsubscribe();
     this.unsubscribe = [];
-    await this.running;
+    for (const check of this.running.values()) check.controller.abort(new DomainError('Cancelled', 'the rotation loop stopped'));
+    await this.dispatching;
+    await Promise.all([...this.running.values()].map((check) => check.done));
   }
 
   /** Hears every check's outcome (the simulation prints them; tests observe them). */
@@ -135,72 +164,117 @@ export class RotationReconciler {
     return outcome;
   }
 
-  /** One pass over the bindings that are due now (the timer calls it; tests may too). */
-  async runDueChecks(): Promise<void> {
-    if (this.running) return this.running;
-    this.running = this.checkDue().finally(() => {
-      this.running = undefined;
-      this.wake();
-    });
-    return this.running;
-  }
-
-  private async checkDue(): Promise<void> {
-    const batch = await this.passBatch(this.clock.now());
-    const pass = new FetchPass();
-    const context: FetchContext = { origin: 'rotation', pass };
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < batch.length) {
-        const entry = batch[next++]!;
-        const target = entry.binding.request.target.path;
-        await this.locks.tryRun(target, async () => {
-          const current = this.registry.get(target);
-          if (current !== undefined) await this.checkNow(current.binding, context);
-        });
-      }
-    };
-    try {
-      await Promise.all(Array.from({ length: Math.max(1, Math.min(this.settings.workers, batch.length)) }, worker));
-    } finally {
-      pass.close();
-    }
-  }
-
   /**
-   * The bindings this pass checks: the due ones, plus the fetch-sharing companions of each (see the
-   * class comment). Ordered so the first member of each group comes before any second member: the
-   * workers start distinct provider calls side by side and the other members find the answers ready.
+   * Starts the due checks the pool admits now and resolves once no check runs and none that is due
+   * can start: one pass over what is due (tests and benchmarks drive the loop with it).
    */
-  private async passBatch(now: number): Promise<RegisteredBinding[]> {
-    const all = this.registry.all();
-    const due = all.filter((entry) => isDue(entry.schedule, now));
-    const groupOf = (entry: RegisteredBinding): string => sharingCandidate(entry.binding.providerName, entry.binding.request);
-    const sharingGroups = new Set<string>();
-    const classSharing = new Map<string, boolean>();
-    for (const entry of due) {
-      const { namespace } = entry.binding.request.pod;
-      const classKey = `${namespace}/${entry.binding.request.className}`;
-      if (!classSharing.has(classKey)) classSharing.set(classKey, await this.sharesFetches(namespace, entry.binding.request.className));
-      if (classSharing.get(classKey)) sharingGroups.add(groupOf(entry));
-    }
-    if (sharingGroups.size === 0) return due;
-    const batch = new Set(due);
-    for (const entry of all) if (sharingGroups.has(groupOf(entry))) batch.add(entry);
-    const rank = new Map<string, number>();
-    return [...batch]
-      .map((entry) => {
-        const group = groupOf(entry);
-        const position = rank.get(group) ?? 0;
-        rank.set(group, position + 1);
-        return { entry, position };
-      })
-      .sort((a, b) => a.position - b.position)
-      .map(({ entry }) => entry);
+  async runDueChecks(): Promise<void> {
+    await this.dispatch();
+    if (this.running.size === 0 && this.dispatching === undefined) return;
+    await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
   }
 
-  /** Whether a class opted in to fetch sharing (a class that cannot be read does not). */
+  /** Checks running now (for tests and the simulation). */
+  get runningChecks(): number {
+    return this.running.size;
+  }
+
+  /** One dispatch at a time; a request during one runs another right after it. */
+  private dispatch(): Promise<void> {
+    if (this.dispatching) {
+      this.dispatchAgain = true;
+      return this.dispatching;
+    }
+    const now = this.clock.now();
+    this.dispatching = (async () => {
+      for (let first = true; first || this.dispatchAgain; first = false) {
+        this.dispatchAgain = false;
+        await this.startAdmittedChecks(first ? now : this.clock.now());
+      }
+    })()
+      .catch((error: unknown) => this.logger.error('rotation dispatch failed', { error: describeError(error) }))
+      .finally(() => {
+        this.dispatching = undefined;
+        this.scheduleTimer();
+        this.notifyIfIdle();
+      });
+    return this.dispatching;
+  }
+
+  private async startAdmittedChecks(now: number): Promise<void> {
+    const all = this.registry.all();
+    await this.openSharingWaves(all, now);
+    const byTarget = new Map(all.map((entry) => [entry.binding.request.target.path, entry]));
+    for (const target of this.waves.targets()) if (!byTarget.has(target)) this.waves.finished(target);
+    const waiting: WaitingCheck[] = [];
+    for (const [target, entry] of byTarget) {
+      if (this.running.has(target) || this.locks.isHeld(target)) continue;
+      const wave = this.waves.of(target);
+      if (wave === undefined && !isDue(entry.schedule, now)) continue;
+      waiting.push({ ...groupOf(entry), id: target, dueAt: wave?.dueAt ?? entry.schedule.nextDueAt });
+    }
+    if (waiting.length === 0) return;
+    const pool = { workers: this.settings.workers, mounted: all.map(groupOf), running: [...this.running.values()].map((check) => check.group) };
+    for (const check of checksToStart(pool, waiting)) this.startCheck(byTarget.get(check.id)!);
+  }
+
+  /** Starts one check in its own slot; the slot is given back (and the pool refilled) when it ends. */
+  private startCheck(entry: RegisteredBinding): void {
+    const target = entry.binding.request.target.path;
+    const controller = new AbortController();
+    const wave = this.waves.of(target);
+    const context: FetchContext = {
+      origin: 'rotation',
+      signal: controller.signal,
+      ...(wave ? { pass: wave.pass } : {}),
+      ...(this.settings.callTimeoutMs !== undefined ? { timeoutMs: this.settings.callTimeoutMs } : {}),
+    };
+    const check = async (): Promise<void> => {
+      const current = this.registry.get(target);
+      if (current !== undefined) await this.checkNow(current.binding, context);
+    };
+    const done = this.locks
+      .tryRun(target, check, controller)
+      .then(
+        () => undefined,
+        (error: unknown) => this.backOffAfterCrash(target, error),
+      )
+      .finally(() => {
+        this.running.delete(target);
+        this.waves.finished(target);
+        void this.dispatch();
+      });
+    this.running.set(target, { group: groupOf(entry), controller, done });
+  }
+
+  /** A check that threw instead of reporting (a lookup failed): logged, and retried with backoff. */
+  private backOffAfterCrash(target: string, error: unknown): void {
+    this.logger.error('rotation check failed unexpectedly; it is retried with backoff', { target, error: describeError(error) });
+    const entry = this.registry.get(target);
+    if (entry === undefined) return;
+    const schedule = scheduleAfterFailure(this.settings, entry.intervalMs, entry.schedule, this.clock.now(), () => this.random.next());
+    this.registry.put({ ...entry, schedule });
+  }
+
+  /** Opens a sharing wave for each due binding whose class shares fetches (see the class comment). */
+  private async openSharingWaves(all: readonly RegisteredBinding[], now: number): Promise<void> {
+    const groupOfEntry = (entry: RegisteredBinding): string => sharingCandidate(entry.binding.providerName, entry.binding.request);
+    for (const entry of all) {
+      const target = entry.binding.request.target.path;
+      if (!isDue(entry.schedule, now) || this.running.has(target) || this.waves.of(target) !== undefined) continue;
+      const group = groupOfEntry(entry);
+      if (this.waves.isOpen(group)) continue;
+      const { namespace } = entry.binding.request.pod;
+      const shares = this.classSharing.get(`${namespace}/${entry.binding.request.className}`) ?? (await this.sharesFetches(namespace, entry.binding.request.className));
+      if (!shares) continue;
+      const members = all.filter((other) => groupOfEntry(other) === group).map((other) => other.binding.request.target.path);
+      this.waves.open(group, members.filter((member) => !this.running.has(member)), entry.schedule.nextDueAt);
+    }
+  }
+
+  /** Whether a class opted in to fetch sharing (a class that cannot be read does not), remembered until it changes. */
   private async sharesFetches(namespace: string, className: string): Promise<boolean> {
+    const key = `${namespace}/${className}`;
     let spc: SecretProviderClass | undefined;
     try {
       spc = await this.classes.get(namespace, className);
@@ -209,15 +283,17 @@ export class RotationReconciler {
     }
     if (spc === undefined) return false;
     const sharing = fetchSharing(spc.annotations);
-    const warning = `${namespace}/${className}@${spc.generation}: ${sharing.problem}`;
+    const warning = `${key}@${spc.generation}: ${sharing.problem}`;
     if (sharing.problem && !this.sharingWarnings.has(warning)) {
       this.sharingWarnings.add(warning);
-      this.logger.warn('ignoring class fetch-sharing annotation', { class: `${namespace}/${className}`, problem: sharing.problem });
+      this.logger.warn('ignoring class fetch-sharing annotation', { class: key, problem: sharing.problem });
     }
+    this.classSharing.set(key, sharing.enabled);
     return sharing.enabled;
   }
 
   private record(outcome: RotationOutcome, before: RegisteredBinding | undefined, planner: NextCheckPlan): void {
+    if (outcome.kind === 'cancelled') return;
     const target = outcome.binding.request.target.path;
     const entry = this.registry.get(target);
     if (entry === undefined) return;
@@ -247,6 +323,7 @@ export class RotationReconciler {
   }
 
   private classChanged(change: ClassChange): void {
+    this.classSharing.delete(`${change.namespace}/${change.name}`);
     const now = this.clock.now();
     for (const entry of this.registry.ofClass(change.namespace, change.name)) {
       this.registry.put({ ...entry, schedule: { ...entry.schedule, nextDueAt: now } });
@@ -254,17 +331,47 @@ export class RotationReconciler {
   }
 
   private wake(): void {
-    if (!this.started || this.running) return;
+    if (this.started) this.scheduleTimer();
+  }
+
+  /**
+   * A timer for the next time a check can start: the earliest due time of a binding that is neither
+   * checked nor held now. Due bindings wait for no timer while checks run (each check's end refills the
+   * pool), nor while kubelet holds their target (its release wakes the loop).
+   */
+  private scheduleTimer(): void {
     this.cancelTimer?.();
     this.cancelTimer = undefined;
-    const entries = this.registry.all();
-    if (entries.length === 0) return;
-    const earliest = Math.min(...entries.map((entry: RegisteredBinding) => entry.schedule.nextDueAt));
-    this.cancelTimer = this.scheduler.after(Math.max(0, earliest - this.clock.now()), () => {
+    if (!this.started) return;
+    const now = this.clock.now();
+    const slotsBusy = this.running.size > 0;
+    let earliest = Infinity;
+    for (const entry of this.registry.all()) {
+      const target = entry.binding.request.target.path;
+      if (this.running.has(target) || this.locks.isHeld(target)) continue;
+      const dueAt = this.waves.of(target)?.dueAt ?? entry.schedule.nextDueAt;
+      if (dueAt <= now && slotsBusy) continue;
+      earliest = Math.min(earliest, dueAt);
+    }
+    if (earliest === Infinity) return;
+    this.cancelTimer = this.scheduler.after(Math.max(0, earliest - now), () => {
       this.cancelTimer = undefined;
-      void this.runDueChecks();
+      void this.dispatch();
     });
   }
+
+  private notifyIfIdle(): void {
+    if (this.running.size > 0 || this.dispatching !== undefined) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+}
+
+/** The pool's view of a binding: its provider and its class. */
+function groupOf(entry: RegisteredBinding): CheckGroup {
+  const { request } = entry.binding;
+  return { provider: entry.binding.providerName, classKey: `${request.pod.namespace}/${request.className}` };
 }
 
 function podKey(pod: { readonly namespace: string; readonly name: string }): string {
@@ -274,41 +381,4 @@ function podKey(pod: { readonly namespace: string; readonly name: string }): str
 function podRequests(pod: PodInfo): StringMap {
   const value = pod.annotations[RotationAnnotation.rotateRequestedAt];
   return value ? { [podKey(pod)]: value } : {};
-}
-
-function handledRequests(spc: SecretProviderClass): StringMap {
-  const value = spc.annotations[RotationAnnotation.rotateRequestedAt];
-  return value ? { [`class:${spc.namespace}/${spc.name}`]: value } : {};
-}
-
-/**
- * The next due time of a binding being checked, fixed once per way the check can end, so the time the
- * pod status reports is the time the loop then keeps.
- */
-class NextCheckPlan {
-  private readonly plans = new Map<boolean, { schedule: BindingSchedule; intervalMs: number; problem?: string }>();
-
-  constructor(
-    private readonly settings: ReconcilerSettings,
-    private readonly entry: RegisteredBinding | undefined,
-    private readonly now: () => number,
-    private readonly random: () => number,
-  ) {}
-
-  readonly nextCheckAt = ({ failed, spc }: { readonly failed: boolean; readonly spc?: SecretProviderClass }): number =>
-    this.plan(failed, spc).schedule.nextDueAt;
-
-  plan(failed: boolean, spc: SecretProviderClass | undefined): { schedule: BindingSchedule; intervalMs: number; problem?: string } {
-    const planned = this.plans.get(failed);
-    if (planned) return planned;
-    const interval = spc ? effectiveInterval(this.settings, spc.annotations) : { intervalMs: this.entry?.intervalMs ?? this.settings.intervalMs };
-    const previous = this.entry?.schedule ?? { nextDueAt: 0, consecutiveFailures: 0, handledRequests: {} };
-    const requests = spc ? { ...previous.handledRequests, ...handledRequests(spc) } : previous.handledRequests;
-    const schedule = failed
-      ? scheduleAfterFailure(this.settings, interval.intervalMs, previous, this.now(), this.random, requests)
-      : scheduleAfterSuccess(this.settings, interval.intervalMs, this.now(), this.random, requests);
-    const plan = { schedule, intervalMs: interval.intervalMs, ...(interval.problem ? { problem: interval.problem } : {}) };
-    this.plans.set(failed, plan);
-    return plan;
-  }
 }

@@ -4,6 +4,7 @@ import { BindingRegistry } from '../../application/binding-registry.js';
 import { FetchSecrets } from '../../application/fetch-secrets.js';
 import { NodeVolumeService } from '../../application/node-volume-service.js';
 import { ProviderHealthCheck } from '../../application/provider-health-check.js';
+import { PayloadMemoryBudget, type PayloadMemorySettings } from '../../application/payload-memory-budget.js';
 import { ProviderRateLimiter } from '../../application/provider-rate-limiter.js';
 import { PublishVolume } from '../../application/publish-volume.js';
 import { RefreshCredentials } from '../../application/refresh-credentials.js';
@@ -16,6 +17,7 @@ import { UnpublishVolume } from '../../application/unpublish-volume.js';
 import { Clock, Random, Scheduler } from '../../ports/clock.js';
 import { EventRecorder } from '../../ports/event-recorder.js';
 import { Logger } from '../../ports/logger.js';
+import { MemoryReclaimer } from '../../ports/memory-reclaimer.js';
 import { Metrics } from '../../ports/metrics.js';
 import { MountWriter } from '../../ports/mount-writer.js';
 import { NodeVolumes } from '../../ports/node-volumes.js';
@@ -35,11 +37,14 @@ export interface ApplicationSettings {
   readonly rotation: ReconcilerSettings;
   /** `--provider-health-check-interval` (default 2 minutes, as upstream). */
   readonly providerHealthCheckIntervalMs?: number;
+  /** The payload memory budget; absent: provider answers are not limited (tests, in-process benchmarks). */
+  readonly payloadMemory?: PayloadMemorySettings;
 }
 
 /** Deadline of one health-check Version call, as upstream's. */
 const HEALTH_CHECK_TIMEOUT_MS = 5_000;
 const DEFAULT_HEALTH_CHECK_INTERVAL_MS = 120_000;
+const UNLIMITED_PAYLOAD_MEMORY: PayloadMemorySettings = { budgetBytes: Infinity, maxAnswerBytes: 4 * 1024 * 1024 };
 
 /**
  * The use cases and the rotation loop, wired by factories (the classes carry no decorators).
@@ -56,6 +61,9 @@ export function applicationModule(settings: ApplicationSettings): ContainerModul
       }, [Metrics, Clock])
       .inSingletonScope();
     bind(TargetLocks).toResolvedValue(() => new TargetLocks()).inSingletonScope();
+    bind(PayloadMemoryBudget)
+      .toResolvedValue((reclaimer: MemoryReclaimer) => new PayloadMemoryBudget(settings.payloadMemory ?? UNLIMITED_PAYLOAD_MEMORY, reclaimer), [MemoryReclaimer])
+      .inSingletonScope();
     bind(FetchSecrets)
       .toResolvedValue(
         (classes: SecretProviderClassSource, provider: SecretProvider, metrics: Metrics, clock: Clock, scheduler: Scheduler, logger: Logger) => {
@@ -86,13 +94,14 @@ export function applicationModule(settings: ApplicationSettings): ContainerModul
       ])
       .inSingletonScope();
     bind(PublishVolume)
-      .toResolvedValue((fetch: FetchSecrets, mounter: VolumeMounter, apply: ApplyPayload, clock: Clock, logger: Logger) =>
-        new PublishVolume(fetch, mounter, apply, clock, logger), [
+      .toResolvedValue((fetch: FetchSecrets, mounter: VolumeMounter, apply: ApplyPayload, clock: Clock, logger: Logger, answers: PayloadMemoryBudget) =>
+        new PublishVolume(fetch, mounter, apply, clock, logger, answers), [
         FetchSecrets,
         VolumeMounter,
         ApplyPayload,
         Clock,
         Logger,
+        PayloadMemoryBudget,
       ])
       .inSingletonScope();
     bind(UnpublishVolume)
@@ -113,17 +122,19 @@ export function applicationModule(settings: ApplicationSettings): ContainerModul
       .inSingletonScope();
     bind(RotateBinding)
       .toResolvedValue(
-        (pods: PodSource, credentials: RefreshCredentials, fetch: FetchSecrets, apply: ApplyPayload, events: EventRecorder, metrics: Metrics, clock: Clock, logger: Logger) =>
-          new RotateBinding(pods, credentials, fetch, apply, events, metrics, clock, logger), [
-        PodSource,
-        RefreshCredentials,
-        FetchSecrets,
-        ApplyPayload,
-        EventRecorder,
-        Metrics,
-        Clock,
-        Logger,
-      ])
+        (
+          pods: PodSource,
+          credentials: RefreshCredentials,
+          fetch: FetchSecrets,
+          apply: ApplyPayload,
+          events: EventRecorder,
+          metrics: Metrics,
+          clock: Clock,
+          logger: Logger,
+          answers: PayloadMemoryBudget,
+        ) => new RotateBinding(pods, credentials, fetch, apply, events, metrics, clock, logger, answers),
+        [PodSource, RefreshCredentials, FetchSecrets, ApplyPayload, EventRecorder, Metrics, Clock, Logger, PayloadMemoryBudget],
+      )
       .inSingletonScope();
     bind(RotationReconciler)
       .toResolvedValue(

@@ -1,6 +1,7 @@
 import { ContainerModule, type ContainerModuleLoadOptions } from 'inversify';
 import { Clock, Random, Scheduler } from '../../ports/clock.js';
 import { Logger } from '../../ports/logger.js';
+import { MemoryReclaimer } from '../../ports/memory-reclaimer.js';
 import { Metrics } from '../../ports/metrics.js';
 import { RestartMetrics } from '../../ports/restart-metrics.js';
 
@@ -8,6 +9,8 @@ export interface Runtime {
   readonly clock: Clock & Scheduler & Random;
   readonly logger: Logger;
   readonly metrics: Metrics;
+  /** Frees written provider answers' buffers at once (absent: left to the runtime's own garbage collection). */
+  readonly memory?: MemoryReclaimer;
 }
 
 /** The restarter's runtime: the same time and logs, its own metrics. */
@@ -17,11 +20,14 @@ export interface RestarterRuntime {
   readonly metrics: RestartMetrics;
 }
 
-/** Time, randomness, logs and metrics: chosen by the entry point (system or manual clock, stderr or a test sink). */
+const LEAVE_TO_RUNTIME: MemoryReclaimer = Object.freeze({ reclaim: () => undefined });
+
+/** Time, randomness, logs, metrics and memory: chosen by the entry point (system or manual clock, stderr or a test sink). */
 export function runtimeModule(runtime: Runtime): ContainerModule {
   return new ContainerModule((options) => {
     bindTimeAndLogs(options, runtime);
     options.bind(Metrics).toConstantValue(runtime.metrics);
+    options.bind(MemoryReclaimer).toConstantValue(runtime.memory ?? LEAVE_TO_RUNTIME);
   });
 }
 

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { FetchPass } from '../../../src/application/fetch-coalescing.js';
+import { FetchPass, JoinedCall } from '../../../src/application/fetch-coalescing.js';
 import { FetchSecrets } from '../../../src/application/fetch-secrets.js';
 import { FETCH_SHARING_ANNOTATION, FetchKey } from '../../../src/domain/fetch-key.js';
 import type { ProviderMountResponse } from '../../../src/domain/provider-request.js';
@@ -239,6 +239,63 @@ describe('kubelet republishes of a class that opts in to fetch sharing', () => {
     expect(harness.provider.calls).to.equal(4);
     expect(harness.fake.requests.slice(2).map((r) => r.request.targetPath)).to.deep.equal([a.target, b.target]);
     await harness.stop();
+  });
+});
+
+describe('JoinedCall', () => {
+  /** A call that answers when the test says, and tells whether it was cancelled. */
+  function pendingCall(): { call: JoinedCall<string>; answer: (value: string) => void; cancelled: () => boolean } {
+    let answer!: (value: string) => void;
+    let signal!: AbortSignal;
+    const call = new JoinedCall<string>((given) => {
+      signal = given;
+      return new Promise((resolve, reject) => {
+        answer = resolve;
+        given.addEventListener('abort', () => reject(given.reason));
+      });
+    });
+    return { call, answer: (value) => answer(value), cancelled: () => signal.aborted };
+  }
+
+  it('gives every waiter the one answer', async () => {
+    const { call, answer } = pendingCall();
+    const waiters = [call.join(), call.join(new AbortController().signal)];
+    answer('v1');
+    expect(await Promise.all(waiters)).to.deep.equal(['v1', 'v1']);
+  });
+
+  it('lets a waiter give up at once while the call goes on for the others', async () => {
+    const { call, answer, cancelled } = pendingCall();
+    const leaving = new AbortController();
+    const left = call.join(leaving.signal);
+    const staying = call.join(new AbortController().signal);
+
+    leaving.abort(new Error('unpublished'));
+
+    await left.then(
+      () => expect.fail('expected a rejection'),
+      (error: Error) => expect(error.message).to.equal('unpublished'),
+    );
+    expect(cancelled(), 'another waiter still waits').to.equal(false);
+    answer('v2');
+    expect(await staying).to.equal('v2');
+  });
+
+  it('cancels the call once every waiter gave up, and never while one without a signal waits', async () => {
+    const { call, cancelled } = pendingCall();
+    const controllers = [new AbortController(), new AbortController()];
+    const waiters = controllers.map((controller) => call.join(controller.signal).catch(() => 'gave up'));
+    for (const controller of controllers) controller.abort(new Error('gone'));
+    expect(await Promise.all(waiters)).to.deep.equal(['gave up', 'gave up']);
+    expect(cancelled()).to.equal(true);
+
+    const patient = pendingCall();
+    void patient.call.join();
+    const impatient = new AbortController();
+    const gone = patient.call.join(impatient.signal).catch(() => 'gave up');
+    impatient.abort(new Error('gone'));
+    expect(await gone).to.equal('gave up');
+    expect(patient.cancelled()).to.equal(false);
   });
 });
 

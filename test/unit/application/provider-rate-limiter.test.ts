@@ -86,4 +86,23 @@ describe('ProviderRateLimiter (--provider-qps, --provider-burst)', () => {
     expect(kubelet).to.deep.equal([0, 0]);
     expect(rotation).to.deep.equal([1000, 2000]);
   });
+
+  it('lets a queued rotation call give up: it leaves the queue, rejects with the reason, and the next one moves up', async () => {
+    const limiter = new ProviderRateLimiter({ qps: 1, burst: 1 }, clock, clock);
+    await limiter.acquire('vault', 'rotation');
+    const controller = new AbortController();
+    const givenUp = limiter.acquire('vault', 'rotation', controller.signal);
+    const granted = ask(limiter, 1, 'rotation');
+    expect(limiter.waiting).to.equal(2);
+
+    controller.abort(new Error('unpublished'));
+
+    await givenUp.then(
+      () => expect.fail('expected a rejection'),
+      (error: Error) => expect(error.message).to.equal('unpublished'),
+    );
+    expect(limiter.waiting).to.equal(1);
+    await runFor(1_000);
+    expect(granted, 'the next call got the first token').to.deep.equal([1_000]);
+  });
 });

@@ -77,29 +77,35 @@ describe('TargetLocks', () => {
     expect(await locks.tryRun('/t', async () => 'free')).to.equal('free');
   });
 
-  it('lets a kubelet operation wait for a rotation check of the target, then run', async () => {
-    const gate = deferred();
+  it('lets a kubelet operation cancel a rotation check of the target, wait for it to stop, then run', async () => {
     const order: string[] = [];
-    const check = locks.tryRun('/t', async () => {
-      await gate.promise;
-      order.push('check');
-    });
+    const controller = new AbortController();
+    const stopped = new Promise<void>((resolve) => controller.signal.addEventListener('abort', () => resolve()));
+    const check = locks.tryRun(
+      '/t',
+      async () => {
+        await stopped;
+        order.push(`check stopped: ${(controller.signal.reason as Error).message}`);
+      },
+      controller,
+    );
     expect(locks.heldByRotation('/t')).to.equal(true);
 
-    const unpublish = locks.runAfterRotation('/t', async () => void order.push('unpublish'));
-    gate.resolve();
-    await Promise.all([check, unpublish]);
+    await locks.runCancellingRotation('/t', async () => void order.push('unpublish'));
+    await check;
 
-    expect(order).to.deep.equal(['check', 'unpublish']);
-    expect(locks.heldByRotation('/t')).to.equal(false);
+    expect(order).to.deep.equal(['check stopped: the rotation check of target "/t" was given up for an unpublish', 'unpublish']);
+    expect(controller.signal.reason).to.have.property('code', 'Cancelled');
+    expect(locks.isHeld('/t')).to.equal(false);
   });
 
-  it('does not wait behind another kubelet operation: that one still answers OperationPending', async () => {
+  it('does not cancel or wait behind another kubelet operation: that one still answers OperationPending', async () => {
     const gate = deferred();
     const first = locks.run('/t', () => gate.promise);
 
-    await expectRejection(locks.runAfterRotation('/t', async () => undefined), 'OperationPending');
+    await expectRejection(locks.runCancellingRotation('/t', async () => undefined), 'OperationPending');
 
+    expect(locks.isHeld('/t')).to.equal(true);
     gate.resolve();
     await first;
   });

@@ -88,19 +88,19 @@ describe('Unpublishing a volume', () => {
     expect(harness.podStatus(pod)?.status?.mounted).to.equal(true);
   });
 
-  it('waits for a rotation check holding the target, then unpublishes and wins: the binding is not checked again', async () => {
+  it('cancels a rotation check holding the target and wins at once: nothing of the check is written, the binding is not checked again', async () => {
     const held = harness.provider.holdNext();
     harness.clock.advance(harness.rotation.intervalMs);
     await held.entered;
+    harness.store.rotate('db-password');
 
-    let done = false;
-    const unpublished = harness.unpublish(pod.target).then(() => (done = true));
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    expect(done, 'unpublish waits for the check').to.equal(false);
-    held.release();
-    await unpublished;
+    await harness.unpublish(pod.target);
 
+    expect(await held.cancelled, 'the provider call was given up').to.have.property('code', 'Cancelled');
     expect(harness.exists(pod.target)).to.equal(false);
+    expect(harness.podStatus(pod), 'the cancelled check recreated no pod status').to.equal(undefined);
+    expect(harness.events('MountRotationFailed'), 'a cancelled check is no failure').to.deep.equal([]);
+    expect(harness.metrics.count('rotation_reconcile_error_total')).to.equal(0);
     const calls = harness.provider.calls;
     await harness.advance(harness.rotation.intervalMs * 2);
     expect(harness.provider.calls).to.equal(calls);
