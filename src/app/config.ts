@@ -1,4 +1,5 @@
 import { InvalidListenAddress, parseListenAddress, type ListenAddress } from '../adapters/http-endpoints/listen-address.js';
+import { answerReservation } from '../domain/payload-memory.js';
 import type { FlagDefinition, FlagValue } from './flags.js';
 import { UsageError } from './flags.js';
 
@@ -43,6 +44,19 @@ export const DRIVER_FLAGS: readonly FlagDefinition[] = [
     help: 'provider calls per second per provider for rotation checks (0 = unlimited); kubelet publishes never wait but spend the tokens there are',
   },
   { name: 'provider-burst', kind: 'int', default: 1, help: 'with --provider-qps: provider calls per provider that may go out at once' },
+  // Isolation and bounded memory (docs/operations.md "Isolation and memory").
+  {
+    name: 'rotation-call-timeout',
+    kind: 'duration',
+    default: 10_000,
+    help: "deadline of a rotation check's provider call (kubelet's publishes keep 30s); a call past it fails the check, which backs off",
+  },
+  {
+    name: 'payload-memory-budget',
+    kind: 'int',
+    default: 0,
+    help: 'bytes of provider answers in flight at once, each counted twice; 0 = half of what the container memory limit leaves beside the V8 heap; kubelet gets RESOURCE_EXHAUSTED beyond it',
+  },
   { name: 'cluster', kind: 'string', default: 'kubernetes', help: 'where classes and statuses live: kubernetes or memory' },
   { name: 'manifests', kind: 'list', default: [], help: 'with --cluster memory: YAML files or directories loaded into the cluster (watched)' },
   { name: 'state-file', kind: 'string', default: '', help: 'with --cluster memory: write pod statuses, Secrets and Events here as YAML' },
@@ -60,6 +74,8 @@ export interface RotationConfig {
   /** `--provider-qps` (0 = unlimited) and `--provider-burst`: the per-provider limit of rotation calls. */
   readonly providerQps: number;
   readonly providerBurst: number;
+  /** `--rotation-call-timeout`: the deadline of a rotation check's provider call. */
+  readonly callTimeoutMs: number;
 }
 
 /** Everything the driver is told at start, validated once and frozen. */
@@ -75,6 +91,8 @@ export interface DriverConfig {
   readonly metricsBackend: string;
   readonly rotation: RotationConfig;
   readonly maxCallRecvMsgSize: number;
+  /** `--payload-memory-budget` in bytes; 0 until the driver derives it from its memory limits at start. */
+  readonly payloadMemoryBudget: number;
   readonly providerHealthCheck: boolean;
   readonly providerHealthCheckIntervalMs: number;
   readonly logFormatJson: boolean;
@@ -107,6 +125,8 @@ export function driverConfig(values: Record<string, FlagValue>): DriverConfig {
   positive('rotation-workers', num('rotation-workers'));
   if (num('provider-qps') < 0) throw new UsageError(`invalid value "${num('provider-qps')}" for flag "--provider-qps": must be 0 (unlimited) or more`);
   positive('provider-burst', num('provider-burst'));
+  positive('rotation-call-timeout', num('rotation-call-timeout'));
+  validatePayloadMemoryBudget(num('payload-memory-budget'), num('max-call-recv-msg-size'));
   const jitter = num('rotation-jitter');
   if (jitter < 0 || jitter > 1) throw new UsageError(`invalid value "${jitter}" for flag "--rotation-jitter": expected a fraction from 0 to 1`);
   if (!str('kubelet-root').startsWith('/')) throw new UsageError('flag "--kubelet-root" must be an absolute path');
@@ -135,8 +155,10 @@ export function driverConfig(values: Record<string, FlagValue>): DriverConfig {
       workers: num('rotation-workers'),
       providerQps: num('provider-qps'),
       providerBurst: num('provider-burst'),
+      callTimeoutMs: num('rotation-call-timeout'),
     }),
     maxCallRecvMsgSize: num('max-call-recv-msg-size'),
+    payloadMemoryBudget: num('payload-memory-budget'),
     providerHealthCheck: values['provider-health-check'] as boolean,
     providerHealthCheckIntervalMs: num('provider-health-check-interval'),
     logFormatJson: values['log-format-json'] as boolean,
@@ -169,6 +191,15 @@ export function validateListenAddress(flag: string, value: string): ListenAddres
     if (error instanceof InvalidListenAddress) throw new UsageError(`invalid value "${value}" for flag "--${flag}": ${error.message}`);
     throw error;
   }
+}
+
+/** 0 (derive it) or room for at least one answer of the largest size, which is held twice while received. */
+function validatePayloadMemoryBudget(budget: number, maxCallRecvMsgSize: number): void {
+  const least = answerReservation(undefined, maxCallRecvMsgSize);
+  if (budget === 0 || budget >= least) return;
+  throw new UsageError(
+    `invalid value "${budget}" for flag "--payload-memory-budget": must be 0 (derived) or at least ${least} (twice --max-call-recv-msg-size)`,
+  );
 }
 
 function positive(name: string, value: number): void {

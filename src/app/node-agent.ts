@@ -74,6 +74,7 @@ export async function startNodeAgent(config: DriverConfig, runtime: Runtime, pro
       kubeletRoot: config.kubeletRoot,
       rotation: config.rotation,
       providerHealthCheckIntervalMs: config.providerHealthCheckIntervalMs,
+      ...(config.payloadMemoryBudget > 0 ? { payloadMemory: { budgetBytes: config.payloadMemoryBudget, maxAnswerBytes: config.maxCallRecvMsgSize } } : {}),
     }),
   );
   const reconciler = container.get(RotationReconciler);

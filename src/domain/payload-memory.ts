@@ -62,10 +62,10 @@ export function fitsBudget(use: BudgetUse, reservation: number, origin: AnswerOr
 
 /** The refusal kubelet gets when its call does not fit (it retries with backoff). */
 export function budgetExhausted(use: BudgetUse, reservation: number): DomainError {
+  const [held, budget, needed] = [use.reservedBytes, use.budgetBytes, reservation].map(mebibytes);
   return new DomainError(
     'PayloadMemoryExhausted',
-    `provider answers in flight hold ${mebibytes(use.reservedBytes)} of the ${mebibytes(use.budgetBytes)} payload memory budget ` +
-      `(--payload-memory-budget) and this call needs ${mebibytes(reservation)}; retry when they are written`,
+    `provider answers in flight hold ${held} of the ${budget} payload memory budget (--payload-memory-budget) and this call needs ${needed}; retry when they are written`,
   );
 }
 

@@ -13,7 +13,7 @@ export interface ProviderCallOptions {
  * Contract: safe to call concurrently; returns the provider's answer unvalidated (the core validates
  * it); a provider-reported failure is a response with a non-empty `errorCode`, not a rejection.
  * Rejects with DomainError `ProviderUnavailable` when the provider cannot be reached or misses the
- * deadline, `ProviderAnswerTooLarge` when its answer exceeds the size the driver accepts, and
+ * deadline, `ProviderMessageTooLarge` when its answer exceeds `--max-call-recv-msg-size`, and
  * `Cancelled` when `signal` aborted first.
  */
 export interface SecretProvider {

@@ -6,6 +6,10 @@ export interface FakeProviderSnapshot {
   /** Mount calls the provider answered or failed since it started. */
   readonly mountCount: number;
   readonly versionCount: number;
+  /** Mount calls being answered now (held by an injected delay). */
+  readonly mountsInFlight: number;
+  /** Mount calls the driver cancelled before the answer. */
+  readonly cancelledMounts: number;
   readonly failure: FakeFailure | null;
   readonly objects: readonly { readonly name: string; readonly version: string }[];
 }

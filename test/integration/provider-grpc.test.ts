@@ -9,6 +9,7 @@ import type { LogFields, Logger } from '../../src/ports/logger.js';
 import { GrpcSecretProvider, type GrpcSecretProviderOptions } from '../../src/adapters/provider-grpc/grpc-secret-provider.js';
 import { startFakeProvider, type FakeProviderControls, type FakeProviderOptions } from '../../src/adapters/fake-provider/fake-provider-server.js';
 import { FakeSecretStore } from '../../src/adapters/fake-provider/fake-secret-store.js';
+import { eventually } from '../contract/eventually.js';
 import { text } from '../support/builders.js';
 
 interface LogEntry {
@@ -253,10 +254,37 @@ describe('GrpcSecretProvider against a fake provider on a real unix socket', () 
       await fake();
       const request = aMountRequest({ attributes: JSON.stringify({ objects: '- {name: big}', seed: JSON.stringify({ big }) }) });
       const error = await rejectionOf(client({ maxCallRecvMsgSize: 16 * 1024 }).mount('fake', request));
-      expect(error.code).to.equal('ProviderError');
+      expect(error.code).to.equal('ProviderMessageTooLarge');
       expect(error.providerCode).to.equal('RESOURCE_EXHAUSTED');
+      expect(error.message).to.match(/^grpc: received message larger than max \(\d+ vs\. 16384\)$/);
       const response = await client({ maxCallRecvMsgSize: 128 * 1024 }).mount('fake', request);
       expect(response.files[0]!.contents.byteLength).to.equal(big.length);
+    });
+
+    it('cancels a call given up through its signal: the provider sees the cancellation and the caller gets Cancelled', async () => {
+      const provider = await fake();
+      provider.setFailure({ delayMs: 600_000 });
+      const controller = new AbortController();
+      const call = client().mount('fake', aMountRequest(), { signal: controller.signal });
+      await eventually(() => expect(provider.mountsInFlight).to.equal(1), 10_000);
+
+      controller.abort();
+
+      const error = await rejectionOf(call);
+      expect(error.code).to.equal('Cancelled');
+      expect(error.message).to.equal('call to provider "fake" cancelled: the check was given up');
+      await eventually(() => expect([provider.cancelledMounts, provider.mountsInFlight]).to.deep.equal([1, 0]), 10_000);
+    });
+
+    it("gives a call its own deadline when it brings one, and names it when it passes", async () => {
+      const provider = await fake();
+      provider.setFailure({ delayMs: 600_000 });
+
+      const error = await rejectionOf(client({ callTimeoutMs: 600_000 }).mount('fake', aMountRequest(), { timeoutMs: 300 }));
+
+      expect(error.code).to.equal('ProviderUnavailable');
+      expect(error.message).to.match(/^provider "fake" at .*fake\.sock timed out after 300ms$/);
+      await eventually(() => expect(provider.mountsInFlight).to.equal(0), 10_000);
     });
 
     it('opens a fresh client after close()', async () => {
@@ -312,7 +340,14 @@ describe('the fake provider', () => {
     expect((await fetch(`${provider.controlUrl}/failure`, { method: 'DELETE' })).status).to.equal(204);
     expect((await secrets.mount('fake', aMountRequest())).objectVersions).to.deep.equal([{ id: 'db-password', version: 'v2' }]);
     const state = (await (await fetch(`${provider.controlUrl}/state`)).json()) as Record<string, unknown>;
-    expect(state).to.deep.equal({ mountCount: 2, versionCount: 1, failure: null, objects: [{ name: 'db-password', version: 'v2' }] });
+    expect(state).to.deep.equal({
+      mountCount: 2,
+      versionCount: 1,
+      mountsInFlight: 0,
+      cancelledMounts: 0,
+      failure: null,
+      objects: [{ name: 'db-password', version: 'v2' }],
+    });
   });
 });
 

@@ -111,9 +111,9 @@ export const BAD_ANSWERS: readonly BadAnswer[] = [
   {
     name: `a response larger than --max-call-recv-msg-size (${RECV_LIMIT})`,
     transform: (answer) => ({ ...answer, files: [...(answer.files ?? []), { path: 'big', mode: 420, contents: Buffer.alloc(2 * RECV_LIMIT, 0x61) }] }),
-    // The client refuses the message: a provider failure (final), typed by the gRPC status.
-    code: 'FAILED_PRECONDITION',
-    mentions: 'RESOURCE_EXHAUSTED',
+    // The client refuses the message before reading it, and the driver answers as upstream: RESOURCE_EXHAUSTED, gRPC's words.
+    code: 'RESOURCE_EXHAUSTED',
+    mentions: `grpc: received message larger than max (`,
     errorType: 'RESOURCE_EXHAUSTED',
   },
   {

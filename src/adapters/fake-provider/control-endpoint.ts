@@ -12,7 +12,7 @@ const MAX_BODY_BYTES = 1 << 20;
 
 /**
  * Serves, on 127.0.0.1:<port>:
- * `GET /state` -> {mountCount, versionCount, failure, objects: [{name, version}]} (never contents),
+ * `GET /state` -> {mountCount, versionCount, mountsInFlight, cancelledMounts, failure, objects: [{name, version}]} (never contents),
  * `POST /rotate` {name, contents?} -> {name, version},
  * `PUT /failure` FakeFailure -> 204, `DELETE /failure` -> 204.
  */
@@ -48,7 +48,14 @@ async function handle(state: FakeProviderState, request: IncomingMessage): Promi
     case 'GET /state':
       return {
         statusCode: 200,
-        body: { mountCount: state.mountCount, versionCount: state.versionCount, failure: state.failure ?? null, objects: state.store.versions() },
+        body: {
+          mountCount: state.mountCount,
+          versionCount: state.versionCount,
+          mountsInFlight: state.mountsInFlight,
+          cancelledMounts: state.cancelledMounts,
+          failure: state.failure ?? null,
+          objects: state.store.versions(),
+        },
       };
     case 'POST /rotate': {
       const { name, contents } = (await readJson(request)) as { name?: unknown; contents?: unknown };

@@ -35,6 +35,10 @@ export interface FakeProviderControls {
   readonly controlUrl: string | undefined;
   readonly mountCount: number;
   readonly versionCount: number;
+  /** Mount calls being answered now. */
+  readonly mountsInFlight: number;
+  /** Mount calls the driver cancelled before the answer. */
+  readonly cancelledMounts: number;
   readonly lastMountRequest: MountRequest__Output | undefined;
   /** The `:authority` of the last call. */
   readonly lastAuthority: string | undefined;
@@ -88,20 +92,34 @@ async function answerMount(
   stopped: AbortSignal,
 ): Promise<void> {
   state.mountCount++;
+  state.mountsInFlight++;
   state.lastMountRequest = call.request;
   state.lastAuthority = call.getHost();
-  const failure = state.takeFailure();
-  if (failure?.delayMs) await sleep(failure.delayMs, undefined, { signal: stopped });
-  if (failure?.grpcStatus !== undefined) {
-    return callback({ code: statusCode(failure.grpcStatus), details: INJECTED_FAILURE_MESSAGE });
-  }
-  if (failure?.code) return callback(null, { error: { code: failure.code } });
+  const cancelled = new AbortController();
+  let answering = true;
+  // grpc-js also reports the end of an answered call as 'cancelled': only a call still open counts.
+  call.on('cancelled', () => {
+    if (!answering) return;
+    state.cancelledMounts++;
+    cancelled.abort();
+  });
   try {
-    const answer = mountResponse(state.store, call.request);
-    callback(null, state.answerTransform ? state.answerTransform(answer, call.request) : answer);
-  } catch (error) {
-    const invalid = error instanceof InvalidAttributesError;
-    callback({ code: invalid ? status.INVALID_ARGUMENT : status.INTERNAL, details: invalid ? error.message : 'fake provider: internal error' });
+    const failure = state.takeFailure();
+    if (failure?.delayMs) await sleep(failure.delayMs, undefined, { signal: AbortSignal.any([stopped, cancelled.signal]) });
+    if (failure?.grpcStatus !== undefined) {
+      return callback({ code: statusCode(failure.grpcStatus), details: INJECTED_FAILURE_MESSAGE });
+    }
+    if (failure?.code) return callback(null, { error: { code: failure.code } });
+    try {
+      const answer = mountResponse(state.store, call.request);
+      callback(null, state.answerTransform ? state.answerTransform(answer, call.request) : answer);
+    } catch (error) {
+      const invalid = error instanceof InvalidAttributesError;
+      callback({ code: invalid ? status.INVALID_ARGUMENT : status.INTERNAL, details: invalid ? error.message : 'fake provider: internal error' });
+    }
+  } finally {
+    answering = false;
+    state.mountsInFlight--;
   }
 }
 
@@ -137,6 +155,8 @@ function controlsFor(
     controlUrl: control?.url,
     get mountCount() { return state.mountCount; },
     get versionCount() { return state.versionCount; },
+    get mountsInFlight() { return state.mountsInFlight; },
+    get cancelledMounts() { return state.cancelledMounts; },
     get lastMountRequest() { return state.lastMountRequest; },
     get lastAuthority() { return state.lastAuthority; },
     rotate: (name, contents) => state.store.rotate(name, contents),

@@ -25,6 +25,10 @@ export type FakeAnswerTransform = (answer: MountResponse, request: MountRequest_
 export class FakeProviderState {
   mountCount = 0;
   versionCount = 0;
+  /** Mount calls being answered now (a delayed answer counts until sent or cancelled). */
+  mountsInFlight = 0;
+  /** Mount calls their client cancelled before the answer. */
+  cancelledMounts = 0;
   lastMountRequest: MountRequest__Output | undefined;
   lastAuthority: string | undefined;
   failure: FakeFailure | undefined;

@@ -4,8 +4,8 @@ import { DomainError } from '../../domain/errors.js';
 import type { ProviderMountRequest, ProviderMountResponse } from '../../domain/provider-request.js';
 import { loadProviderProtos, type ProviderProtos } from '../../gen/load.js';
 import type { Logger } from '../../ports/logger.js';
-import type { SecretProvider } from '../../ports/secret-provider.js';
-import { isServiceError, toProviderFailure } from './grpc-failure.js';
+import type { ProviderCallOptions, SecretProvider } from '../../ports/secret-provider.js';
+import { cancelledCall, isServiceError, toProviderFailure } from './grpc-failure.js';
 import { fromWireMountResponse, toWireMountRequest } from './mount-mapping.js';
 import { ProviderConnection } from './provider-connection.js';
 import { findProviderSocket, validateProviderName } from './socket-discovery.js';
@@ -24,7 +24,10 @@ export interface GrpcSecretProviderOptions {
   readonly additionalProviderVolumePaths: readonly string[];
   /** `--max-call-recv-msg-size`: the largest MountResponse accepted, in bytes. */
   readonly maxCallRecvMsgSize: number;
-  /** Budget for one `mount`, handshake and retries included (kubelet allows 2 minutes per publish). */
+  /**
+   * Budget for one `mount`, handshake and retries included, unless the call brings its own (kubelet
+   * allows 2 minutes per publish; the rotation loop passes `--rotation-call-timeout`).
+   */
   readonly callTimeoutMs?: number;
   readonly retry?: Partial<ProviderRetryOptions>;
 }
@@ -50,25 +53,29 @@ export class GrpcSecretProvider implements SecretProvider {
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
   }
 
-  async mount(providerName: string, request: ProviderMountRequest): Promise<ProviderMountResponse> {
+  async mount(providerName: string, request: ProviderMountRequest, options: ProviderCallOptions = {}): Promise<ProviderMountResponse> {
     validateProviderName(providerName);
-    const deadline = new Date(Date.now() + this.callTimeoutMs);
+    const { signal } = options;
+    const timeoutMs = options.timeoutMs ?? this.callTimeoutMs;
+    const deadline = new Date(Date.now() + timeoutMs);
     const wireRequest = toWireMountRequest(request);
     for (let attempt = 1; ; attempt++) {
+      if (signal?.aborted) throw cancelledCall(providerName);
       const connection = this.connectionFor(providerName, await findProviderSocket(providerName, this.socketDirs));
       try {
-        return fromWireMountResponse(await connection.mount(wireRequest, deadline));
+        return fromWireMountResponse(await connection.mount(wireRequest, deadline, signal));
       } catch (error) {
+        if (signal?.aborted) throw cancelledCall(providerName);
         if (!isServiceError(error)) throw error instanceof DomainError ? error : new DomainError('Internal', 'internal error');
-        if (error.code !== status.UNAVAILABLE) throw toProviderFailure(providerName, connection.socketPath, error, this.callTimeoutMs);
+        if (error.code !== status.UNAVAILABLE) throw toProviderFailure(providerName, connection.socketPath, error, timeoutMs);
         // A dead or restarting provider: start over with a fresh channel instead of waiting out grpc-js' reconnect backoff.
         this.dropConnection(providerName, connection);
         const backoffMs = this.retry.backoffMs * 2 ** (attempt - 1);
         if (attempt >= this.retry.attempts || Date.now() + backoffMs >= deadline.getTime()) {
-          throw toProviderFailure(providerName, connection.socketPath, error, this.callTimeoutMs);
+          throw toProviderFailure(providerName, connection.socketPath, error, timeoutMs);
         }
         this.logger.warn('provider unavailable; retrying', { provider: providerName, socketPath: connection.socketPath, attempt, backoffMs });
-        await sleep(backoffMs);
+        await sleep(backoffMs, undefined, signal ? { signal } : {}).catch(() => undefined);
       }
     }
   }

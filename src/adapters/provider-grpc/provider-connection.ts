@@ -35,13 +35,18 @@ export class ProviderConnection {
     });
   }
 
-  async mount(request: MountRequest, deadline: Date): Promise<MountResponse__Output> {
-    await this.versionHandshake(deadline);
+  /** One Mount; aborting `signal` cancels the call (the provider sees CANCELLED), not a shared handshake. */
+  async mount(request: MountRequest, deadline: Date, signal?: AbortSignal): Promise<MountResponse__Output> {
+    await untilAborted(this.versionHandshake(deadline), signal);
     return new Promise((resolve, reject) => {
-      this.client.mount(request, { deadline }, (error, response) => {
+      const call = this.client.mount(request, { deadline }, (error, response) => {
+        signal?.removeEventListener('abort', cancel);
         if (error) reject(error);
         else resolve(response!);
       });
+      const cancel = (): void => call.cancel();
+      if (signal?.aborted) cancel();
+      else signal?.addEventListener('abort', cancel, { once: true });
     });
   }
 
@@ -86,6 +91,17 @@ export class ProviderConnection {
       });
     });
   }
+}
+
+/** `promise`, or a rejection as soon as `signal` aborts (the promise itself runs on for its other waiters). */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return promise;
+  return new Promise((resolve, reject) => {
+    const abort = (): void => reject(signal.reason);
+    if (signal.aborted) return abort();
+    signal.addEventListener('abort', abort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', abort));
+  });
 }
 
 function isConnectionFailure(error: ServiceError): boolean {

@@ -5,7 +5,10 @@ import { InMemoryCluster } from '../../adapters/memory-cluster/cluster-store.js'
 import { watchManifests } from '../../adapters/memory-cluster/manifest-watcher.js';
 import { ManifestApplier, type ApplyResult } from '../../adapters/memory-cluster/manifests.js';
 import { StateFileWriter } from '../../adapters/memory-cluster/state-file.js';
+import { readMemoryLimits } from '../../adapters/process-memory/memory-limits.js';
+import { V8MemoryReclaimer } from '../../adapters/process-memory/v8-memory-reclaimer.js';
 import { PrometheusMetrics } from '../../adapters/prometheus/prometheus-metrics.js';
+import { defaultPayloadMemoryBudget } from '../../domain/payload-memory.js';
 import type { Logger } from '../../ports/logger.js';
 import { buildInfo } from '../build-info.js';
 import type { CliIo } from '../cli-io.js';
@@ -31,9 +34,10 @@ export async function runDriverCommand(args: readonly string[], io: CliIo): Prom
     io.out(`${JSON.stringify(buildInfo(io.env))}\n`);
     return 0;
   }
-  const config = driverConfig(values);
   const clock = new SystemClock();
-  const logger = new ConsoleLogger({ json: config.logFormatJson, verbosity: config.verbosity, write: (line) => io.err(`${line}\n`), now: () => new Date() });
+  const flags = driverConfig(values);
+  const logger = new ConsoleLogger({ json: flags.logFormatJson, verbosity: flags.verbosity, write: (line) => io.err(`${line}\n`), now: () => new Date() });
+  const config = await withPayloadMemoryBudget(flags, logger);
   const memory = config.cluster === 'memory' ? await startMemoryCluster(config, clock, logger) : undefined;
   const cluster = memory?.module ?? kubernetesModule({ kubeConfig: loadKubeConfig(config.kubeconfig, io.env), nodeName: config.nodeId, driverName: config.driverName });
   // Only the local profile may fall back to plain directories; on a node, secrets stay off the disk.
@@ -50,7 +54,7 @@ export async function runDriverCommand(args: readonly string[], io: CliIo): Prom
   try {
     agent = await startNodeAgent(
       config,
-      { clock, logger, metrics },
+      { clock, logger, metrics, memory: new V8MemoryReclaimer() },
       {
         cluster,
         files: nodeFilesModule(mountMode, config.kubeletRoot),
@@ -68,6 +72,17 @@ export async function runDriverCommand(args: readonly string[], io: CliIo): Prom
     await endpoints.stop();
   }
   return 0;
+}
+
+/** The config with `--payload-memory-budget` resolved: as given, or derived from this process's memory limits. */
+async function withPayloadMemoryBudget(config: DriverConfig, logger: Logger): Promise<DriverConfig> {
+  if (config.payloadMemoryBudget > 0) {
+    logger.info('payload memory budget', { bytes: config.payloadMemoryBudget, from: '--payload-memory-budget' });
+    return config;
+  }
+  const derived = defaultPayloadMemoryBudget(await readMemoryLimits(), config.maxCallRecvMsgSize);
+  logger.info('payload memory budget', { bytes: derived.bytes, from: derived.derivation });
+  return Object.freeze({ ...config, payloadMemoryBudget: derived.bytes });
 }
 
 /** `--cluster memory`: an in-memory cluster loaded from (and following) the manifests, optionally mirrored to a state file. */
