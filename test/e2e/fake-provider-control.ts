@@ -24,6 +24,13 @@ export async function rotateThroughControl(controlUrl: string, name: string, con
   return ((await response.json()) as { version: string }).version;
 }
 
+/** Rotates several objects at once (no Mount answer sees only some of them rotated); resolves their new versions. */
+export async function rotateAllThroughControl(controlUrl: string, objects: readonly { name: string; contents: string }[]): Promise<string[]> {
+  const response = await control(controlUrl, 'POST', '/rotate', { objects });
+  expect(response.status).to.equal(200);
+  return ((await response.json()) as { objects: { version: string }[] }).objects.map((object) => object.version);
+}
+
 /** Makes every Mount call of the fake provider fail the given way; undefined: answer normally again. */
 export async function setFailureThroughControl(controlUrl: string, failure: FakeFailure | undefined): Promise<void> {
   const response = failure ? await control(controlUrl, 'PUT', '/failure', failure) : await control(controlUrl, 'DELETE', '/failure');

@@ -35,7 +35,7 @@ export async function runTornReadStress(options: TornReadOptions): Promise<TornR
   const { writer, target, fileCount, swaps, stopFile } = options;
   await rm(stopFile, { force: true });
   await writer.write(target, versionedPayload(0, fileCount));
-  const readers = Array.from({ length: options.readers }, () => startReader(target, fileCount, stopFile));
+  const readers = Array.from({ length: options.readers }, () => startTornReader(target, fileCount, stopFile));
   try {
     await Promise.all(readers.map((reader) => reader.ready));
     const started = process.hrtime.bigint();
@@ -54,14 +54,20 @@ export async function runTornReadStress(options: TornReadOptions): Promise<TornR
   }
 }
 
-interface RunningReader {
+export interface RunningReader {
   readonly process: ChildProcess;
+  /** Resolves once the reader has read every file once. */
   readonly ready: Promise<void>;
+  /** Its report, once the stop file appeared. */
   readonly report: Promise<ReaderReport>;
 }
 
-function startReader(target: string, fileCount: number, stopFile: string): RunningReader {
-  const child = spawn(process.execPath, [READER_SCRIPT, target, String(fileCount), stopFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * A reader process reading `fileCount` files of `target` in a loop until `stopFile` appears
+ * (torn-reader.ts), pausing `pauseMs` between rounds.
+ */
+export function startTornReader(target: string, fileCount: number, stopFile: string, pauseMs = 0): RunningReader {
+  const child = spawn(process.execPath, [READER_SCRIPT, target, String(fileCount), stopFile, String(pauseMs)], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   let errors = '';
   let markReady: () => void = () => undefined;

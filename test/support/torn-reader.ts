@@ -1,7 +1,9 @@
 /**
  * A reader process for the torn-read stress test (run as `node torn-reader.js <target> <fileCount>
- * <stopFile>`, compiled from this file). It reads the way applications read a secret volume, with
- * synchronous calls in a tight loop, until the stop file appears, then prints one JSON report line.
+ * <stopFile> [<pauseMs>]`, compiled from this file). It reads the way applications read a secret volume,
+ * with synchronous calls in a tight loop (pausing `pauseMs` between rounds, so that a long run leaves
+ * the processes under test their share of the CPU), until the stop file appears, then prints one JSON
+ * report line.
  *
  * Two kinds of reads per round:
  * - snapshot: resolve `<target>/..data` once, then read every file inside that version directory.
@@ -30,7 +32,8 @@ export interface ReaderReport {
 
 const READY_LINE = 'ready';
 
-function readUntilStopped(target: string, fileCount: number, stopFile: string): ReaderReport {
+function readUntilStopped(target: string, fileCount: number, stopFile: string, pauseMs: number): ReaderReport {
+  const pause = new Int32Array(new SharedArrayBuffer(4));
   const names = Array.from({ length: fileCount }, (_, index) => fileNameAt(index));
   const counts = { snapshots: 0, retiredSnapshots: 0, mixedSnapshots: 0, stableReads: 0, missingStable: 0, tornFiles: 0, backwards: 0 };
   const lastSeen = new Map<string, number>();
@@ -71,12 +74,13 @@ function readUntilStopped(target: string, fileCount: number, stopFile: string): 
       process.stdout.write(`${READY_LINE}\n`);
       announced = true;
     }
+    if (pauseMs > 0) Atomics.wait(pause, 0, 0, pauseMs);
   }
   return { ...counts, versionsSeen: seen.size, otherErrors };
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const [target, fileCount, stopFile] = process.argv.slice(2);
-  const report = readUntilStopped(target!, Number(fileCount), stopFile!);
+  const [target, fileCount, stopFile, pauseMs] = process.argv.slice(2);
+  const report = readUntilStopped(target!, Number(fileCount), stopFile!, Number(pauseMs ?? 0));
   process.stdout.write(`${JSON.stringify(report)}\n`);
 }

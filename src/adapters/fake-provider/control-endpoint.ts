@@ -13,7 +13,8 @@ const MAX_BODY_BYTES = 1 << 20;
 /**
  * Serves, on 127.0.0.1:<port>:
  * `GET /state` -> {mountCount, versionCount, mountsInFlight, cancelledMounts, failure, objects: [{name, version}]} (never contents),
- * `POST /rotate` {name, contents?} -> {name, version},
+ * `POST /rotate` {name, contents?} -> {name, version}, or {objects: [{name, contents?}]} -> {objects: [{name, version}]}
+ *   (all rotated at once),
  * `PUT /failure` FakeFailure -> 204, `DELETE /failure` -> 204.
  */
 export async function startControlEndpoint(state: FakeProviderState, port: number): Promise<ControlEndpoint> {
@@ -58,10 +59,11 @@ async function handle(state: FakeProviderState, request: IncomingMessage): Promi
         },
       };
     case 'POST /rotate': {
-      const { name, contents } = (await readJson(request)) as { name?: unknown; contents?: unknown };
-      if (typeof name !== 'string' || name === '') throw new Error('rotate needs a non-empty "name"');
-      const rotated = state.store.rotate(name, typeof contents === 'string' ? contents : undefined);
-      return { statusCode: 200, body: { name, version: rotated.version } };
+      const body = (await readJson(request)) as { objects?: unknown };
+      if (!Array.isArray(body.objects)) return { statusCode: 200, body: rotate(state, checkedRotation(body)) };
+      // Several objects at once: no Mount answer sees some of them rotated and others not.
+      const changes = body.objects.map(checkedRotation);
+      return { statusCode: 200, body: { objects: changes.map((change) => rotate(state, change)) } };
     }
     case 'PUT /failure':
       state.failure = (await readJson(request)) as FakeFailure;
@@ -72,6 +74,16 @@ async function handle(state: FakeProviderState, request: IncomingMessage): Promi
     default:
       return { statusCode: 404, body: { error: `no route ${route}` } };
   }
+}
+
+function checkedRotation(change: unknown): { name: string; contents?: string } {
+  const { name, contents } = (change ?? {}) as { name?: unknown; contents?: unknown };
+  if (typeof name !== 'string' || name === '') throw new Error('rotate needs a non-empty "name"');
+  return typeof contents === 'string' ? { name, contents } : { name };
+}
+
+function rotate(state: FakeProviderState, { name, contents }: { name: string; contents?: string }): { name: string; version: string } {
+  return { name, version: state.store.rotate(name, contents).version };
 }
 
 async function readJson(request: IncomingMessage): Promise<unknown> {
