@@ -1,4 +1,13 @@
-import { answerReservation, budgetExhausted, fitsBudget, RECEIVE_COPIES, type AnswerOrigin, type BudgetUse } from '../domain/payload-memory.js';
+import {
+  answerReservation,
+  budgetExhausted,
+  fitsBudget,
+  KUBELET_ROOM_WAIT_MS,
+  RECEIVE_COPIES,
+  type AnswerOrigin,
+  type BudgetUse,
+} from '../domain/payload-memory.js';
+import type { Scheduler } from '../ports/clock.js';
 import type { MemoryReclaimer } from '../ports/memory-reclaimer.js';
 
 export interface PayloadMemorySettings {
@@ -26,8 +35,9 @@ const REMEMBERED_CLASSES = 4096;
 
 /**
  * Admits provider answers against the payload memory budget (rules in `domain/payload-memory.ts`):
- * kubelet's calls get room at once or a precise PayloadMemoryExhausted; the rotation loop's calls
- * queue in order for room within their half. Once a quarter of the budget has been given back since
+ * a call that does not fit waits in its queue, kubelet's ahead of the rotation loop's and for at most
+ * `KUBELET_ROOM_WAIT_MS` (then PayloadMemoryExhausted), the rotation loop's within its half for as long
+ * as it takes (or until its signal gives it up). Once a quarter of the budget has been given back since
  * the last time, the runtime is asked to free the written answers' buffers now.
  */
 export class PayloadMemoryBudget {
@@ -35,11 +45,12 @@ export class PayloadMemoryBudget {
   private rotationReservedBytes = 0;
   private releasedSinceReclaim = 0;
   private readonly lastAnswerBytes = new Map<string, number>();
-  private readonly waiting: Waiter[] = [];
+  private readonly waiting: Record<AnswerOrigin, Waiter[]> = { kubelet: [], rotation: [] };
 
   constructor(
     private readonly settings: PayloadMemorySettings,
     private readonly reclaimer: MemoryReclaimer,
+    private readonly scheduler: Scheduler,
   ) {}
 
   /** Bytes reserved by calls in flight now. */
@@ -47,20 +58,12 @@ export class PayloadMemoryBudget {
     return this.reservedBytes;
   }
 
-  /**
-   * Room for one answer of the class `classKey` (`namespace/name`). Rejects with the signal's reason
-   * when a waiting rotation call gives up.
-   */
+  /** Room for one answer of the class `classKey` (`namespace/name`); see the class comment for waiting. */
   async admit(classKey: string, origin: AnswerOrigin, signal?: AbortSignal): Promise<AnswerLease> {
     const reservation = answerReservation(this.lastAnswerBytes.get(classKey), this.settings.maxAnswerBytes);
-    if (this.waiting.length === 0 || origin === 'kubelet') {
-      if (fitsBudget(this.use(), reservation, origin)) {
-        this.take(reservation, origin);
-        return this.lease(classKey, reservation, origin);
-      }
-      if (origin === 'kubelet') throw budgetExhausted(this.use(), reservation);
-    }
-    await this.waitForRoom(reservation, signal); // reserved when granted
+    const ahead = origin === 'kubelet' ? this.waiting.kubelet.length : this.waiting.kubelet.length + this.waiting.rotation.length;
+    if (ahead === 0 && fitsBudget(this.use(), reservation, origin)) this.take(reservation, origin);
+    else await this.waitForRoom(reservation, origin, signal); // reserved when granted
     return this.lease(classKey, reservation, origin);
   }
 
@@ -101,34 +104,49 @@ export class PayloadMemoryBudget {
     this.reclaimer.reclaim();
   }
 
-  private waitForRoom(reservation: number, signal: AbortSignal | undefined): Promise<void> {
+  /** Queues the call; a kubelet call that waited its time, or a call whose signal aborts, leaves with a rejection. */
+  private waitForRoom(reservation: number, origin: AnswerOrigin, signal: AbortSignal | undefined): Promise<void> {
     if (signal?.aborted) return Promise.reject(signal.reason);
+    const queue = this.waiting[origin];
     return new Promise((resolve, reject) => {
-      const giveUp = (): void => {
-        const index = this.waiting.indexOf(waiter);
-        if (index >= 0) this.waiting.splice(index, 1);
-        reject(signal!.reason);
+      const leave = (reason: unknown): void => {
+        cancelTimer?.();
+        signal?.removeEventListener('abort', giveUp);
+        const index = queue.indexOf(waiter);
+        if (index >= 0) queue.splice(index, 1);
+        reject(reason);
         this.serveWaiting();
       };
+      const giveUp = (): void => leave(signal!.reason);
       const waiter: Waiter = {
         reservation,
         grant: () => {
+          cancelTimer?.();
           signal?.removeEventListener('abort', giveUp);
           resolve();
         },
       };
+      const cancelTimer =
+        origin === 'kubelet' ? this.scheduler.after(KUBELET_ROOM_WAIT_MS, () => leave(budgetExhausted(this.use(), reservation))) : undefined;
       signal?.addEventListener('abort', giveUp, { once: true });
-      this.waiting.push(waiter);
+      queue.push(waiter);
     });
   }
 
-  /** Grants waiting rotation calls in order while the first one fits (no overtaking: no starvation). */
+  /**
+   * Grants waiting calls in order while the first one fits (no overtaking: no starvation), kubelet's
+   * first; the rotation loop's only while no kubelet call waits.
+   */
   private serveWaiting(): void {
-    while (this.waiting.length > 0 && fitsBudget(this.use(), this.waiting[0]!.reservation, 'rotation')) {
-      const waiter = this.waiting.shift()!;
-      // Reserved here, before the waiter resumes, so that a later grant in this loop sees it.
-      this.take(waiter.reservation, 'rotation');
-      waiter.grant();
+    for (const origin of ['kubelet', 'rotation'] as const) {
+      const queue = this.waiting[origin];
+      while (queue.length > 0 && fitsBudget(this.use(), queue[0]!.reservation, origin)) {
+        const waiter = queue.shift()!;
+        // Reserved here, before the waiter resumes, so that a later grant in this loop sees it.
+        this.take(waiter.reservation, origin);
+        waiter.grant();
+      }
+      if (queue.length > 0) return;
     }
   }
 }

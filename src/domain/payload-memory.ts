@@ -7,9 +7,10 @@ import { DomainError } from './errors.js';
  * are views of), so a call reserves twice the answer's expected size before it is made: the size of
  * the class's last answer plus a margin, or `--max-call-recv-msg-size` when the class was never
  * fetched on this node (no answer can be larger: the channel refuses it). kubelet's calls may fill the
- * whole budget and are refused at once when it is full (RESOURCE_EXHAUSTED; kubelet retries); the
- * rotation loop's calls wait for room and never hold more than half of it, so pods keep starting
- * while a rotation pass over large mounts runs.
+ * whole budget; when it is full they wait for room, ahead of any rotation call, but at most
+ * `KUBELET_ROOM_WAIT_MS`, then they are refused (RESOURCE_EXHAUSTED; kubelet retries). The rotation
+ * loop's calls wait for room as long as it takes and never hold more than half of the budget, so pods
+ * keep starting while a rotation pass over large mounts runs.
  */
 export const RECEIVE_COPIES = 2;
 /** An answer may grow this much over the class's last one and still fit its reservation. */
@@ -18,6 +19,8 @@ export const ANSWER_GROWTH_MARGIN = 1.25;
 export const MIN_EXPECTED_ANSWER_BYTES = 64 * 1024;
 /** The part of the budget the rotation loop may hold. */
 export const ROTATION_BUDGET_SHARE = 0.5;
+/** How long a kubelet call waits for room before it is refused (kubelet allows a call 2 minutes). */
+export const KUBELET_ROOM_WAIT_MS = 10_000;
 
 export type AnswerOrigin = 'kubelet' | 'rotation';
 
@@ -60,7 +63,7 @@ export function fitsBudget(use: BudgetUse, reservation: number, origin: AnswerOr
   return use.rotationReservedBytes + reservation <= Math.floor(use.budgetBytes * ROTATION_BUDGET_SHARE);
 }
 
-/** The refusal kubelet gets when its call does not fit (it retries with backoff). */
+/** The refusal kubelet gets when its call found no room in time (it retries with backoff). */
 export function budgetExhausted(use: BudgetUse, reservation: number): DomainError {
   const [held, budget, needed] = [use.reservedBytes, use.budgetBytes, reservation].map(mebibytes);
   return new DomainError(

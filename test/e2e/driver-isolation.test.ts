@@ -199,11 +199,26 @@ describe('e2e: provider answers are admitted against the payload memory budget',
     await sandbox?.dispose();
   });
 
-  it('refuses a publish with RESOURCE_EXHAUSTED, naming the budget, while another answer holds it, and writes nothing', async () => {
-    await node.hang('fake');
-    // Held by the provider until the node is disposed.
-    void node.kubelet.startPod(aPod('first', HEALTHY_CLASS, 1)).catch(() => undefined);
+  it('lets a publish wait while another answer holds the whole budget, and mounts it once that one is written', async () => {
+    await setFailureThroughControl(node.providers.get('fake')!.controlUrl, { delayMs: 2_000, times: 1 });
+    const first = aPod('waited-for', HEALTHY_CLASS, 3);
+    const firstPublish = node.kubelet.startPod(first);
     await eventually(async () => expect((await node.state('fake')).mountsInFlight).to.equal(1), 10_000, 25);
+    const waiting = aPod('waiting', HEALTHY_CLASS, 4);
+
+    await node.kubelet.startPod(waiting);
+    await firstPublish;
+
+    for (const pod of [first, waiting]) expect(mountsUnder(sandbox.kubeletRoot)).to.include(node.kubelet.targetPath(pod, 'secrets'));
+    expect((await node.state('fake')).mountCount, 'the waiting call went to the provider after the first').to.equal(2);
+  });
+
+  it('refuses a publish with RESOURCE_EXHAUSTED, naming the budget, when no room came in time, and writes nothing', async () => {
+    // A class never fetched reserves the largest answer: all of the budget, held by a provider that hangs.
+    await node.hang('hung');
+    void node.kubelet.startPod(aPod('holding', HUNG_CLASS, 1)).catch(() => undefined);
+    await eventually(async () => expect((await node.state('hung')).mountsInFlight).to.equal(1), 10_000, 25);
+    const callsBefore = (await node.state('fake')).mountCount;
     const second = aPod('second', HEALTHY_CLASS, 2);
 
     const refused = await node.kubelet.startPod(second).then(
@@ -214,11 +229,11 @@ describe('e2e: provider answers are admitted against the payload memory budget',
     expect(refused).to.be.instanceOf(CsiCallError);
     expect((refused as CsiCallError).code).to.equal('RESOURCE_EXHAUSTED');
     expect((refused as CsiCallError).details).to.equal(
-      'provider answers in flight hold 2.0 MiB of the 2.0 MiB payload memory budget (--payload-memory-budget) and this call needs 2.0 MiB; retry when they are written',
+      'provider answers in flight hold 2.0 MiB of the 2.0 MiB payload memory budget (--payload-memory-budget) and this call needs 0.1 MiB; retry when they are written',
     );
     const target = node.kubelet.targetPath(second, 'secrets');
     expect(mountsUnder(sandbox.kubeletRoot), 'nothing mounted for the refused publish').not.to.include(target);
     expect(existsSync(target) ? await readdir(target) : [], 'nothing written').to.deep.equal([]);
-    expect((await node.state('fake')).mountCount, 'the provider was not called').to.equal(1);
+    expect((await node.state('fake')).mountCount, 'the provider was not called for it').to.equal(callsBefore);
   });
 });

@@ -62,7 +62,10 @@ export function applicationModule(settings: ApplicationSettings): ContainerModul
       .inSingletonScope();
     bind(TargetLocks).toResolvedValue(() => new TargetLocks()).inSingletonScope();
     bind(PayloadMemoryBudget)
-      .toResolvedValue((reclaimer: MemoryReclaimer) => new PayloadMemoryBudget(settings.payloadMemory ?? UNLIMITED_PAYLOAD_MEMORY, reclaimer), [MemoryReclaimer])
+      .toResolvedValue(
+        (reclaimer: MemoryReclaimer, scheduler: Scheduler) => new PayloadMemoryBudget(settings.payloadMemory ?? UNLIMITED_PAYLOAD_MEMORY, reclaimer, scheduler),
+        [MemoryReclaimer, Scheduler],
+      )
       .inSingletonScope();
     bind(FetchSecrets)
       .toResolvedValue(

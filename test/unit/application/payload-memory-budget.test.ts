@@ -1,15 +1,18 @@
 import { expect } from 'chai';
+import { ManualClock } from '../../../src/adapters/clock/manual-clock.js';
 import { PayloadMemoryBudget } from '../../../src/application/payload-memory-budget.js';
 import { DomainError } from '../../../src/domain/errors.js';
-import { MIN_EXPECTED_ANSWER_BYTES } from '../../../src/domain/payload-memory.js';
+import { KUBELET_ROOM_WAIT_MS, MIN_EXPECTED_ANSWER_BYTES } from '../../../src/domain/payload-memory.js';
 import { expectRejection } from '../../support/driver-assertions.js';
 
 const MiB = 2 ** 20;
 
+const clock = new ManualClock();
+
 /** A budget of four largest answers (each held twice while received): 32 MiB, answers up to 4 MiB. */
 function budget(): { budget: PayloadMemoryBudget; reclaims: () => number } {
   let reclaimed = 0;
-  const created = new PayloadMemoryBudget({ budgetBytes: 32 * MiB, maxAnswerBytes: 4 * MiB }, { reclaim: () => void reclaimed++ });
+  const created = new PayloadMemoryBudget({ budgetBytes: 32 * MiB, maxAnswerBytes: 4 * MiB }, { reclaim: () => void reclaimed++ }, clock);
   return { budget: created, reclaims: () => reclaimed };
 }
 
@@ -27,14 +30,34 @@ describe('PayloadMemoryBudget', () => {
     expect(memory.reserved).to.equal(0);
   });
 
-  it('refuses a kubelet call at once with PayloadMemoryExhausted when the budget is full', async () => {
+  it('lets a kubelet call wait for room when the budget is full, and refuses it with PayloadMemoryExhausted when none came in time', async () => {
     const { budget: memory } = budget();
     for (let i = 0; i < 4; i++) await memory.admit(`ns/c${i}`, 'kubelet');
 
-    const error = await expectRejection(memory.admit('ns/other', 'kubelet'), 'PayloadMemoryExhausted');
+    const refused = memory.admit('ns/other', 'kubelet');
+    await settle();
+    clock.advance(KUBELET_ROOM_WAIT_MS);
 
+    const error = await expectRejection(refused, 'PayloadMemoryExhausted');
     expect(error.message).to.contain('hold 32.0 MiB of the 32.0 MiB payload memory budget');
     expect(memory.reserved).to.equal(32 * MiB);
+  });
+
+  it('grants a waiting kubelet call the room given back, ahead of rotation calls that waited longer', async () => {
+    const { budget: memory } = budget();
+    const held = [await memory.admit('ns/a', 'rotation'), await memory.admit('ns/b', 'kubelet'), await memory.admit('ns/c', 'kubelet'), await memory.admit('ns/d', 'kubelet')];
+    const order: string[] = [];
+    void memory.admit('ns/r', 'rotation').then(() => order.push('rotation'));
+    void memory.admit('ns/k', 'kubelet').then(() => order.push('kubelet'));
+    await settle();
+
+    held[1]!.release();
+    await settle();
+
+    expect(order).to.deep.equal(['kubelet']);
+    held[2]!.release();
+    await settle();
+    expect(order).to.deep.equal(['kubelet', 'rotation']);
   });
 
   it('reserves from the class\'s last answer size once it is known', async () => {
@@ -79,7 +102,7 @@ describe('PayloadMemoryBudget', () => {
     await memory.admit('ns/k1', 'kubelet');
     await memory.admit('ns/k2', 'kubelet');
 
-    expect(memory.reserved).to.equal(32 * MiB);
+    expect(memory.reserved, 'admitted at once').to.equal(32 * MiB);
     expect(granted).to.equal(false);
   });
 
