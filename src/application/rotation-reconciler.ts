@@ -70,13 +70,16 @@ export class RotationReconciler {
   private readonly outcomeListeners = new Set<(outcome: RotationOutcome) => void>();
   /** fetch-sharing annotation problems already logged (once per class, generation and value). */
   private readonly sharingWarnings = new Set<string>();
-  /** Whether a class (`namespace/name`) shares fetches, until the class changes. */
+  /** Whether a class (`namespace/name`) shares fetches, until the class changes or the pool falls idle. */
   private readonly classSharing = new Map<string, boolean>();
   private readonly running = new Map<string, RunningCheck>();
   private readonly waves = new SharingWaves();
   private dispatching: Promise<void> | undefined;
   private dispatchAgain = false;
   private idleWaiters: (() => void)[] = [];
+  private readonly candidates = new WeakMap<RegisteredBinding, WaitingCheck>();
+  /** Without a started loop, checks run only when asked: for the bindings due at the time of asking. */
+  private askedAt = -Infinity;
 
   constructor(
     private readonly settings: ReconcilerSettings,
@@ -169,6 +172,7 @@ export class RotationReconciler {
    * can start: one pass over what is due (tests and benchmarks drive the loop with it).
    */
   async runDueChecks(): Promise<void> {
+    if (!this.started) this.askedAt = this.clock.now();
     await this.dispatch();
     if (this.running.size === 0 && this.dispatching === undefined) return;
     await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
@@ -185,11 +189,11 @@ export class RotationReconciler {
       this.dispatchAgain = true;
       return this.dispatching;
     }
-    const now = this.clock.now();
+    const now = this.dueTime();
     this.dispatching = (async () => {
       for (let first = true; first || this.dispatchAgain; first = false) {
         this.dispatchAgain = false;
-        await this.startAdmittedChecks(first ? now : this.clock.now());
+        await this.startAdmittedChecks(first ? now : this.dueTime());
       }
     })()
       .catch((error: unknown) => this.logger.error('rotation dispatch failed', { error: describeError(error) }))
@@ -201,21 +205,43 @@ export class RotationReconciler {
     return this.dispatching;
   }
 
+  /** The time against which due times are compared (see `askedAt`). */
+  private dueTime(): number {
+    return this.started ? this.clock.now() : this.askedAt;
+  }
+
   private async startAdmittedChecks(now: number): Promise<void> {
     const all = this.registry.all();
     await this.openSharingWaves(all, now);
-    const byTarget = new Map(all.map((entry) => [entry.binding.request.target.path, entry]));
-    for (const target of this.waves.targets()) if (!byTarget.has(target)) this.waves.finished(target);
+    for (const target of this.waves.targets()) if (this.registry.get(target) === undefined) this.waves.finished(target);
     const waiting: WaitingCheck[] = [];
-    for (const [target, entry] of byTarget) {
-      if (this.running.has(target) || this.locks.isHeld(target)) continue;
-      const wave = this.waves.of(target);
-      if (wave === undefined && !isDue(entry.schedule, now)) continue;
-      waiting.push({ ...groupOf(entry), id: target, dueAt: wave?.dueAt ?? entry.schedule.nextDueAt });
+    const mounted = new Map<string, Map<string, CheckGroup>>();
+    for (const entry of all) {
+      const candidate = this.candidateOf(entry);
+      const classes = mounted.get(candidate.provider) ?? new Map<string, CheckGroup>();
+      if (classes.size === 0) mounted.set(candidate.provider, classes);
+      if (!classes.has(candidate.classKey)) classes.set(candidate.classKey, candidate);
+      if (this.running.has(candidate.id) || this.locks.isHeld(candidate.id)) continue;
+      // A member of a sharing wave waits with the due ones (behind them in its class, by its own due time).
+      if (isDue(entry.schedule, now) || this.waves.of(candidate.id) !== undefined) waiting.push(candidate);
     }
     if (waiting.length === 0) return;
-    const pool = { workers: this.settings.workers, mounted: all.map(groupOf), running: [...this.running.values()].map((check) => check.group) };
-    for (const check of checksToStart(pool, waiting)) this.startCheck(byTarget.get(check.id)!);
+    const pool = {
+      workers: this.settings.workers,
+      mounted: [...mounted.values()].flatMap((classes) => [...classes.values()]),
+      running: [...this.running.values()].map((check) => check.group),
+    };
+    for (const check of checksToStart(pool, waiting)) this.startCheck(this.registry.get(check.id)!);
+  }
+
+  /** The pool's view of a binding (kept per registry entry: a dispatch looks at every binding). */
+  private candidateOf(entry: RegisteredBinding): WaitingCheck {
+    let candidate = this.candidates.get(entry);
+    if (candidate === undefined) {
+      candidate = { ...groupOf(entry), id: entry.binding.request.target.path, dueAt: entry.schedule.nextDueAt };
+      this.candidates.set(entry, candidate);
+    }
+    return candidate;
   }
 
   /** Starts one check in its own slot; the slot is given back (and the pool refilled) when it ends. */
@@ -244,7 +270,7 @@ export class RotationReconciler {
         this.waves.finished(target);
         void this.dispatch();
       });
-    this.running.set(target, { group: groupOf(entry), controller, done });
+    this.running.set(target, { group: this.candidateOf(entry), controller, done });
   }
 
   /** A check that threw instead of reporting (a lookup failed): logged, and retried with backoff. */
@@ -258,18 +284,25 @@ export class RotationReconciler {
 
   /** Opens a sharing wave for each due binding whose class shares fetches (see the class comment). */
   private async openSharingWaves(all: readonly RegisteredBinding[], now: number): Promise<void> {
-    const groupOfEntry = (entry: RegisteredBinding): string => sharingCandidate(entry.binding.providerName, entry.binding.request);
+    const opening: RegisteredBinding[] = [];
     for (const entry of all) {
-      const target = entry.binding.request.target.path;
-      if (!isDue(entry.schedule, now) || this.running.has(target) || this.waves.of(target) !== undefined) continue;
-      const group = groupOfEntry(entry);
-      if (this.waves.isOpen(group)) continue;
+      const { path } = entry.binding.request.target;
+      if (!isDue(entry.schedule, now) || this.running.has(path) || this.waves.of(path) !== undefined) continue;
       const { namespace } = entry.binding.request.pod;
-      const shares = this.classSharing.get(`${namespace}/${entry.binding.request.className}`) ?? (await this.sharesFetches(namespace, entry.binding.request.className));
-      if (!shares) continue;
-      const members = all.filter((other) => groupOfEntry(other) === group).map((other) => other.binding.request.target.path);
-      this.waves.open(group, members.filter((member) => !this.running.has(member)), entry.schedule.nextDueAt);
+      const shares = this.classSharing.get(this.candidateOf(entry).classKey) ?? (await this.sharesFetches(namespace, entry.binding.request.className));
+      if (shares) opening.push(entry);
     }
+    if (opening.length === 0) return;
+    const groupOfEntry = (entry: RegisteredBinding): string => sharingCandidate(entry.binding.providerName, entry.binding.request);
+    const sharingClasses = new Set(opening.map((entry) => this.candidateOf(entry).classKey));
+    const members = new Map<string, string[]>();
+    for (const entry of all) {
+      const { path } = entry.binding.request.target;
+      if (!sharingClasses.has(this.candidateOf(entry).classKey) || this.running.has(path)) continue;
+      const group = groupOfEntry(entry);
+      members.set(group, [...(members.get(group) ?? []), path]);
+    }
+    for (const entry of opening) this.waves.open(groupOfEntry(entry), members.get(groupOfEntry(entry)) ?? [], entry.schedule.nextDueAt);
   }
 
   /** Whether a class opted in to fetch sharing (a class that cannot be read does not), remembered until it changes. */
@@ -362,6 +395,8 @@ export class RotationReconciler {
 
   private notifyIfIdle(): void {
     if (this.running.size > 0 || this.dispatching !== undefined) return;
+    // Read again for the next checks: class changes are heard only while the loop runs.
+    this.classSharing.clear();
     const waiters = this.idleWaiters;
     this.idleWaiters = [];
     for (const resolve of waiters) resolve();

@@ -49,28 +49,66 @@ export function checksToStart(state: PoolState, waiting: readonly WaitingCheck[]
   for (;;) {
     const next = load.bestAdmissible(queues);
     if (next === undefined) return started;
-    started.push(next);
-    load.take(next);
-    const queue = queues.get(groupKey(next))!;
-    queue.shift();
-    if (queue.length === 0) queues.delete(groupKey(next));
+    started.push(next.head);
+    load.take(next.head);
+    next.take();
+    if (next.isEmpty()) queues.delete(next.key);
   }
 }
 
 function groupKey(group: CheckGroup): string {
-  return JSON.stringify([group.provider, group.classKey]);
+  return `${group.provider}\u0000${group.classKey}`;
 }
 
-/** Each group's waiting checks, due first (then by id, so the order is stable). */
-function queuesByGroup(waiting: readonly WaitingCheck[]): Map<string, WaitingCheck[]> {
-  const queues = new Map<string, WaitingCheck[]>();
-  for (const check of waiting) {
-    const key = groupKey(check);
-    const queue = queues.get(key) ?? [];
-    queue.push(check);
-    queues.set(key, queue);
+/** One group's waiting checks; the head is the one due first (then by id, so the order is stable). */
+class GroupQueue {
+  private readonly checks: WaitingCheck[] = [];
+  private headIndex = -1;
+
+  constructor(readonly key: string) {}
+
+  add(check: WaitingCheck): void {
+    this.checks.push(check);
+    this.headIndex = -1;
   }
-  for (const queue of queues.values()) queue.sort((a, b) => a.dueAt - b.dueAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+
+  get head(): WaitingCheck {
+    if (this.headIndex < 0) {
+      // Found when asked, not sorted: a dispatch usually starts one check out of many waiting.
+      this.headIndex = 0;
+      for (let i = 1; i < this.checks.length; i++) if (dueFirst(this.checks[i]!, this.checks[this.headIndex]!)) this.headIndex = i;
+    }
+    return this.checks[this.headIndex]!;
+  }
+
+  take(): void {
+    this.checks.splice(this.headIndex < 0 ? 0 : this.headIndex, 1);
+    this.headIndex = -1;
+  }
+
+  isEmpty(): boolean {
+    return this.checks.length === 0;
+  }
+}
+
+function dueFirst(a: WaitingCheck, b: WaitingCheck): boolean {
+  return a.dueAt < b.dueAt || (a.dueAt === b.dueAt && a.id < b.id);
+}
+
+function queuesByGroup(waiting: readonly WaitingCheck[]): Map<string, GroupQueue> {
+  const queues = new Map<string, GroupQueue>();
+  const byProvider = new Map<string, Map<string, GroupQueue>>();
+  for (const check of waiting) {
+    let ofProvider = byProvider.get(check.provider);
+    if (ofProvider === undefined) byProvider.set(check.provider, (ofProvider = new Map()));
+    let queue = ofProvider.get(check.classKey);
+    if (queue === undefined) {
+      queue = new GroupQueue(groupKey(check));
+      ofProvider.set(check.classKey, queue);
+      queues.set(queue.key, queue);
+    }
+    queue.add(check);
+  }
   return queues;
 }
 
@@ -111,12 +149,11 @@ class PoolLoad {
     this.byClass.set(groupKey(group), this.classRunning(group) + 1);
   }
 
-  /** The head of the queue the fair order serves first among those the reserve rules admit. */
-  bestAdmissible(queues: ReadonlyMap<string, readonly WaitingCheck[]>): WaitingCheck | undefined {
-    let best: WaitingCheck | undefined;
+  /** The queue whose head the fair order serves first among those the reserve rules admit. */
+  bestAdmissible(queues: ReadonlyMap<string, GroupQueue>): GroupQueue | undefined {
+    let best: GroupQueue | undefined;
     for (const queue of queues.values()) {
-      const head = queue[0]!;
-      if (this.admits(head) && (best === undefined || this.servedBefore(head, best))) best = head;
+      if (this.admits(queue.head) && (best === undefined || this.servedBefore(queue.head, best.head))) best = queue;
     }
     return best;
   }
@@ -137,8 +174,7 @@ class PoolLoad {
     if (byProvider !== 0) return byProvider < 0;
     const byClass = this.classRunning(a) - this.classRunning(b);
     if (byClass !== 0) return byClass < 0;
-    if (a.dueAt !== b.dueAt) return a.dueAt < b.dueAt;
-    return a.id < b.id;
+    return dueFirst(a, b);
   }
 
   private providerRunning(provider: string): number {
