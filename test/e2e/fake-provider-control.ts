@@ -37,6 +37,13 @@ export async function setFailureThroughControl(controlUrl: string, failure: Fake
   expect(response.status).to.equal(204);
 }
 
+/** When the latest Mount calls reached the fake provider (ms since the epoch, oldest first). */
+export async function readMountTimesThroughControl(controlUrl: string): Promise<number[]> {
+  const response = await control(controlUrl, 'GET', '/mount-times');
+  expect(response.status).to.equal(200);
+  return ((await response.json()) as { times: number[] }).times;
+}
+
 export async function readStateThroughControl(controlUrl: string): Promise<FakeProviderSnapshot> {
   const response = await control(controlUrl, 'GET', '/state');
   expect(response.status).to.equal(200);

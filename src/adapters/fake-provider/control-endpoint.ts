@@ -13,6 +13,7 @@ const MAX_BODY_BYTES = 1 << 20;
 /**
  * Serves, on 127.0.0.1:<port>:
  * `GET /state` -> {mountCount, versionCount, mountsInFlight, cancelledMounts, failure, objects: [{name, version}]} (never contents),
+ * `GET /mount-times` -> {times: [ms since the epoch of the latest Mount calls, oldest first]},
  * `POST /rotate` {name, contents?} -> {name, version}, or {objects: [{name, contents?}]} -> {objects: [{name, version}]}
  *   (all rotated at once),
  * `PUT /failure` FakeFailure -> 204, `DELETE /failure` -> 204.
@@ -58,6 +59,8 @@ async function handle(state: FakeProviderState, request: IncomingMessage): Promi
           objects: state.store.versions(),
         },
       };
+    case 'GET /mount-times':
+      return { statusCode: 200, body: { times: state.mountTimes } };
     case 'POST /rotate': {
       const body = (await readJson(request)) as { objects?: unknown };
       if (!Array.isArray(body.objects)) return { statusCode: 200, body: rotate(state, checkedRotation(body)) };

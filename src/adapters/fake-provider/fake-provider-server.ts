@@ -91,8 +91,7 @@ async function answerMount(
   callback: sendUnaryData<MountResponse>,
   stopped: AbortSignal,
 ): Promise<void> {
-  state.mountCount++;
-  state.mountsInFlight++;
+  state.mountArrived(Date.now());
   state.lastMountRequest = call.request;
   state.lastAuthority = call.getHost();
   const cancelled = new AbortController();

@@ -21,6 +21,9 @@ export interface FakeFailure {
  */
 export type FakeAnswerTransform = (answer: MountResponse, request: MountRequest__Output) => MountResponse;
 
+/** How many Mount arrival times are kept. */
+const RECENT_MOUNTS = 1000;
+
 /** Mutable state shared by the gRPC handlers, the controls and the HTTP endpoint. */
 export class FakeProviderState {
   mountCount = 0;
@@ -29,12 +32,22 @@ export class FakeProviderState {
   mountsInFlight = 0;
   /** Mount calls their client cancelled before the answer. */
   cancelledMounts = 0;
+  /** When the latest Mount calls arrived (ms since the epoch, oldest first, at most RECENT_MOUNTS). */
+  readonly mountTimes: number[] = [];
   lastMountRequest: MountRequest__Output | undefined;
   lastAuthority: string | undefined;
   failure: FakeFailure | undefined;
   answerTransform: FakeAnswerTransform | undefined;
 
   constructor(readonly store: FakeSecretStore) {}
+
+  /** Notes a Mount call's arrival. */
+  mountArrived(at: number): void {
+    this.mountCount++;
+    this.mountsInFlight++;
+    this.mountTimes.push(at);
+    if (this.mountTimes.length > RECENT_MOUNTS) this.mountTimes.shift();
+  }
 
   /** The failure for this call, counting down `times`. */
   takeFailure(): FakeFailure | undefined {
