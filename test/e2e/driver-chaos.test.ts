@@ -2,9 +2,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expect } from 'chai';
+import { stringify } from 'yaml';
 import { CsiNodeClient } from '../../src/adapters/fake-kubelet/csi-node-client.js';
 import { FakeKubelet, type FakePod } from '../../src/adapters/fake-kubelet/fake-kubelet.js';
 import { eventually } from '../contract/eventually.js';
+import { aClassResource } from '../support/cluster-builders.js';
 import { fileNameAt, parseVersion, versionedPayload } from '../support/torn-payload.js';
 import { startTornReader, type RunningReader } from '../support/torn-read-stress.js';
 import { TmpfsSandbox } from '../support/tmpfs-sandbox.js';
@@ -26,18 +28,10 @@ const PODS: readonly FakePod[] = [0, 1].map((i) => ({
   volumes: [{ name: 'secrets', volumeAttributes: { secretProviderClass: CLASS } }],
 }));
 
+/** The class: the ten objects of the torn-read payload, from the fake provider. */
 function classManifest(): string {
-  return `apiVersion: secrets-store.csi.x-k8s.io/v1
-kind: SecretProviderClass
-metadata:
-  name: ${CLASS}
-  namespace: default
-spec:
-  provider: fake
-  parameters:
-    objects: |
-${Array.from({ length: FILES }, (_, i) => `      - name: ${fileNameAt(i)}`).join('\n')}
-`;
+  const objects = Array.from({ length: FILES }, (_, i) => `- name: ${fileNameAt(i)}`).join('\n');
+  return stringify(aClassResource({ name: CLASS, parameters: { objects } }));
 }
 
 /**

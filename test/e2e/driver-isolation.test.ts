@@ -2,9 +2,11 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expect } from 'chai';
+import { stringify } from 'yaml';
 import { CsiCallError, CsiNodeClient } from '../../src/adapters/fake-kubelet/csi-node-client.js';
 import { FakeKubelet, type FakePod } from '../../src/adapters/fake-kubelet/fake-kubelet.js';
 import { eventually } from '../contract/eventually.js';
+import { aClassResource } from '../support/cluster-builders.js';
 import { TmpfsSandbox } from '../support/tmpfs-sandbox.js';
 import { readMountTimesThroughControl, readStateThroughControl, setFailureThroughControl, type FakeProviderSnapshot } from './fake-provider-control.js';
 import { CliProcess, mountsUnder } from './processes.js';
@@ -15,19 +17,9 @@ const HUNG_CLASS = 'hung-secrets';
 const INTERVAL_MS = 2_000;
 const ROTATION_CALL_TIMEOUT_MS = 60_000;
 
+/** The healthy class of provider `fake` and the class of provider `hung`, one object each. */
 function classes(): string {
-  const spc = (name: string, provider: string): string => `apiVersion: secrets-store.csi.x-k8s.io/v1
-kind: SecretProviderClass
-metadata:
-  name: ${name}
-  namespace: default
-spec:
-  provider: ${provider}
-  parameters:
-    objects: |
-      - name: db-password
-`;
-  return `${spc(HEALTHY_CLASS, 'fake')}---\n${spc(HUNG_CLASS, 'hung')}`;
+  return [aClassResource({ name: HEALTHY_CLASS }), aClassResource({ name: HUNG_CLASS, provider: 'hung' })].map((spc) => stringify(spc)).join('---\n');
 }
 
 function aPod(name: string, className: string, index: number): FakePod {
