@@ -78,6 +78,8 @@ export class RotationReconciler {
   private dispatchAgain = false;
   private idleWaiters: (() => void)[] = [];
   private readonly candidates = new WeakMap<RegisteredBinding, WaitingCheck>();
+  /** Due bindings the last dispatch left waiting for a slot: the end of a running check starts them, no timer. */
+  private waitingForSlot = new Set<string>();
   /** Without a started loop, checks run only when asked: for the bindings due at the time of asking. */
   private askedAt = -Infinity;
 
@@ -225,13 +227,17 @@ export class RotationReconciler {
       // A member of a sharing wave waits with the due ones (behind them in its class, by its own due time).
       if (isDue(entry.schedule, now) || this.waves.of(candidate.id) !== undefined) waiting.push(candidate);
     }
+    this.waitingForSlot = new Set(waiting.map((check) => check.id));
     if (waiting.length === 0) return;
     const pool = {
       workers: this.settings.workers,
       mounted: [...mounted.values()].flatMap((classes) => [...classes.values()]),
       running: [...this.running.values()].map((check) => check.group),
     };
-    for (const check of checksToStart(pool, waiting)) this.startCheck(this.registry.get(check.id)!);
+    for (const check of checksToStart(pool, waiting)) {
+      this.waitingForSlot.delete(check.id);
+      this.startCheck(this.registry.get(check.id)!);
+    }
   }
 
   /** The pool's view of a binding (kept per registry entry: a dispatch looks at every binding). */
@@ -369,21 +375,21 @@ export class RotationReconciler {
 
   /**
    * A timer for the next time a check can start: the earliest due time of a binding that is neither
-   * checked nor held now. Due bindings wait for no timer while checks run (each check's end refills the
-   * pool), nor while kubelet holds their target (its release wakes the loop).
+   * checked nor held now. A due binding the last dispatch left waiting for a slot needs no timer (the end
+   * of a running check starts it), nor does one kubelet holds (its release wakes the loop); any other due
+   * binding (it fell due after the dispatch looked, a timer may fire a little early) gets one at once.
    */
   private scheduleTimer(): void {
     this.cancelTimer?.();
     this.cancelTimer = undefined;
     if (!this.started) return;
     const now = this.clock.now();
-    const slotsBusy = this.running.size > 0;
     let earliest = Infinity;
     for (const entry of this.registry.all()) {
       const target = entry.binding.request.target.path;
       if (this.running.has(target) || this.locks.isHeld(target)) continue;
       const dueAt = this.waves.of(target)?.dueAt ?? entry.schedule.nextDueAt;
-      if (dueAt <= now && slotsBusy) continue;
+      if (dueAt <= now && this.waitingForSlot.has(target)) continue;
       earliest = Math.min(earliest, dueAt);
     }
     if (earliest === Infinity) return;

@@ -111,9 +111,9 @@ export const BAD_ANSWERS: readonly BadAnswer[] = [
   {
     name: `a response larger than --max-call-recv-msg-size (${RECV_LIMIT})`,
     transform: (answer) => ({ ...answer, files: [...(answer.files ?? []), { path: 'big', mode: 420, contents: Buffer.alloc(2 * RECV_LIMIT, 0x61) }] }),
-    // The client refuses the message before reading it, and the driver answers as upstream: RESOURCE_EXHAUSTED, gRPC's words.
+    // The client refuses the message before reading it; RESOURCE_EXHAUSTED as upstream answers it.
     code: 'RESOURCE_EXHAUSTED',
-    mentions: `grpc: received message larger than max (`,
+    mentions: `more than --max-call-recv-msg-size (${RECV_LIMIT})`,
     errorType: 'RESOURCE_EXHAUSTED',
   },
   {

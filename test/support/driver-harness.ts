@@ -47,6 +47,8 @@ export interface HarnessOptions {
   readonly startRotationLoop?: boolean;
   /** The CSIDriver's tokenRequests (none by default). */
   readonly tokenRequests?: readonly TokenRequest[];
+  /** The manual clock (default: a plain one). */
+  readonly clock?: ManualClock;
 }
 
 /** A pod that exists in the cluster, and where its volume is published. */
@@ -96,7 +98,7 @@ export class CollectingLogger implements Logger {
  * in-process fake behind a ProviderDouble.
  */
 export class DriverHarness {
-  readonly clock = new ManualClock();
+  readonly clock: ManualClock;
   readonly cluster: InMemoryCluster;
   readonly fake = new InProcessSecretProvider();
   readonly provider = new ProviderDouble(this.fake);
@@ -113,6 +115,7 @@ export class DriverHarness {
   private uids = 0;
 
   constructor(options: HarnessOptions = {}) {
+    this.clock = options.clock ?? new ManualClock();
     this.rotation = { ...TEST_ROTATION, ...options.rotation };
     this.cluster = new InMemoryCluster({ clock: this.clock, newUid: () => `uid-${++this.uids}` });
     this.container.load(

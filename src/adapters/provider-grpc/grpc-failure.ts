@@ -23,8 +23,11 @@ export function toProviderFailure(providerName: string, socketPath: string, erro
   }
   const tooLarge = error.code === status.RESOURCE_EXHAUSTED ? TOO_LARGE.exec(error.details) : null;
   if (tooLarge) {
-    // Upstream's words (grpc-go's), as kubelet gets them from the upstream driver.
-    return new DomainError('ProviderMessageTooLarge', `grpc: received message larger than max (${tooLarge[1]} vs. ${tooLarge[2]})`, statusName(error.code));
+    return new DomainError(
+      'ProviderMessageTooLarge',
+      `provider "${providerName}" answered with ${tooLarge[1]} bytes, more than --max-call-recv-msg-size (${tooLarge[2]})`,
+      statusName(error.code),
+    );
   }
   const name = statusName(error.code);
   return new DomainError('ProviderError', `provider "${providerName}" failed: ${name}: ${error.details}`, name);

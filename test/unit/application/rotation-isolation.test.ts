@@ -1,12 +1,21 @@
 import { expect } from 'chai';
+import { ManualClock } from '../../../src/adapters/clock/manual-clock.js';
 import { TargetLocks } from '../../../src/application/target-locks.js';
 import { expectNoSecretLeaked } from '../../support/driver-assertions.js';
 import { DriverHarness, type TestPod } from '../../support/driver-harness.js';
 import type { HungProvider } from '../../support/provider-double.js';
+import type { CancelTimer } from '../../../src/ports/clock.js';
 
 /** Lets every pending continuation run (the pool starts checks as promises settle). */
 async function settle(): Promise<void> {
   for (let i = 0; i < 50; i++) await new Promise((resolve) => setImmediate(resolve));
+}
+
+/** Timers that fire a millisecond before their time, as Node's may against Date.now(). */
+class EarlyTimers extends ManualClock {
+  override after(delayMs: number, callback: () => void): CancelTimer {
+    return super.after(Math.max(0, delayMs - 1), callback);
+  }
 }
 
 const HUNG_CLASS = 'hung-secrets';
@@ -33,8 +42,8 @@ describe('Rotation isolation: a hung provider next to a healthy one', () => {
     }
   }
 
-  beforeEach(async () => {
-    harness = new DriverHarness({ rotation: { workers: 4 } });
+  async function hangNextToHealthy(clock?: ManualClock): Promise<void> {
+    harness = new DriverHarness({ rotation: { workers: 4 }, ...(clock ? { clock } : {}) });
     harness.addClass({ name: HEALTHY_CLASS });
     harness.addClass({ name: HUNG_CLASS, provider: 'hung' });
     hungPods = [];
@@ -46,7 +55,9 @@ describe('Rotation isolation: a hung provider next to a healthy one', () => {
     healthy = harness.addPod({ name: 'healthy' });
     await harness.publish(healthy);
     hung = harness.provider.hang('hung');
-  });
+  }
+
+  beforeEach(() => hangNextToHealthy());
 
   afterEach(async () => {
     hung.release();
@@ -66,6 +77,19 @@ describe('Rotation isolation: a hung provider next to a healthy one', () => {
       expect(healthyChecks() - before, `checks after ${round} intervals`).to.equal(round);
       expect(hung.waiting, 'the hung checks never took the healthy slot').to.equal(3);
     }
+  });
+
+  it('keeps the healthy schedule when a timer fires a moment early, while every slot the hung provider may take is held', async () => {
+    await harness.stop();
+    await hangNextToHealthy(new EarlyTimers());
+    const before = healthyChecks();
+    await run(interval() / 2); // due times fall in the middle of a step
+
+    for (let round = 1; round <= 4; round++) {
+      await run(interval());
+      expect(healthyChecks() - before, `checks after ${round} intervals`).to.equal(round);
+    }
+    expect(hung.waiting).to.equal(3);
   });
 
   it('serves a kubelet publish and republish of the healthy provider while every slot the hung provider may take is held', async () => {
