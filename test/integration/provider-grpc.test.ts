@@ -7,7 +7,7 @@ import { DomainError } from '../../src/domain/errors.js';
 import type { ProviderMountRequest } from '../../src/domain/provider-request.js';
 import type { LogFields, Logger } from '../../src/ports/logger.js';
 import { GrpcSecretProvider, type GrpcSecretProviderOptions } from '../../src/adapters/provider-grpc/grpc-secret-provider.js';
-import { startFakeProvider, type FakeProviderControls, type FakeProviderOptions } from '../../src/adapters/fake-provider/fake-provider-server.js';
+import { INJECTED_FAILURE_MESSAGE, startFakeProvider, type FakeProviderControls, type FakeProviderOptions } from '../../src/adapters/fake-provider/fake-provider-server.js';
 import { FakeSecretStore } from '../../src/adapters/fake-provider/fake-secret-store.js';
 import { eventually } from '../contract/eventually.js';
 import { text } from '../support/builders.js';
@@ -285,6 +285,28 @@ describe('GrpcSecretProvider against a fake provider on a real unix socket', () 
       expect(error.code).to.equal('ProviderUnavailable');
       expect(error.message).to.match(/^provider "fake" at .*fake\.sock timed out after 300ms$/);
       await eventually(() => expect(provider.mountsInFlight).to.equal(0), 10_000);
+    });
+
+    it("keeps the calls under way on a channel when another call's UNAVAILABLE replaces it: each fails only for its own answer", async () => {
+      const provider = await fake();
+      const secrets = client({ retry: { attempts: 1 } });
+      const failures: string[] = [];
+      let answered = 0;
+      for (let round = 0; round < 20; round++) {
+        const calls: Promise<void>[] = [];
+        for (let i = 0; i < 40; i++) {
+          // Every other arriving call is answered UNAVAILABLE; the calls arrive staggered, so some are on their
+          // way (handshake done, call not yet started) when a failed one replaces the channel.
+          if (i % 2 === 0) provider.setFailure({ grpcStatus: 'UNAVAILABLE', times: 1 });
+          else provider.clearFailure();
+          calls.push(secrets.mount('fake', aMountRequest()).then(() => void answered++, (error: DomainError) => void failures.push(error.message)));
+          await new Promise((resolve) => setTimeout(resolve, i % 3));
+        }
+        await Promise.all(calls);
+      }
+      expect(failures.filter((message) => !message.endsWith(INJECTED_FAILURE_MESSAGE))).to.deep.equal([]);
+      expect(answered + failures.length).to.equal(800);
+      expect(answered).to.be.greaterThan(0);
     });
 
     it('opens a fresh client after close()', async () => {

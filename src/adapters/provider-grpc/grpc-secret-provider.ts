@@ -68,7 +68,8 @@ export class GrpcSecretProvider implements SecretProvider {
         if (signal?.aborted) throw cancelledCall(providerName);
         if (!isServiceError(error)) throw error instanceof DomainError ? error : new DomainError('Internal', 'internal error');
         if (error.code !== status.UNAVAILABLE) throw toProviderFailure(providerName, connection.socketPath, error, timeoutMs);
-        // A dead or restarting provider: start over with a fresh channel instead of waiting out grpc-js' reconnect backoff.
+        // A dead or restarting provider: start over with a fresh channel instead of waiting out grpc-js' reconnect backoff
+        // (the old one serves the calls already on it to their end).
         this.dropConnection(providerName, connection);
         const backoffMs = this.retry.backoffMs * 2 ** (attempt - 1);
         if (attempt >= this.retry.attempts || Date.now() + backoffMs >= deadline.getTime()) {
@@ -89,7 +90,7 @@ export class GrpcSecretProvider implements SecretProvider {
   private connectionFor(providerName: string, socketPath: string): ProviderConnection {
     const existing = this.connections.get(providerName);
     if (existing && existing.socketPath === socketPath && !existing.isClosed()) return existing;
-    existing?.close();
+    existing?.retire();
     this.protos ??= loadProviderProtos();
     const connection = new ProviderConnection(
       this.protos,
@@ -101,7 +102,7 @@ export class GrpcSecretProvider implements SecretProvider {
   }
 
   private dropConnection(providerName: string, connection: ProviderConnection): void {
-    connection.close();
+    connection.retire();
     if (this.connections.get(providerName) === connection) this.connections.delete(providerName);
   }
 }

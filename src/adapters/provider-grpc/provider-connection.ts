@@ -18,12 +18,16 @@ export interface ProviderConnectionOptions {
 /**
  * One gRPC client for one provider socket, with the Version handshake done once before its first
  * Mount. Concurrent calls share the client and the handshake. Errors are raw gRPC ServiceErrors.
+ * A retired connection takes no new calls and closes its channel once the calls under way have ended:
+ * closing it at once would fail them ("Channel closed before call started") for another call's failure.
  */
 export class ProviderConnection {
   readonly socketPath: string;
   private readonly providerName: string;
   private readonly client: CSIDriverProviderClient;
   private handshake: Promise<void> | undefined;
+  private callsUnderWay = 0;
+  private retired = false;
 
   constructor(protos: ProviderProtos, options: ProviderConnectionOptions, private readonly logger: Logger) {
     this.providerName = options.providerName;
@@ -37,7 +41,17 @@ export class ProviderConnection {
 
   /** One Mount; aborting `signal` cancels the call (the provider sees CANCELLED), not a shared handshake. */
   async mount(request: MountRequest, deadline: Date, signal?: AbortSignal): Promise<MountResponse__Output> {
-    await untilAborted(this.versionHandshake(deadline), signal);
+    this.callsUnderWay++;
+    try {
+      await untilAborted(this.versionHandshake(deadline), signal);
+      return await this.call(request, deadline, signal);
+    } finally {
+      this.callsUnderWay--;
+      if (this.retired && this.callsUnderWay === 0) this.client.close();
+    }
+  }
+
+  private call(request: MountRequest, deadline: Date, signal: AbortSignal | undefined): Promise<MountResponse__Output> {
     return new Promise((resolve, reject) => {
       const call = this.client.mount(request, { deadline }, (error, response) => {
         signal?.removeEventListener('abort', cancel);
@@ -50,11 +64,18 @@ export class ProviderConnection {
     });
   }
 
-  /** True once the channel is shut down: the connection must be replaced, not reused. */
+  /** True once retired or shut down: the connection must be replaced, not reused. */
   isClosed(): boolean {
-    return this.client.getChannel().getConnectivityState(false) === connectivityState.SHUTDOWN;
+    return this.retired || this.client.getChannel().getConnectivityState(false) === connectivityState.SHUTDOWN;
   }
 
+  /** Takes no new calls; the channel closes when the calls under way have ended. */
+  retire(): void {
+    this.retired = true;
+    if (this.callsUnderWay === 0) this.client.close();
+  }
+
+  /** Closes the channel now, failing any call under way (the driver is stopping). */
   close(): void {
     this.client.close();
   }
