@@ -1,17 +1,16 @@
 import { isDomainError } from '../domain/errors.js';
 import { buildInfo } from './build-info.js';
 import type { CliIo } from './cli-io.js';
-import { runDriverCommand } from './commands/driver-command.js';
-import { runFakeProviderCommand } from './commands/fake-provider-command.js';
-import { runRestarterCommand } from './commands/restarter-command.js';
-import { runSimulateCommand } from './commands/simulate-command.js';
 import { UsageError } from './flags.js';
 
-const COMMANDS: Readonly<Record<string, (args: readonly string[], io: CliIo) => Promise<number>>> = {
-  driver: runDriverCommand,
-  simulate: runSimulateCommand,
-  'fake-provider': runFakeProviderCommand,
-  restarter: runRestarterCommand,
+type Command = (args: readonly string[], io: CliIo) => Promise<number>;
+
+/** Each command's module is loaded only when it runs: `--help` and the simulation start without the Kubernetes client. */
+const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
+  driver: async () => (await import('./commands/driver-command.js')).runDriverCommand,
+  simulate: async () => (await import('./commands/simulate-command.js')).runSimulateCommand,
+  'fake-provider': async () => (await import('./commands/fake-provider-command.js')).runFakeProviderCommand,
+  restarter: async () => (await import('./commands/restarter-command.js')).runRestarterCommand,
 };
 
 const HELP = `Usage: secrets-store-csi <command> [flags]
@@ -36,13 +35,13 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     io.out(`${JSON.stringify(buildInfo(io.env))}\n`);
     return 0;
   }
-  const run = COMMANDS[command];
-  if (run === undefined) {
+  const load = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
+  if (load === undefined) {
     io.err(`unknown command "${command}"\n\n${HELP}`);
     return 2;
   }
   try {
-    return await run(args, io);
+    return await (await load())(args, io);
   } catch (error) {
     if (error instanceof UsageError) {
       io.err(`secrets-store-csi ${command}: ${error.message}\nRun 'secrets-store-csi ${command} --help' for usage.\n`);
