@@ -6,10 +6,13 @@ export interface MetricsExposition {
   readonly contentType: string;
 }
 
-/** One condition of readiness, named in the `/readyz` body. A check that throws counts as failed. */
+/**
+ * One condition of readiness, named in the `/readyz` body: true when it holds, false (or the reason, a
+ * short text without secrets) when not. A check that throws counts as failed.
+ */
 export interface ReadinessCheck {
   readonly name: string;
-  check(): boolean | Promise<boolean>;
+  check(): boolean | string | Promise<boolean | string>;
 }
 
 /** `/metrics`: the Prometheus text exposition. */
@@ -34,17 +37,17 @@ export interface ReadinessReport {
 
 /**
  * `/readyz`: 200 `ok` when every check passes and every report is ok, else one line per check and
- * report (`[+]name ok`, `[-]name failed`, as the Kubernetes API server writes its own; a report adds
- * `: <reason> (reported, not required)`), with 503 only when a check failed; `?verbose` lists them on
- * success too.
+ * report (`[+]name ok`, `[-]name failed`, as the Kubernetes API server writes its own; a check that
+ * gave its reason adds `: <reason>`, a report `: <reason> (reported, not required)`), with 503 only
+ * when a check failed; `?verbose` lists them on success too.
  */
 export function readyzRoute(checks: readonly ReadinessCheck[], reports: () => readonly ReadinessReport[] = () => []): HttpRoute {
   return async (query) => {
-    const results = await Promise.all(checks.map(async (c) => ({ name: c.name, ok: await passes(c) })));
+    const results = await Promise.all(checks.map(async (c) => ({ name: c.name, result: await outcome(c) })));
     const reported = reportsOrNone(reports);
-    const ready = results.every((r) => r.ok);
+    const ready = results.every((r) => r.result === true);
     const lines = [
-      ...results.map((r) => (r.ok ? `[+]${r.name} ok` : `[-]${r.name} failed`)),
+      ...results.map((r) => (r.result === true ? `[+]${r.name} ok` : `[-]${r.name} failed${typeof r.result === 'string' ? `: ${r.result}` : ''}`)),
       ...reported.map((r) => (r.ok ? `[+]${r.name} ok` : `[-]${r.name} failed${r.reason ? `: ${r.reason}` : ''} (reported, not required)`)),
     ];
     if (ready && reported.every((r) => r.ok) && !query.has('verbose')) return text(200, 'ok\n');
@@ -60,9 +63,11 @@ function reportsOrNone(reports: () => readonly ReadinessReport[]): readonly Read
   }
 }
 
-async function passes(readiness: ReadinessCheck): Promise<boolean> {
+/** true, or why not: the reason the check gave, else false. */
+async function outcome(readiness: ReadinessCheck): Promise<boolean | string> {
   try {
-    return (await readiness.check()) === true;
+    const result = await readiness.check();
+    return result === true || (typeof result === 'string' && result !== '' ? result : false);
   } catch {
     return false;
   }

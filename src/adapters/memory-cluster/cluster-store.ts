@@ -74,6 +74,7 @@ export class InMemoryCluster {
   private readonly interceptors = new Set<WriteInterceptor>();
   private readonly pending: PendingEvent[] = [];
   private idleWaiters: (() => void)[] = [];
+  private readonly deliveryListeners = new Set<() => void>();
   private drainScheduled = false;
   private revision = 0;
   /** Uids of every object deleted so far: the owners the garbage collector counts as gone. */
@@ -169,6 +170,16 @@ export class InMemoryCluster {
       subscription.active = false;
       subscriptions.delete(subscription);
     };
+  }
+
+  /**
+   * Calls `listener` synchronously each time every watch event committed so far has been delivered (once
+   * per burst of changes), before the code that made the changes resumes after its next await. Returns
+   * unsubscribe.
+   */
+  afterDelivery(listener: () => void): () => void {
+    this.deliveryListeners.add(listener);
+    return () => this.deliveryListeners.delete(listener);
   }
 
   /** Makes matching writes fail until the returned function is called (tests and fault drills). */
@@ -288,6 +299,13 @@ export class InMemoryCluster {
       }
     }
     this.drainScheduled = false;
+    for (const listener of [...this.deliveryListeners]) {
+      try {
+        listener();
+      } catch (error) {
+        this.reportListenerError(error);
+      }
+    }
     const waiters = this.idleWaiters;
     this.idleWaiters = [];
     for (const resolve of waiters) resolve();

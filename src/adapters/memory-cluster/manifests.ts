@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
@@ -93,6 +94,7 @@ function toManifestObject(content: unknown, fail: (reason: string) => never): { 
   for (const field of SERVER_FIELDS) if (!(field === 'uid' && kind === 'Pod')) delete metadata[field];
   try {
     const object = normalizeObject(content);
+    if (kind === 'Pod' && !object.metadata.uid) object.metadata.uid = stablePodUid(object.metadata.namespace!, object.metadata.name);
     return { key: objectKeyText(kind, object.metadata.namespace!, object.metadata.name), object };
   } catch (error) {
     return fail(isKubeApiError(error) ? error.message : String(error));
@@ -218,4 +220,17 @@ export async function manifestSignature(paths: readonly string[]): Promise<strin
 
 function objectKeyText(kind: string, namespace: string, name: string): string {
   return `${kind} ${namespace}/${name}`;
+}
+
+/**
+ * The uid of a manifest Pod that names none: a UUID (version 5 layout) derived from namespace and name,
+ * so the same Pod keeps its uid across edits and restarts, and its target paths and pod status objects
+ * with it.
+ */
+export function stablePodUid(namespace: string, name: string): string {
+  const bytes = createHash('sha1').update(`secrets-store-csi/pod/${namespace}/${name}`).digest().subarray(0, 16);
+  bytes[6] = (bytes[6]! & 0x0f) | 0x50;
+  bytes[8] = (bytes[8]! & 0x3f) | 0x80;
+  const hex = bytes.toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }

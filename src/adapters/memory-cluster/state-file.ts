@@ -1,92 +1,195 @@
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
-import { stringify } from 'yaml';
-import type { KnownKind } from '../kube-objects/object-shapes.js';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { parseAllDocuments, stringify } from 'yaml';
+import { isKnownKind, type KnownKind, type KubeObject } from '../kube-objects/object-shapes.js';
 import type { InMemoryCluster } from './cluster-store.js';
+import { isJsonObject } from './json.js';
 
-/** What the driver writes: the kinds a state file shows, in the file's order. */
-export const STATE_FILE_KINDS: readonly KnownKind[] = ['Event', 'Secret', 'SecretProviderClassPodStatus'];
+/** The kinds a state file shows, in the file's order: the Pods it was given, and what the driver wrote. */
+export const STATE_FILE_KINDS: readonly KnownKind[] = ['Pod', 'SecretProviderClassPodStatus', 'Secret', 'Event'];
+
+/** The kinds a restart takes back from the state file: the driver's own writes (Pods come from the manifests). */
+const RESTORED_KINDS: ReadonlySet<KnownKind> = new Set(['SecretProviderClassPodStatus', 'Secret', 'Event']);
+
+const HEADER = '# secrets-store-csi driver --cluster memory: Pods, SecretProviderClassPodStatuses, Secrets and Events, rewritten on every change\n';
+
+/** Fields the API server sets on create; a restored object gets them anew. */
+const SERVER_FIELDS = ['uid', 'resourceVersion', 'generation', 'creationTimestamp', 'managedFields'];
 
 /**
- * The driver's visible effects as Kubernetes YAML documents, as the API would return them, `---`
- * separated and sorted by kind, namespace and name.
+ * The Pods and the driver's visible effects as Kubernetes YAML documents, as the API would return them,
+ * `---` separated, in STATE_FILE_KINDS order and then by namespace and name, after a comment line (so
+ * even a state with no objects is a non-empty file).
  */
 export function renderClusterState(cluster: InMemoryCluster): string {
   const documents = STATE_FILE_KINDS.flatMap((kind) => cluster.list(kind)).map((object) => stringify(object, { lineWidth: 0 }));
-  return documents.join('---\n');
+  return HEADER + documents.join('---\n');
 }
 
-export interface StateFileOptions {
-  /** Changes arriving within this window are written once. */
-  readonly debounceMs?: number;
-  /** Where a failed background write is reported (flush() rejects instead). */
-  readonly onError?: (error: unknown) => void;
+/** A state file that cannot be taken back at start: the message names the file and the document (1-based). */
+export class StateFileError extends Error {
+  override readonly name = 'StateFileError';
 }
 
 /**
- * Keeps a file showing the cluster state the driver produced (pod statuses, Secrets, Events), rewritten
- * after every change (debounced) and replaced atomically (temp file + rename), so a reader never
- * sees half a file. `stop()` writes the final state and leaves no timer behind.
+ * Puts back into `cluster` the pod statuses, Secrets and Events of a state file an earlier run wrote, so
+ * that restart recovery finds the mounts; objects already in the cluster (from the manifests) win. A
+ * missing file restores nothing. Returns the number of objects restored; throws StateFileError for a
+ * file that cannot be read or parsed.
+ */
+export function restoreClusterState(cluster: InMemoryCluster, path: string): number {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    throw new StateFileError(`cannot read ${path}: ${(error as Error).message}`);
+  }
+  let restored = 0;
+  for (const [index, document] of parseAllDocuments(text).entries()) {
+    const fail = (reason: string): never => {
+      throw new StateFileError(`${path}, document ${index + 1}: ${reason}`);
+    };
+    if (document.errors.length > 0) fail(`invalid YAML: ${document.errors[0]!.message}`);
+    const object: unknown = document.toJS();
+    if (object === null || object === undefined) continue;
+    if (!isJsonObject(object) || !isKnownKind(object['kind']) || !isJsonObject(object['metadata'])) fail('not an object of a kind the cluster knows');
+    const resource = object as unknown as KubeObject;
+    if (!RESTORED_KINDS.has(resource.kind as KnownKind)) continue;
+    if (cluster.get(resource.kind as KnownKind, resource.metadata.namespace ?? 'default', resource.metadata.name) !== undefined) continue;
+    for (const field of SERVER_FIELDS) delete (resource.metadata as unknown as Record<string, unknown>)[field];
+    try {
+      cluster.create(resource);
+    } catch (error) {
+      fail((error as Error).message);
+    }
+    restored++;
+  }
+  return restored;
+}
+
+export interface StateFileOptions {
+  /** A write failed (first failure, or a different reason than the last); the file keeps its previous content. */
+  readonly onFailure?: (error: Error) => void;
+  /** A write succeeded after failures. */
+  readonly onRecovered?: () => void;
+  /** First retry of a failed write; doubles up to `maxRetryDelayMs`. */
+  readonly retryDelayMs?: number;
+  readonly maxRetryDelayMs?: number;
+}
+
+/**
+ * Keeps a file showing the cluster's Pods and what the driver produced (pod statuses, Secrets, Events).
+ * Written when started and again after every burst of changes, as soon as the cluster has delivered it
+ * and before the code that made the change resumes: a reader that saw a publish answered finds it in the
+ * file. Each write goes to a temp file (mode 0600, it holds Secret
+ * data) in the same directory, renamed over the file, so a reader sees a whole file at any moment; temp
+ * files a crashed run left behind are removed at start. A failed write keeps the last good file, is
+ * reported once per reason (`failure` tells the current one) and retried with backoff.
  */
 export class StateFileWriter {
-  private readonly debounceMs: number;
   private unsubscribes: (() => void)[] = [];
-  private timer: NodeJS.Timeout | undefined;
-  private writing: Promise<void> = Promise.resolve();
-  private tempCounter = 0;
+  private changed = false;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private retryDelayMs: number;
+  private lastFailure: Error | undefined;
+  private stopped = false;
 
   constructor(
     private readonly cluster: InMemoryCluster,
     private readonly path: string,
     private readonly options: StateFileOptions = {},
   ) {
-    this.debounceMs = options.debounceMs ?? 50;
+    this.retryDelayMs = options.retryDelayMs ?? 1000;
   }
 
-  /** Starts following the cluster and writes the current state soon. */
+  /** The reason the file is out of date (the last write failed), or undefined when it is current. */
+  get failure(): string | undefined {
+    return this.lastFailure === undefined ? undefined : `writing the state file ${this.path} failed: ${this.lastFailure.message}`;
+  }
+
+  /** Removes temp files of earlier runs, writes the current state and follows every later change. */
   start(): void {
-    if (this.unsubscribes.length > 0) return;
-    this.unsubscribes = STATE_FILE_KINDS.map((kind) => this.cluster.watch(kind, () => this.scheduleWrite()));
-    this.scheduleWrite();
+    if (this.unsubscribes.length > 0 || this.stopped) return;
+    this.removeStaleTempFiles();
+    this.unsubscribes = [
+      ...STATE_FILE_KINDS.map((kind) => this.cluster.watch(kind, () => (this.changed = true))),
+      this.cluster.afterDelivery(() => this.writeIfChanged()),
+    ];
+    this.write();
   }
 
-  /** Writes the current state now and resolves when it is on disk. */
+  /** Resolves once the changes committed so far are delivered, and so written (or failed). */
   async flush(): Promise<void> {
-    clearTimeout(this.timer);
-    this.timer = undefined;
     await this.cluster.whenIdle();
-    this.writing = this.writing.catch(() => undefined).then(() => this.writeNow());
-    await this.writing;
   }
 
   /** Stops following the cluster and writes the final state. */
   async stop(): Promise<void> {
+    if (this.stopped) return;
+    await this.flush();
+    this.stopped = true;
     for (const unsubscribe of this.unsubscribes) unsubscribe();
     this.unsubscribes = [];
-    await this.flush();
+    this.write();
+    clearTimeout(this.retryTimer);
   }
 
-  private scheduleWrite(): void {
-    if (this.timer !== undefined) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.writing = this.writing
-        .catch(() => undefined)
-        .then(() => this.writeNow())
-        .catch((error: unknown) => this.options.onError?.(error));
-    }, this.debounceMs);
+  private writeIfChanged(): void {
+    if (!this.changed) return;
+    this.changed = false;
+    this.write();
   }
 
-  private async writeNow(): Promise<void> {
-    const text = renderClusterState(this.cluster);
-    const temp = `${this.path}.${process.pid}.${this.tempCounter++}.tmp`;
-    await mkdir(dirname(this.path), { recursive: true });
+  private write(): void {
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    const temp = `${this.path}.${process.pid}.tmp`;
     try {
-      await writeFile(temp, text, { mode: 0o600 });
-      await rename(temp, this.path);
+      mkdirSync(dirname(this.path), { recursive: true });
+      writeFileSync(temp, renderClusterState(this.cluster), { mode: 0o600 });
+      renameSync(temp, this.path);
     } catch (error) {
-      await rm(temp, { force: true });
-      throw error;
+      removeQuietly(temp);
+      this.failed(error instanceof Error ? error : new Error(String(error)));
+      return;
     }
+    if (this.lastFailure !== undefined) {
+      this.lastFailure = undefined;
+      this.retryDelayMs = this.options.retryDelayMs ?? 1000;
+      this.options.onRecovered?.();
+    }
+  }
+
+  private failed(error: Error): void {
+    if (this.lastFailure?.message !== error.message) this.options.onFailure?.(error);
+    this.lastFailure = error;
+    if (this.stopped) return;
+    this.retryTimer = setTimeout(() => this.write(), this.retryDelayMs);
+    this.retryTimer.unref();
+    this.retryDelayMs = Math.min(this.retryDelayMs * 2, this.options.maxRetryDelayMs ?? 30_000);
+  }
+
+  /** `<name>.<pid>.tmp` (and the `<name>.<pid>.<n>.tmp` of earlier versions) beside the file. */
+  private removeStaleTempFiles(): void {
+    const name = basename(this.path);
+    let entries: string[];
+    try {
+      entries = readdirSync(dirname(this.path));
+    } catch {
+      return; // no directory yet: nothing left behind
+    }
+    for (const entry of entries) {
+      if (entry.startsWith(`${name}.`) && /^\.\d+(\.\d+)?\.tmp$/.test(entry.slice(name.length))) removeQuietly(join(dirname(this.path), entry));
+    }
+  }
+}
+
+/** Removes a file if it can; what stays (not a file, no permission) shows up in the next write's error. */
+function removeQuietly(path: string): void {
+  try {
+    rmSync(path, { force: true });
+  } catch {
+    // See above.
   }
 }

@@ -160,6 +160,15 @@ describe('http-endpoints routes', () => {
       expect(reply).to.deep.include({ status: 503, body: '[+]csi-socket ok\n[-]cluster-caches failed\nreadyz check failed\n' });
     });
 
+    it('gives the reason a check returns for failing', async () => {
+      const stateFile = { name: 'state-file', check: () => 'writing the state file /s.yaml failed: EROFS: read-only file system' };
+      const reply = await readyzRoute([pass, stateFile])(new URLSearchParams());
+      expect(reply).to.deep.include({
+        status: 503,
+        body: '[+]csi-socket ok\n[-]state-file failed: writing the state file /s.yaml failed: EROFS: read-only file system\nreadyz check failed\n',
+      });
+    });
+
     it('counts a check that throws or rejects as failed', async () => {
       const throwing = { name: 'a', check: (): boolean => { throw new Error('x'); } };
       const rejecting = { name: 'b', check: () => Promise.reject(new Error('y')) };

@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InMemoryCluster } from '../../../../src/adapters/memory-cluster/cluster-store.js';
-import { ManifestApplier, ManifestError } from '../../../../src/adapters/memory-cluster/manifests.js';
+import { ManifestApplier, ManifestError, stablePodUid } from '../../../../src/adapters/memory-cluster/manifests.js';
 
 const CLASS = (name: string, objects = 'db-password', extra = ''): string => `apiVersion: secrets-store.csi.x-k8s.io/v1
 kind: SecretProviderClass
@@ -163,5 +163,26 @@ describe('ManifestApplier', () => {
     await write('pod.yaml', POD('pinned').replace('  namespace: apps', '  namespace: apps\n  uid: 6c1e0f2a-pinned'));
     await new ManifestApplier(cluster, [dir]).apply();
     expect(cluster.get('Pod', 'apps', 'pinned')!.metadata.uid).to.equal('6c1e0f2a-pinned');
+  });
+
+  it('gives a Pod without a uid one derived from namespace and name: the same in every run and after edits', async () => {
+    await write('pods.yaml', `${POD('web-0')}---\n${POD('web-1')}---\n${POD('web-0', 'other')}`);
+    await new ManifestApplier(cluster, [dir]).apply();
+    const uid = (namespace: string, name: string): string => cluster.get('Pod', namespace, name)!.metadata.uid!;
+    expect(uid('apps', 'web-0')).to.equal(stablePodUid('apps', 'web-0'));
+    expect(uid('apps', 'web-0')).to.match(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(new Set([uid('apps', 'web-0'), uid('apps', 'web-1'), uid('other', 'web-0')]).size).to.equal(3);
+
+    const restarted = new InMemoryCluster();
+    await new ManifestApplier(restarted, [dir]).apply();
+    expect(restarted.get('Pod', 'apps', 'web-0')!.metadata.uid).to.equal(uid('apps', 'web-0'));
+
+    const applier = new ManifestApplier(cluster, [dir]);
+    await applier.apply();
+    await write('pods.yaml', `${POD('web-0').replace('phase: Running', 'phase: Succeeded')}`);
+    const result = await applier.apply();
+    expect(result.errors).to.deep.equal([]);
+    expect(cluster.get('Pod', 'apps', 'web-0')!.status?.phase).to.equal('Succeeded');
+    expect(uid('apps', 'web-0')).to.equal(stablePodUid('apps', 'web-0'));
   });
 });
