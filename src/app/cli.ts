@@ -11,6 +11,8 @@ const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
   simulate: async () => (await import('./commands/simulate-command.js')).runSimulateCommand,
   'fake-provider': async () => (await import('./commands/fake-provider-command.js')).runFakeProviderCommand,
   restarter: async () => (await import('./commands/restarter-command.js')).runRestarterCommand,
+  publish: async () => (await import('./commands/volume-commands.js')).runPublishCommand,
+  unpublish: async () => (await import('./commands/volume-commands.js')).runUnpublishCommand,
 };
 
 const HELP = `Usage: secrets-store-csi <command> [flags]
@@ -20,6 +22,8 @@ Commands:
   simulate        a local simulation: fake kubelet, in-memory cluster, fake provider, rotation shown live
   fake-provider   a provider that serves secrets from its own store (tests and demos)
   restarter       restarts opted-in workloads when a rotation changes their secrets (one per cluster)
+  publish         publish one pod volume over the driver's CSI socket, as kubelet does (for scripts)
+  unpublish       unpublish one pod volume, as kubelet does when the pod goes
 
 Run 'secrets-store-csi <command> --help' for the flags of a command.
 `;

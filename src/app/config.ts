@@ -1,63 +1,81 @@
-import { InvalidListenAddress, parseListenAddress, type ListenAddress } from '../adapters/http-endpoints/listen-address.js';
+import { parseListenAddress } from '../adapters/http-endpoints/listen-address.js';
 import { answerReservation } from '../domain/payload-memory.js';
-import type { FlagDefinition, FlagValue } from './flags.js';
-import { UsageError } from './flags.js';
+import { absolutePath, between, csiDriverName, listenAddress, nodeName, nonEmpty, oneOf, positive, socketPathOf, unixEndpoint } from './flag-checks.js';
+import type { FlagDefinition, FlagValues } from './flags.js';
+import { shortDuration, UsageError, wasGiven } from './flags.js';
+import { UPSTREAM_LIBRARY_FLAGS } from './upstream-library-flags.js';
+
+/** Largest `--max-call-recv-msg-size`: gRPC sizes are 32-bit signed integers. */
+const MAX_GRPC_MESSAGE_BYTES = 2_147_483_647;
 
 /** Flags of the node agent: the upstream driver's names and defaults, then this driver's own. */
 export const DRIVER_FLAGS: readonly FlagDefinition[] = [
-  { name: 'endpoint', kind: 'string', default: 'unix:///tmp/csi.sock', env: 'CSI_ENDPOINT', help: 'CSI endpoint (unix socket)' },
-  { name: 'drivername', kind: 'string', default: 'secrets-store.csi.k8s.io', help: 'name of the driver' },
-  { name: 'nodeid', kind: 'string', default: '', env: 'KUBE_NODE_NAME', help: 'node name (required)' },
-  { name: 'provider-volume', kind: 'string', default: '/var/run/secrets-store-csi-providers', help: 'directory of provider sockets' },
+  { name: 'endpoint', kind: 'string', default: 'unix:///tmp/csi.sock', env: 'CSI_ENDPOINT', check: unixEndpoint, help: 'CSI endpoint (unix socket)' },
+  { name: 'drivername', kind: 'string', default: 'secrets-store.csi.k8s.io', check: csiDriverName, help: 'name of the driver' },
+  { name: 'nodeid', kind: 'string', default: '', env: 'KUBE_NODE_NAME', check: nodeName, help: 'node name (required)' },
+  { name: 'provider-volume', kind: 'string', default: '/var/run/secrets-store-csi-providers', check: nonEmpty('a directory'), help: 'directory of provider sockets' },
   {
     name: 'additional-provider-volume-paths',
     kind: 'list',
     default: ['/etc/kubernetes/secrets-store-csi-providers'],
     help: 'comma-separated directories searched for provider sockets before --provider-volume',
   },
-  { name: 'metrics-addr', kind: 'string', default: ':8095', help: 'address the Prometheus metrics endpoint listens on' },
-  { name: 'metrics-backend', kind: 'string', default: 'prometheus', help: 'metrics backend (prometheus)' },
+  { name: 'metrics-addr', kind: 'string', default: ':8095', check: listenAddress(['0']), help: 'address the Prometheus metrics endpoint listens on; 0 turns it off' },
+  { name: 'metrics-backend', kind: 'string', default: 'Prometheus', check: oneOf(['prometheus']), help: 'metrics backend (prometheus, in any case)' },
   { name: 'enable-secret-rotation', kind: 'bool', default: false, help: 'refresh mounted secrets and synced Secrets when the store changes' },
-  { name: 'rotation-poll-interval', kind: 'duration', default: 120_000, help: 'time between two rotation checks of a mount' },
-  { name: 'max-call-recv-msg-size', kind: 'int', default: 4_194_304, help: 'largest provider response accepted, in bytes' },
+  { name: 'rotation-poll-interval', kind: 'duration', default: 120_000, check: positive('a duration'), help: 'time between two rotation checks of a mount' },
+  { name: 'max-call-recv-msg-size', kind: 'int', default: 4_194_304, check: between(1, MAX_GRPC_MESSAGE_BYTES, 'a size in bytes'), help: 'largest provider response accepted, in bytes' },
   { name: 'provider-health-check', kind: 'bool', default: false, help: 'check provider health periodically' },
-  { name: 'provider-health-check-interval', kind: 'duration', default: 120_000, help: 'time between provider health checks' },
+  { name: 'provider-health-check-interval', kind: 'duration', default: 120_000, check: positive('a duration'), help: 'time between provider health checks' },
   { name: 'log-format-json', kind: 'bool', default: false, help: 'write logs as JSON lines' },
-  { name: 'v', kind: 'int', default: 0, help: 'log verbosity' },
+  { name: 'v', kind: 'int', default: 0, check: between(0, 2_147_483_647, 'a verbosity'), help: 'log verbosity (debug lines from 4 on)' },
+  { name: 'enable-pprof', kind: 'bool', default: false, help: 'serve CPU profiles and heap snapshots on 127.0.0.1:--pprof-port (/debug/pprof/)' },
+  { name: 'pprof-port', kind: 'int', default: 6065, check: between(0, 65_535, 'a port'), help: 'port of the profiling endpoint (0 = any free port)' },
   { name: 'kubeconfig', kind: 'string', default: '', env: 'KUBECONFIG', help: 'kubeconfig file (else in-cluster)' },
   { name: 'version', kind: 'bool', default: false, help: 'print the version and exit' },
   { name: 'help', kind: 'bool', default: false, help: 'print this help and exit' },
+  ...UPSTREAM_LIBRARY_FLAGS,
   {
     name: 'health-addr',
     kind: 'string',
     default: ':9809',
+    check: listenAddress(),
     help: 'address of /healthz and /readyz (ready = CSI socket serving and cluster caches loaded); 9808 is the livenessprobe sidecar\'s',
   },
-  { name: 'kubelet-root', kind: 'string', default: '/var/lib/kubelet', help: 'kubelet root directory; targets must lie under it' },
-  { name: 'min-rotation-poll-interval', kind: 'duration', default: 5_000, help: 'lowest interval a class annotation may ask for' },
-  { name: 'rotation-jitter', kind: 'float', default: 0.1, help: 'fraction by which each due time varies at random (0-1)' },
-  { name: 'rotation-workers', kind: 'int', default: 4, help: 'rotation checks run at the same time' },
+  { name: 'kubelet-root', kind: 'string', default: '/var/lib/kubelet', check: absolutePath, help: 'kubelet root directory; targets must lie under it' },
+  {
+    name: 'min-rotation-poll-interval',
+    kind: 'duration',
+    default: 5_000,
+    check: positive('a duration'),
+    help: 'lowest interval a class annotation may ask for; at most --rotation-poll-interval (when not given: the shorter of 5s and that)',
+  },
+  { name: 'rotation-jitter', kind: 'float', default: 0.1, check: between(0, 1, 'a fraction'), help: 'fraction by which each due time varies at random (0-1)' },
+  { name: 'rotation-workers', kind: 'int', default: 4, check: positive('a number'), help: 'rotation checks run at the same time' },
   {
     name: 'provider-qps',
     kind: 'float',
     default: 0,
+    check: between(0, Number.MAX_VALUE, 'calls per second (0 = unlimited)'),
     help: 'provider calls per second per provider for rotation checks (0 = unlimited); kubelet publishes never wait but spend the tokens there are',
   },
-  { name: 'provider-burst', kind: 'int', default: 1, help: 'with --provider-qps: provider calls per provider that may go out at once' },
+  { name: 'provider-burst', kind: 'int', default: 1, check: positive('a number'), help: 'with --provider-qps: provider calls per provider that may go out at once' },
   // Isolation and bounded memory (docs/operations.md "Isolation and memory").
   {
     name: 'rotation-call-timeout',
     kind: 'duration',
     default: 10_000,
+    check: positive('a duration'),
     help: "deadline of a rotation check's provider call (kubelet's publishes keep 30s); a call past it fails the check, which backs off",
   },
   {
     name: 'payload-memory-budget',
     kind: 'int',
     default: 0,
+    check: between(0, Number.MAX_SAFE_INTEGER, 'a size in bytes'),
     help: 'bytes of provider answers in flight at once, each counted twice; 0 = half of what the container memory limit leaves beside the V8 heap; kubelet gets RESOURCE_EXHAUSTED beyond it',
   },
-  { name: 'cluster', kind: 'string', default: 'kubernetes', help: 'where classes and statuses live: kubernetes or memory' },
+  { name: 'cluster', kind: 'string', default: 'kubernetes', check: oneOf(['kubernetes', 'memory'], 'exact'), help: 'where classes and statuses live: kubernetes or memory' },
   { name: 'manifests', kind: 'list', default: [], help: 'with --cluster memory: YAML files or directories loaded into the cluster (watched)' },
   { name: 'state-file', kind: 'string', default: '', help: 'with --cluster memory: write pod statuses, Secrets and Events here as YAML' },
 ];
@@ -102,41 +120,30 @@ export interface DriverConfig {
   readonly cluster: ClusterKind;
   readonly manifests: readonly string[];
   readonly stateFile: string;
+  /** `--enable-pprof` and `--pprof-port`: the profiling endpoint on loopback, or undefined when off. */
+  readonly pprofPort: number | undefined;
 }
 
 /** First retry after a failed check; doubles per failure up to the interval. */
 const ROTATION_BACKOFF_BASE_MS = 1_000;
 
-export function driverConfig(values: Record<string, FlagValue>): DriverConfig {
+/**
+ * Validates what the flags' own checks cannot see (a required flag, rules between flags) and freezes the
+ * result. Throws UsageError naming the flags.
+ */
+export function driverConfig(values: FlagValues): DriverConfig {
   const str = (name: string): string => values[name] as string;
   const num = (name: string): number => values[name] as number;
-  const cluster = str('cluster');
-  if (cluster !== 'kubernetes' && cluster !== 'memory') {
-    throw new UsageError(`invalid value "${cluster}" for flag "--cluster": expected kubernetes or memory`);
-  }
+  const cluster = str('cluster') as ClusterKind;
   if (str('nodeid').trim() === '') throw new UsageError('flag "--nodeid" is required (the name of this node)');
-  validateEndpoint(str('endpoint'));
-  validateListenAddress('metrics-addr', str('metrics-addr'));
-  validateListenAddress('health-addr', str('health-addr'));
-  positive('rotation-poll-interval', num('rotation-poll-interval'));
-  positive('min-rotation-poll-interval', num('min-rotation-poll-interval'));
-  positive('provider-health-check-interval', num('provider-health-check-interval'));
-  positive('max-call-recv-msg-size', num('max-call-recv-msg-size'));
-  positive('rotation-workers', num('rotation-workers'));
-  if (num('provider-qps') < 0) throw new UsageError(`invalid value "${num('provider-qps')}" for flag "--provider-qps": must be 0 (unlimited) or more`);
-  positive('provider-burst', num('provider-burst'));
-  positive('rotation-call-timeout', num('rotation-call-timeout'));
   validatePayloadMemoryBudget(num('payload-memory-budget'), num('max-call-recv-msg-size'));
-  const jitter = num('rotation-jitter');
-  if (jitter < 0 || jitter > 1) throw new UsageError(`invalid value "${jitter}" for flag "--rotation-jitter": expected a fraction from 0 to 1`);
-  if (!str('kubelet-root').startsWith('/')) throw new UsageError('flag "--kubelet-root" must be an absolute path');
   const manifests = values['manifests'] as string[];
   if (cluster === 'kubernetes' && (manifests.length > 0 || str('state-file') !== '')) {
     throw new UsageError('flags "--manifests" and "--state-file" need "--cluster memory"');
   }
-  if (str('metrics-backend') !== 'prometheus') {
-    throw new UsageError(`invalid value "${str('metrics-backend')}" for flag "--metrics-backend": only prometheus is supported`);
-  }
+  const intervalMs = num('rotation-poll-interval');
+  const pprofPort = values['enable-pprof'] ? num('pprof-port') : undefined;
+  checkPortsApart(str('metrics-addr'), str('health-addr'), pprofPort);
   return Object.freeze({
     endpoint: str('endpoint'),
     driverName: str('drivername'),
@@ -145,12 +152,12 @@ export function driverConfig(values: Record<string, FlagValue>): DriverConfig {
     additionalProviderVolumePaths: Object.freeze([...(values['additional-provider-volume-paths'] as string[])]),
     metricsAddr: str('metrics-addr'),
     healthAddr: str('health-addr'),
-    metricsBackend: str('metrics-backend'),
+    metricsBackend: str('metrics-backend').toLowerCase(),
     rotation: Object.freeze({
       enabled: values['enable-secret-rotation'] as boolean,
-      intervalMs: num('rotation-poll-interval'),
-      minClassIntervalMs: num('min-rotation-poll-interval'),
-      jitterFraction: jitter,
+      intervalMs,
+      minClassIntervalMs: minClassInterval(values, intervalMs),
+      jitterFraction: num('rotation-jitter'),
       backoffBaseMs: ROTATION_BACKOFF_BASE_MS,
       workers: num('rotation-workers'),
       providerQps: num('provider-qps'),
@@ -168,29 +175,43 @@ export function driverConfig(values: Record<string, FlagValue>): DriverConfig {
     cluster,
     manifests: Object.freeze([...manifests]),
     stateFile: str('state-file'),
+    pprofPort,
   });
 }
 
-/** CSI endpoints are unix sockets given as `unix:///absolute/path` (a socket path fits in 107 bytes). */
-export function validateEndpoint(endpoint: string): string {
-  // The path must not end in "/": that names a directory, which the CSI server would refuse only at bind time.
-  const match = /^unix:\/\/(\/.*[^/])$/.exec(endpoint);
-  if (!match) throw new UsageError(`invalid value "${endpoint}" for flag "--endpoint": expected unix:///absolute/path.sock`);
-  const path = match[1]!;
-  if (new TextEncoder().encode(path).length > 107) {
-    throw new UsageError(`invalid value "${endpoint}" for flag "--endpoint": socket path longer than 107 bytes`);
+/** An explicit minimum above the interval is a contradiction; the default minimum gives way to a shorter interval. */
+function minClassInterval(values: FlagValues, intervalMs: number): number {
+  const minMs = values['min-rotation-poll-interval'] as number;
+  if (!wasGiven(values, 'min-rotation-poll-interval')) return Math.min(minMs, intervalMs);
+  if (minMs > intervalMs) {
+    throw new UsageError(
+      `flag "--min-rotation-poll-interval" (${shortDuration(minMs)}) must not exceed "--rotation-poll-interval" (${shortDuration(intervalMs)})`,
+    );
   }
-  return path;
+  return minMs;
 }
 
-/** `--metrics-addr`/`--health-addr`: `host:port` as Go listens on it (`:8095` = every interface). */
-export function validateListenAddress(flag: string, value: string): ListenAddress {
-  try {
-    return parseListenAddress(value);
-  } catch (error) {
-    if (error instanceof InvalidListenAddress) throw new UsageError(`invalid value "${value}" for flag "--${flag}": ${error.message}`);
-    throw error;
+/** Two of the driver's listeners on one port would fail at bind time, after the CSI socket is up; say so now. */
+function checkPortsApart(metricsAddr: string, healthAddr: string, pprofPort: number | undefined): void {
+  const metricsPort = metricsAddr === '0' ? undefined : parseListenAddress(metricsAddr).port;
+  const healthPort = parseListenAddress(healthAddr).port;
+  if (pprofPort === undefined || pprofPort === 0) return;
+  for (const [flag, port] of [['metrics-addr', metricsPort], ['health-addr', healthPort]] as const) {
+    if (port === pprofPort) throw new UsageError(`flags "--pprof-port" and "--${flag}" name the same port ${pprofPort}`);
   }
+}
+
+/** The socket path of an endpoint; throws UsageError naming `--endpoint` for one that is not `unix:///absolute/path`. */
+export function validateEndpoint(endpoint: string): string {
+  const expected = unixEndpoint(endpoint);
+  if (expected !== undefined) throw new UsageError(`invalid value "${endpoint}" for flag "--endpoint": expected ${expected}`);
+  return socketPathOf(endpoint);
+}
+
+/** `--metrics-addr`/`--health-addr` of a command whose flags do not check them: `host:port` as Go listens on it. */
+export function validateListenAddress(flag: string, value: string): void {
+  const expected = listenAddress()(value);
+  if (expected !== undefined) throw new UsageError(`invalid value "${value}" for flag "--${flag}": expected ${expected}`);
 }
 
 /** 0 (derive it) or room for at least one answer of the largest size, which is held twice while received. */
@@ -200,8 +221,4 @@ function validatePayloadMemoryBudget(budget: number, maxCallRecvMsgSize: number)
   throw new UsageError(
     `invalid value "${budget}" for flag "--payload-memory-budget": must be 0 (derived) or at least ${least} (twice --max-call-recv-msg-size)`,
   );
-}
-
-function positive(name: string, value: number): void {
-  if (!(value > 0)) throw new UsageError(`invalid value for flag "--${name}": must be greater than zero`);
 }

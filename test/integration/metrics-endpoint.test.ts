@@ -187,7 +187,7 @@ class ObservedDriver {
   }
 
   get metricsPort(): number {
-    return this.endpoints.metrics.port;
+    return this.endpoints.metrics!.port;
   }
 
   get healthPort(): number {
@@ -385,9 +385,9 @@ describe('integration: metrics and health endpoints of the driver', function () 
       const endpoints = await startObservabilityEndpoints({ metricsAddr: address, healthAddr: address, metrics, readiness: nodeAgentReadiness(() => undefined), logger });
       try {
         expect(endpoints.metrics).to.equal(endpoints.health);
-        expect((await get(endpoints.metrics.port, '/metrics')).status).to.equal(200);
-        expect((await get(endpoints.metrics.port, '/healthz')).status).to.equal(200);
-        expect((await get(endpoints.metrics.port, '/readyz')).status).to.equal(503);
+        expect((await get(endpoints.health.port, '/metrics')).status).to.equal(200);
+        expect((await get(endpoints.health.port, '/healthz')).status).to.equal(200);
+        expect((await get(endpoints.health.port, '/readyz')).status).to.equal(503);
       } finally {
         await endpoints.stop();
       }
@@ -452,9 +452,9 @@ describe('integration: metrics and health endpoints of the driver', function () 
     });
 
     const badAddresses: Array<[string, string]> = [
-      ['--metrics-addr=8095', 'invalid value "8095" for flag "--metrics-addr": missing port'],
-      ['--metrics-addr=::1:8095', 'invalid value "::1:8095" for flag "--metrics-addr": too many colons'],
-      ['--health-addr=:99999', 'invalid value ":99999" for flag "--health-addr": port 99999 is out of range (0-65535)'],
+      ['--metrics-addr=8095', 'invalid value "8095" for flag "--metrics-addr": expected host:port such as :8095 or 127.0.0.1:8095 (missing port'],
+      ['--metrics-addr=::1:8095', 'invalid value "::1:8095" for flag "--metrics-addr": expected host:port such as :8095 or 127.0.0.1:8095 (too many colons'],
+      ['--health-addr=:99999', 'invalid value ":99999" for flag "--health-addr": expected host:port such as :8095 or 127.0.0.1:8095 (port 99999 is out of range (0-65535))'],
       ['--health-addr=:health', 'invalid value ":health" for flag "--health-addr"'],
     ];
     for (const [flag, message] of badAddresses) {
@@ -469,8 +469,8 @@ describe('integration: metrics and health endpoints of the driver', function () 
       let out = '';
       const io: CliIo = { out: (text) => void (out += text), err: () => undefined, env: {}, stopRequested: new Promise(() => {}) };
       expect(await runCli(['driver', '--help'], io)).to.equal(0);
-      expect(out).to.match(/--health-addr\n.*\(default ":9809"\)/);
-      expect(out).to.match(/--metrics-addr\n.*\(default ":8095"\)/);
+      expect(out).to.match(/--health-addr string\n.*\(default ":9809"\)/);
+      expect(out).to.match(/--metrics-addr string\n.*\(default ":8095"\)/);
     });
   });
 });

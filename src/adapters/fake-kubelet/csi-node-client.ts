@@ -58,11 +58,11 @@ export class CsiNodeClient implements NodeVolumes {
     });
   }
 
-  unpublish(command: UnpublishCommand): Promise<void> {
+  unpublish(command: UnpublishCommand, options: CsiCallOptions = {}): Promise<void> {
     return new Promise((resolve, reject) => {
       this.client.NodeUnpublishVolume(
         { volumeId: command.volumeId, targetPath: command.targetPath },
-        { deadline: Date.now() + KUBELET_CALL_TIMEOUT_MS },
+        { deadline: Date.now() + (options.timeoutMs ?? KUBELET_CALL_TIMEOUT_MS) },
         (error) => (error ? reject(toCallError(error)) : resolve()),
       );
     });

@@ -1,10 +1,8 @@
+import type { KubeConfig } from '@kubernetes/client-node';
 import type { ContainerModule } from 'inversify';
-import { ConsoleLogger } from '../../adapters/console-log/console-logger.js';
+import type { ReadinessCheck } from '../../adapters/http-endpoints/routes.js';
 import { SystemClock } from '../../adapters/clock/system-clock.js';
-import { InMemoryCluster } from '../../adapters/memory-cluster/cluster-store.js';
-import { watchManifests } from '../../adapters/memory-cluster/manifest-watcher.js';
-import { ManifestApplier, type ApplyResult } from '../../adapters/memory-cluster/manifests.js';
-import { StateFileWriter } from '../../adapters/memory-cluster/state-file.js';
+import { ConsoleLogger } from '../../adapters/console-log/console-logger.js';
 import { readMemoryLimits } from '../../adapters/process-memory/memory-limits.js';
 import { V8MemoryReclaimer } from '../../adapters/process-memory/v8-memory-reclaimer.js';
 import { PrometheusMetrics } from '../../adapters/prometheus/prometheus-metrics.js';
@@ -13,13 +11,13 @@ import type { Logger } from '../../ports/logger.js';
 import { buildInfo } from '../build-info.js';
 import type { CliIo } from '../cli-io.js';
 import { DRIVER_FLAGS, driverConfig, type DriverConfig } from '../config.js';
-import { parseFlags, usage } from '../flags.js';
+import { ignoredFlagWarnings, parseFlags, usage, UsageError } from '../flags.js';
+import { chooseMountMode, nodeFilesModule, type MountMode } from '../modules/files.module.js';
 import { kubernetesCachesSynced, kubernetesModule, loadKubeConfig, warnAboutPrunedStatusFields } from '../modules/kubernetes.module.js';
-import { chooseMountMode, nodeFilesModule } from '../modules/files.module.js';
-import { memoryClusterModule } from '../modules/memory-cluster.module.js';
 import { grpcProviderModule } from '../modules/provider.module.js';
 import { nodeAgentReadiness, startNodeAgent, type NodeAgent } from '../node-agent.js';
-import { startObservabilityEndpoints } from '../observability.js';
+import { startObservabilityEndpoints, startProfilingEndpoint, type Readiness } from '../observability.js';
+import { startMemoryCluster, type MemoryClusterProfile } from './memory-cluster-profile.js';
 
 const SUMMARY = 'The node agent: serves kubelet on the CSI socket, mounts secrets from providers and rotates them.';
 
@@ -34,42 +32,20 @@ export async function runDriverCommand(args: readonly string[], io: CliIo): Prom
     io.out(`${JSON.stringify(buildInfo(io.env))}\n`);
     return 0;
   }
-  const clock = new SystemClock();
   const flags = driverConfig(values);
+  const clock = new SystemClock();
   const logger = new ConsoleLogger({ json: flags.logFormatJson, verbosity: flags.verbosity, write: (line) => io.err(`${line}\n`), now: () => new Date() });
+  for (const warning of ignoredFlagWarnings(DRIVER_FLAGS, values)) logger.warn(warning);
   const config = await withPayloadMemoryBudget(flags, logger);
+  // What a flag names on disk (manifests, kubeconfig) is read here, so a bad value exits 2 before any listener starts.
   const memory = config.cluster === 'memory' ? await startMemoryCluster(config, clock, logger) : undefined;
-  const cluster = memory?.module ?? kubernetesModule({ kubeConfig: loadKubeConfig(config.kubeconfig, io.env), nodeName: config.nodeId, driverName: config.driverName });
-  // Only the local profile may fall back to plain directories; on a node, secrets stay off the disk.
-  const mountMode = await chooseMountMode(config.cluster === 'memory', logger);
-  const metrics = new PrometheusMetrics();
-  let agent: NodeAgent | undefined;
-  const endpoints = await startObservabilityEndpoints({
-    metricsAddr: config.metricsAddr,
-    healthAddr: config.healthAddr,
-    metrics,
-    readiness: nodeAgentReadiness(() => agent),
-    logger,
-  });
   try {
-    agent = await startNodeAgent(
-      config,
-      { clock, logger, metrics, memory: new V8MemoryReclaimer() },
-      {
-        cluster,
-        files: nodeFilesModule(mountMode, config.kubeletRoot),
-        provider: grpcProviderModule(config),
-        ...(memory ? {} : { whenSynced: kubernetesCachesSynced }),
-      },
-      buildInfo(io.env).version,
-    );
-    if (!memory) void warnAboutPrunedStatusFields(agent.container, logger);
-    await io.stopRequested;
-    logger.info('stopping');
-    await agent.stop();
-    await memory?.stop();
+    const cluster = memory?.module ?? kubernetesModule({ kubeConfig: kubeConfigOf(config, io.env), nodeName: config.nodeId, driverName: config.driverName });
+    // Only the local profile may fall back to plain directories; on a node, secrets stay off the disk.
+    const mountMode = await chooseMountMode(config.cluster === 'memory', logger);
+    await serve(config, { clock, logger, cluster, mountMode, memory }, io);
   } finally {
-    await endpoints.stop();
+    await memory?.stop();
   }
   return 0;
 }
@@ -85,33 +61,63 @@ async function withPayloadMemoryBudget(config: DriverConfig, logger: Logger): Pr
   return Object.freeze({ ...config, payloadMemoryBudget: derived.bytes });
 }
 
-/** `--cluster memory`: an in-memory cluster loaded from (and following) the manifests, optionally mirrored to a state file. */
-async function startMemoryCluster(
-  config: DriverConfig,
-  clock: SystemClock,
-  logger: Logger,
-): Promise<{ module: ContainerModule; stop(): Promise<void> }> {
-  const cluster = new InMemoryCluster({ clock });
-  const manifests = await loadManifests(cluster, config, logger);
-  const stateFile = config.stateFile ? new StateFileWriter(cluster, config.stateFile) : undefined;
-  stateFile?.start();
-  return {
-    module: memoryClusterModule(cluster),
-    async stop() {
-      await manifests.stop();
-      await stateFile?.stop();
-    },
-  };
+interface Wiring {
+  readonly clock: SystemClock;
+  readonly logger: Logger;
+  readonly cluster: ContainerModule;
+  readonly mountMode: MountMode;
+  readonly memory: MemoryClusterProfile | undefined;
 }
 
-async function loadManifests(cluster: InMemoryCluster, config: DriverConfig, logger: Logger): Promise<{ stop(): Promise<void> }> {
-  const applier = new ManifestApplier(cluster, config.manifests);
-  const report = (result: ApplyResult): void => {
-    for (const error of result.errors) logger.error('manifest not applied', { error: error.message });
-    const changed = result.created.length + result.updated.length + result.deleted.length;
-    if (changed > 0) logger.info('manifests applied', { created: result.created, updated: result.updated, deleted: result.deleted });
-  };
-  report(await applier.apply());
-  const stop = watchManifests(applier, { onApplied: report, onError: (error) => logger.error('watching manifests failed', { error }) });
-  return { stop };
+/** Starts the listeners (endpoints, profiling, CSI socket) and serves until asked to stop. */
+async function serve(config: DriverConfig, { clock, logger, cluster, mountMode, memory }: Wiring, io: CliIo): Promise<void> {
+  const metrics = new PrometheusMetrics();
+  let agent: NodeAgent | undefined;
+  const endpoints = await startObservabilityEndpoints({
+    metricsAddr: config.metricsAddr,
+    healthAddr: config.healthAddr,
+    metrics,
+    readiness: withChecks(nodeAgentReadiness(() => agent), memory?.readinessChecks ?? []),
+    logger,
+  });
+  try {
+    const profiling = config.pprofPort === undefined ? undefined : await startProfilingEndpoint(config.pprofPort, logger);
+    try {
+      agent = await startNodeAgent(
+        config,
+        { clock, logger, metrics, memory: new V8MemoryReclaimer() },
+        {
+          cluster,
+          files: nodeFilesModule(mountMode, config.kubeletRoot),
+          provider: grpcProviderModule(config),
+          ...(memory ? {} : { whenSynced: kubernetesCachesSynced }),
+        },
+        buildInfo(io.env).version,
+      );
+      if (!memory) void warnAboutPrunedStatusFields(agent.container, logger);
+      await io.stopRequested;
+      logger.info('stopping');
+      await agent.stop();
+    } finally {
+      await profiling?.stop();
+    }
+  } finally {
+    await endpoints.stop();
+  }
+}
+
+/** The node agent's readiness and the profile's own conditions (the memory cluster's state file). */
+function withChecks(readiness: Readiness, more: readonly ReadinessCheck[]): Readiness {
+  return { ...readiness, checks: [...readiness.checks, ...more] };
+}
+
+/** `--kubeconfig` (or KUBECONFIG), else the in-cluster service account: a file that cannot be read is a bad flag value. */
+function kubeConfigOf(config: DriverConfig, env: CliIo['env']): KubeConfig {
+  try {
+    return loadKubeConfig(config.kubeconfig, env);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    if (config.kubeconfig === '') throw new UsageError(reason);
+    throw new UsageError(`invalid value "${config.kubeconfig}" for flag "--kubeconfig" (or KUBECONFIG): ${reason}`);
+  }
 }

@@ -3,21 +3,30 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseDuration } from '../../domain/duration.js';
 import type { CliIo } from '../cli-io.js';
-import { parseFlags, usage, UsageError, type FlagDefinition } from '../flags.js';
+import { absolutePath, between, positive } from '../flag-checks.js';
+import { parseFlags, usage, type FlagDefinition } from '../flags.js';
 import { DRIVER_LOG, runSimulation } from '../simulation/simulation.js';
 
-const FLAGS: readonly FlagDefinition[] = [
-  { name: 'pods', kind: 'int', default: 3, help: 'pods the fake kubelet starts (all but the last share a class with a synced Secret)' },
-  { name: 'interval', kind: 'duration', default: 2_000, help: 'rotation poll interval of the driver (--rotation-poll-interval)' },
-  { name: 'rotate-every', kind: 'duration', default: 4_000, help: 'how often a secret changes in the external store' },
+export const SIMULATE_FLAGS: readonly FlagDefinition[] = [
+  { name: 'pods', kind: 'int', default: 3, check: between(1, 500, 'a number of pods'), help: 'pods the fake kubelet starts (all but the last share a class with a synced Secret)' },
+  { name: 'interval', kind: 'duration', default: 2_000, check: positive('a duration'), help: 'rotation poll interval of the driver (--rotation-poll-interval)' },
+  { name: 'rotate-every', kind: 'duration', default: 4_000, check: positive('a duration'), help: 'how often a secret changes in the external store' },
   {
     name: 'duration',
     kind: 'string',
     default: 'auto',
+    check: (value) => (runDuration(String(value)) === undefined ? 'auto, 0 or a duration such as 30s or 2m' : undefined),
     help: 'how long the scenario runs: a duration such as 30s, 0 until Ctrl-C, or auto (20s, longer when --pods needs it to show every step)',
   },
-  { name: 'kubelet-root', kind: 'string', default: '', help: 'kubelet root for the mounts (default: a new temporary directory, removed at the end)' },
-  { name: 'v', kind: 'int', default: 0, help: 'driver log verbosity (the driver log goes to a file named at start)' },
+  {
+    name: 'kubelet-root',
+    kind: 'string',
+    default: '',
+    check: (value) => (value === '' ? undefined : absolutePath(value)),
+    shownDefault: 'a new temporary directory, removed at the end',
+    help: 'kubelet root for the mounts',
+  },
+  { name: 'v', kind: 'int', default: 0, check: between(0, 2_147_483_647, 'a verbosity'), help: 'driver log verbosity (the driver log goes to a file named at start)' },
   { name: 'keep', kind: 'bool', default: false, help: 'keep the driver log after a successful run too (it is always kept after a failure)' },
   { name: 'help', kind: 'bool', default: false, help: 'print this help and exit' },
 ];
@@ -28,18 +37,15 @@ mounted files and the synced Kubernetes Secret.`;
 
 /** `secrets-store-csi simulate` (what `npm start` runs). Exit 0 when rotations were seen end to end. */
 export async function runSimulateCommand(args: readonly string[], io: CliIo): Promise<number> {
-  const values = parseFlags(FLAGS, args, io.env);
+  const values = parseFlags(SIMULATE_FLAGS, args, io.env);
   if (values['help']) {
-    io.out(`${usage('simulate', SUMMARY, FLAGS)}\n`);
+    io.out(`${usage('simulate', SUMMARY, SIMULATE_FLAGS)}\n`);
     return 0;
   }
   const pods = values['pods'] as number;
-  if (pods < 1 || pods > 500) throw new UsageError(`invalid value "${pods}" for flag "--pods": expected 1 to 500`);
   const intervalMs = values['interval'] as number;
   const rotateEveryMs = values['rotate-every'] as number;
-  if (intervalMs <= 0) throw new UsageError('flag "--interval" must be greater than zero');
-  if (rotateEveryMs <= 0) throw new UsageError('flag "--rotate-every" must be greater than zero');
-  const durationMs = parseRunDuration(values['duration'] as string);
+  const durationMs = runDuration(values['duration'] as string)!;
   // A short directory name keeps the socket paths well under the 107-byte limit.
   const workDir = await mkdtemp(join(tmpdir(), 'sscsi-'));
   let failed = true;
@@ -68,16 +74,15 @@ export async function runSimulateCommand(args: readonly string[], io: CliIo): Pr
   }
 }
 
-function parseRunDuration(value: string): number | 'auto' {
+/** `--duration`: `auto`, or a duration of 0 or more in milliseconds; undefined for anything else. */
+function runDuration(value: string): number | 'auto' | undefined {
   if (value === 'auto') return 'auto';
-  let durationMs: number;
   try {
-    durationMs = parseDuration(value);
+    const durationMs = parseDuration(value);
+    return durationMs >= 0 ? durationMs : undefined;
   } catch {
-    throw new UsageError(`invalid value "${value}" for flag "--duration": expected auto, 0 or a duration such as 30s or 2m`);
+    return undefined;
   }
-  if (durationMs < 0) throw new UsageError(`invalid value "${value}" for flag "--duration": must not be negative`);
-  return durationMs;
 }
 
 /** Empties `dir` except for `keep` (sockets, mount directories and the like go). */

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { formatDuration } from '../../../src/domain/duration.js';
-import { parseFlags, usage, type FlagDefinition, type FlagValue } from '../../../src/app/flags.js';
+import { ignoredFlagWarnings, parseFlags, shortDuration, usage, wasGiven, type FlagDefinition, type FlagValue } from '../../../src/app/flags.js';
 import { usageErrorOf } from '../../support/usage-error.js';
 
 /** One flag of each kind, with the env fallbacks the driver uses. */
@@ -218,25 +218,104 @@ describe('app/flags parseFlags', () => {
 describe('app/flags usage', () => {
   const text = usage('driver', 'The node agent.', FLAGS);
 
+  /** The description line under `--name <kind>`. */
+  const descriptionOf = (help: string, flag: FlagDefinition): string => {
+    const at = help.indexOf(`  --${flag.name} ${flag.kind}\n`);
+    expect(at, flag.name).to.be.greaterThan(-1);
+    return help.slice(at).split('\n')[1]!;
+  };
+
   it('starts with the command line shape and the summary', () => {
     expect(text.split('\n').slice(0, 3)).to.deep.equal(['Usage: secrets-store-csi driver [flags]', '', 'The node agent.']);
   });
 
-  it('lists every flag with its help, its default and its environment variable', () => {
+  it('lists every flag with its kind, its help, one default and its environment variable', () => {
     for (const flag of FLAGS) {
-      const at = text.indexOf(`  --${flag.name}\n`);
-      expect(at, flag.name).to.be.greaterThan(-1);
-      const description = text.slice(at).split('\n')[1]!;
-      expect(description).to.contain(flag.help).and.match(/\(default "[^"]*"\)/);
+      const description = descriptionOf(text, flag);
+      expect(description).to.contain(flag.help);
+      expect(description.match(/\(default /g), flag.name).to.have.length(1);
       if (flag.env) expect(description).to.contain(`(env ${flag.env})`);
     }
   });
 
+  it('shows defaults in the documented form: durations as 2m, bools bare, strings quoted', () => {
+    const defaults = Object.fromEntries(FLAGS.map((flag) => [flag.name, /\(default (.*?)\)(?: \(env|$)/.exec(descriptionOf(text, flag))![1]]));
+    expect(defaults).to.deep.equal({
+      endpoint: '"unix:///tmp/csi.sock"',
+      nodeid: '""',
+      'enable-secret-rotation': 'false',
+      interval: '2m',
+      v: '0',
+      jitter: '0.1',
+      paths: '"/etc/default"',
+    });
+  });
+
   it('shows each default so that giving it back as the value yields the default', () => {
     for (const flag of FLAGS) {
-      const at = text.indexOf(`  --${flag.name}\n`);
-      const shown = /\(default "([^"]*)"\)/.exec(text.slice(at).split('\n')[1]!)![1]!;
-      expect(parseFlags(FLAGS, [`--${flag.name}=${shown}`])[flag.name], flag.name).to.deep.equal(flag.default);
+      const shown = /\(default (.*?)\)(?: \(env|$)/.exec(descriptionOf(text, flag))![1]!;
+      const typed = shown.startsWith('"') ? (JSON.parse(shown) as string) : shown;
+      expect(parseFlags(FLAGS, [`--${flag.name}=${typed}`])[flag.name], flag.name).to.deep.equal(flag.default);
     }
+  });
+
+  it('shows a default given as text instead of the value, once', () => {
+    const flags: FlagDefinition[] = [{ name: 'root', kind: 'string', default: '', shownDefault: 'a new temporary directory', help: 'where' }];
+    expect(usage('simulate', '', flags)).to.contain('  --root string\n        where (default a new temporary directory)');
+  });
+
+  it('leaves hidden flags out', () => {
+    const flags: FlagDefinition[] = [...FLAGS, { name: 'test.hook', kind: 'string', default: '', hidden: true, help: 'hook' }];
+    expect(usage('driver', '', flags)).not.to.contain('test.hook');
+    expect(parseFlags(flags, ['--test.hook=x'])['test.hook']).to.equal('x');
+  });
+});
+
+describe('app/flags shortDuration', () => {
+  const cases: Array<[number, string]> = [
+    [0, '0s'],
+    [250, '250ms'],
+    [5_000, '5s'],
+    [120_000, '2m'],
+    [5_400_000, '1h30m'],
+    [3_600_500, '1h500ms'],
+  ];
+  for (const [ms, text] of cases) {
+    it(`writes ${ms} ms as ${text}, which reads back as ${ms} ms`, () => {
+      expect(shortDuration(ms)).to.equal(text);
+      expect(parseFlags([{ name: 'd', kind: 'duration', default: 0, help: '' }], [`--d=${text}`])['d']).to.equal(ms);
+    });
+  }
+});
+
+describe('app/flags checks, -h and what was given', () => {
+  const checked: FlagDefinition[] = [
+    { name: 'workers', kind: 'int', default: 4, env: 'WORKERS', check: (value) => ((value as number) > 0 ? undefined : 'a number greater than zero'), help: '' },
+    { name: 'help', kind: 'bool', default: false, help: '' },
+    { name: 'log_dir', kind: 'string', default: '', ignored: 'logs go to stderr', help: '' },
+  ];
+
+  it('refuses a value its check refuses, naming the flag and the expected form', () => {
+    expect(usageErrorOf(() => parseFlags(checked, ['--workers=0']))).to.equal('invalid value "0" for flag "--workers": expected a number greater than zero');
+  });
+
+  it('checks a value from the environment the same way', () => {
+    expect(usageErrorOf(() => parseFlags(checked, [], { WORKERS: '-2' }))).to.contain('"--workers"');
+  });
+
+  it('reads -h and --h as --help, as Go flag does', () => {
+    expect(parseFlags(checked, ['-h'])['help']).to.equal(true);
+    expect(parseFlags(checked, ['--h'])['help']).to.equal(true);
+  });
+
+  it('tells which flags were given, on the command line or in the environment', () => {
+    const values = parseFlags(checked, ['--help'], { WORKERS: '2' });
+    expect(['workers', 'help', 'log_dir'].map((name) => wasGiven(values, name))).to.deep.equal([true, true, false]);
+    expect(Object.keys(values)).to.deep.equal(['help', 'workers', 'log_dir']);
+  });
+
+  it('warns about an ignored flag only when it differs from its default', () => {
+    expect(ignoredFlagWarnings(checked, parseFlags(checked, ['--log_dir=']))).to.deep.equal([]);
+    expect(ignoredFlagWarnings(checked, parseFlags(checked, ['--log_dir=/var/log/x']))).to.deep.equal(['flag --log_dir="/var/log/x" has no effect: logs go to stderr']);
   });
 });

@@ -71,7 +71,7 @@ describe('docs/operations.md', () => {
         .map((line) => [/^\| `--([^`]+)`/.exec(line)![1]!, line]),
     );
     const problems: string[] = [];
-    for (const flag of flags) {
+    for (const flag of flags.filter((definition) => !definition.hidden)) {
       const row = rows.get(flag.name);
       if (row === undefined) {
         problems.push(`--${flag.name} is missing`);
@@ -86,6 +86,9 @@ describe('docs/operations.md', () => {
     }
     const known = new Set(flags.map((flag) => flag.name));
     for (const name of rows.keys()) if (!known.has(name)) problems.push(`--${name} is documented but the ${command} has no such flag`);
+    for (const flag of flags.filter((definition) => definition.hidden)) {
+      if (!table.includes(`\`--${flag.name}\``)) problems.push(`--${flag.name} (not in --help) is not mentioned`);
+    }
     return problems;
   }
 

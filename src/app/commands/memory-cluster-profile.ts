@@ -1,0 +1,73 @@
+import type { ContainerModule } from 'inversify';
+import type { ReadinessCheck } from '../../adapters/http-endpoints/routes.js';
+import { InMemoryCluster } from '../../adapters/memory-cluster/cluster-store.js';
+import { watchManifests } from '../../adapters/memory-cluster/manifest-watcher.js';
+import { ManifestApplier, type ApplyResult } from '../../adapters/memory-cluster/manifests.js';
+import { restoreClusterState, StateFileError, StateFileWriter } from '../../adapters/memory-cluster/state-file.js';
+import type { Clock } from '../../ports/clock.js';
+import type { Logger } from '../../ports/logger.js';
+import type { DriverConfig } from '../config.js';
+import { UsageError } from '../flags.js';
+import { memoryClusterModule } from '../modules/memory-cluster.module.js';
+
+/** `--cluster memory`: the in-memory cluster, what feeds it and what mirrors it. */
+export interface MemoryClusterProfile {
+  readonly cluster: InMemoryCluster;
+  readonly module: ContainerModule;
+  /** `state-file`: failed, with the reason, while the state file cannot be written. */
+  readonly readinessChecks: readonly ReadinessCheck[];
+  stop(): Promise<void>;
+}
+
+/**
+ * Loads the manifests (a missing or invalid one is a bad `--manifests` value: UsageError), takes back the
+ * pod statuses, Secrets and Events of the state file an earlier run wrote (for restart recovery), writes
+ * the state file, then follows manifest edits.
+ */
+export async function startMemoryCluster(config: DriverConfig, clock: Clock, logger: Logger): Promise<MemoryClusterProfile> {
+  const cluster = new InMemoryCluster({ clock });
+  const applier = new ManifestApplier(cluster, config.manifests);
+  const first = await applier.apply();
+  if (first.errors.length > 0) {
+    throw new UsageError(`invalid value "${config.manifests.join(',')}" for flag "--manifests": ${first.errors.map((error) => error.message).join('; ')}`);
+  }
+  reportApplied(first, logger);
+  const stateFile = config.stateFile === '' ? undefined : openStateFile(cluster, config.stateFile, logger);
+  const stopWatching = watchManifests(applier, {
+    onApplied: (result) => {
+      for (const error of result.errors) logger.error('manifest not applied; the objects it defined before stay as they were', { error: error.message });
+      reportApplied(result, logger);
+    },
+    onError: (error) => logger.error('watching manifests failed', { error }),
+  });
+  return {
+    cluster,
+    module: memoryClusterModule(cluster),
+    readinessChecks: stateFile ? [{ name: 'state-file', check: () => stateFile.failure ?? true }] : [],
+    async stop() {
+      await stopWatching();
+      await stateFile?.stop();
+    },
+  };
+}
+
+function reportApplied(result: ApplyResult, logger: Logger): void {
+  if (result.created.length + result.updated.length + result.deleted.length === 0) return;
+  logger.info('manifests applied', { created: result.created, updated: result.updated, deleted: result.deleted });
+}
+
+function openStateFile(cluster: InMemoryCluster, path: string, logger: Logger): StateFileWriter {
+  try {
+    const restored = restoreClusterState(cluster, path);
+    if (restored > 0) logger.info('state file read back', { path, objects: restored });
+  } catch (error) {
+    if (error instanceof StateFileError) throw new UsageError(`invalid value "${path}" for flag "--state-file": ${error.message}`);
+    throw error;
+  }
+  const writer = new StateFileWriter(cluster, path, {
+    onFailure: (error) => logger.error('writing the state file failed; it keeps its last content and /readyz reports not ready until a write succeeds', { path, error: error.message }),
+    onRecovered: () => logger.info('state file written again', { path }),
+  });
+  writer.start();
+  return writer;
+}

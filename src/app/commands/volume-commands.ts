@@ -1,0 +1,213 @@
+import { readFile, mkdir, rmdir } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { dirname, join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { CsiCallError, CsiNodeClient } from '../../adapters/fake-kubelet/csi-node-client.js';
+import { volumeId } from '../../adapters/fake-kubelet/fake-kubelet.js';
+import { stablePodUid } from '../../adapters/memory-cluster/manifests.js';
+import type { StringMap } from '../../domain/volume-binding.js';
+import type { CliIo } from '../cli-io.js';
+import { absolutePath, between, socketPathOf, unixEndpoint, type FlagCheck } from '../flag-checks.js';
+import { parseFlags, usage, UsageError, type FlagDefinition, type FlagValues } from '../flags.js';
+
+/** Exit code when the driver's socket cannot be reached (nothing was asked of the driver). */
+export const EXIT_DRIVER_UNREACHABLE = 3;
+/** Exit code when the driver answered the call with an error. */
+export const EXIT_CALL_FAILED = 1;
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+/** What kubelet's target paths allow as the pod uid and volume name directories. */
+const PATH_SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+const dnsLabel: FlagCheck = (value) => (DNS_LABEL.test(String(value)) ? undefined : 'a namespace name (lowercase letters, digits and "-", at most 63)');
+const dnsSubdomain: FlagCheck = (value) =>
+  value === '' || (String(value).length <= 253 && DNS_SUBDOMAIN.test(String(value))) ? undefined : 'a pod name (a lowercase DNS subdomain)';
+const pathSegment =
+  (what: string): FlagCheck =>
+  (value) =>
+    value === '' || (PATH_SEGMENT.test(String(value)) && String(value).length <= 255) ? undefined : `${what} of letters, digits, ".", "_" and "-"`;
+
+const COMMON_FLAGS: readonly FlagDefinition[] = [
+  { name: 'endpoint', kind: 'string', default: 'unix:///tmp/csi.sock', env: 'CSI_ENDPOINT', check: unixEndpoint, help: "the driver's CSI endpoint (its --endpoint)" },
+  { name: 'kubelet-root', kind: 'string', default: '/var/lib/kubelet', check: absolutePath, help: "the driver's --kubelet-root: the target path is under it" },
+  { name: 'pod-namespace', kind: 'string', default: 'default', check: dnsLabel, help: 'namespace of the pod' },
+  { name: 'pod-name', kind: 'string', default: '', check: dnsSubdomain, help: 'name of the pod (required)' },
+  {
+    name: 'pod-uid',
+    kind: 'string',
+    default: '',
+    check: pathSegment('a uid'),
+    shownDefault: 'derived from namespace and name, as driver --cluster memory does for a manifest Pod without one',
+    help: 'uid of the pod',
+  },
+  { name: 'volume', kind: 'string', default: 'secrets-store-inline', check: pathSegment('a volume name'), help: "the volume's name in the pod spec" },
+  { name: 'timeout', kind: 'duration', default: 120_000, check: between(1, Number.MAX_SAFE_INTEGER, 'a duration'), help: "deadline of the call (kubelet's is 2m)" },
+  { name: 'help', kind: 'bool', default: false, help: 'print this help and exit' },
+];
+
+export const PUBLISH_FLAGS: readonly FlagDefinition[] = [
+  ...COMMON_FLAGS,
+  { name: 'class', kind: 'string', default: '', help: 'the SecretProviderClass (volumeAttributes.secretProviderClass; required)' },
+  { name: 'service-account', kind: 'string', default: 'default', check: dnsSubdomain, help: "the pod's service account" },
+  { name: 'attribute', kind: 'map', default: {}, help: 'another volumeAttributes entry, key=value (repeat the flag for more)' },
+  {
+    name: 'secrets-file',
+    kind: 'string',
+    default: '',
+    help: "YAML or JSON map of the nodePublishSecretRef Secret's data (string values), sent as kubelet sends it",
+  },
+  { name: 'readonly', kind: 'bool', default: true, help: "csi.readOnly of the volume (the driver refuses false, as kubelet's would be)" },
+];
+
+export const UNPUBLISH_FLAGS: readonly FlagDefinition[] = COMMON_FLAGS;
+
+const PUBLISH_SUMMARY = `Publishes one inline volume over the driver's CSI socket as kubelet does: computes kubelet's volume id
+and target path (<kubelet-root>/pods/<pod-uid>/volumes/kubernetes.io~csi/<volume>/mount), creates the
+volume directory and calls NodePublishVolume with the pod's volume context. Prints the target path.
+Exit 0: published; 1: the driver answered with an error (its gRPC code and message); 2: bad flags;
+3: the driver's socket cannot be reached.`;
+
+const UNPUBLISH_SUMMARY = `Unpublishes one inline volume as kubelet does when its pod goes: NodeUnpublishVolume for kubelet's
+volume id and target path, then removes the volume directory if it is empty. Prints the target path.
+Exit 0: unpublished (also when nothing was published); 1: the driver answered with an error; 2: bad
+flags; 3: the driver's socket cannot be reached.`;
+
+/** The volume a one-shot command names: where it lives and how kubelet identifies it. */
+interface VolumeTarget {
+  readonly socketPath: string;
+  readonly podNamespace: string;
+  readonly podName: string;
+  readonly podUid: string;
+  readonly volumeName: string;
+  readonly volumeId: string;
+  readonly targetPath: string;
+  readonly timeoutMs: number;
+}
+
+/** `secrets-store-csi publish`: a kubelet NodePublishVolume for scripts. */
+export async function runPublishCommand(args: readonly string[], io: CliIo): Promise<number> {
+  const values = parseFlags(PUBLISH_FLAGS, args, io.env);
+  if (values['help']) {
+    io.out(`${usage('publish', PUBLISH_SUMMARY, PUBLISH_FLAGS)}\n`);
+    return 0;
+  }
+  const target = volumeTarget(values);
+  const className = values['class'] as string;
+  if (className.trim() === '') throw new UsageError('flag "--class" is required (the SecretProviderClass of the volume)');
+  const secrets = await readSecretsFile(values['secrets-file'] as string);
+  return call(target, io, async (client) => {
+    await mkdir(dirname(target.targetPath), { recursive: true });
+    await client.publish(
+      {
+        volumeId: target.volumeId,
+        targetPath: target.targetPath,
+        readonly: values['readonly'] as boolean,
+        volumeContext: {
+          ...(values['attribute'] as StringMap),
+          secretProviderClass: className,
+          'csi.storage.k8s.io/pod.name': target.podName,
+          'csi.storage.k8s.io/pod.namespace': target.podNamespace,
+          'csi.storage.k8s.io/pod.uid': target.podUid,
+          'csi.storage.k8s.io/serviceAccount.name': values['service-account'] as string,
+          'csi.storage.k8s.io/ephemeral': 'true',
+        },
+        secrets,
+      },
+      { timeoutMs: target.timeoutMs },
+    );
+  });
+}
+
+/** `secrets-store-csi unpublish`: a kubelet NodeUnpublishVolume for scripts. */
+export async function runUnpublishCommand(args: readonly string[], io: CliIo): Promise<number> {
+  const values = parseFlags(UNPUBLISH_FLAGS, args, io.env);
+  if (values['help']) {
+    io.out(`${usage('unpublish', UNPUBLISH_SUMMARY, UNPUBLISH_FLAGS)}\n`);
+    return 0;
+  }
+  const target = volumeTarget(values);
+  return call(target, io, async (client) => {
+    await client.unpublish({ volumeId: target.volumeId, targetPath: target.targetPath }, { timeoutMs: target.timeoutMs });
+    await rmdir(dirname(target.targetPath)).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'ENOENT' && error.code !== 'ENOTEMPTY') throw error;
+    });
+  });
+}
+
+function volumeTarget(values: FlagValues): VolumeTarget {
+  const podName = values['pod-name'] as string;
+  if (podName === '') throw new UsageError('flag "--pod-name" is required (the name of the pod)');
+  const podNamespace = values['pod-namespace'] as string;
+  const podUid = (values['pod-uid'] as string) || stablePodUid(podNamespace, podName);
+  const volumeName = values['volume'] as string;
+  return {
+    socketPath: socketPathOf(values['endpoint'] as string),
+    podNamespace,
+    podName,
+    podUid,
+    volumeName,
+    volumeId: volumeId(podUid, volumeName),
+    targetPath: join(values['kubelet-root'] as string, 'pods', podUid, 'volumes', 'kubernetes.io~csi', volumeName, 'mount'),
+    timeoutMs: values['timeout'] as number,
+  };
+}
+
+/** Reaches the socket first, so "the driver is not there" (exit 3) is never mistaken for the driver's own UNAVAILABLE. */
+async function call(target: VolumeTarget, io: CliIo, action: (client: CsiNodeClient) => Promise<void>): Promise<number> {
+  const unreachable = await socketProblem(target.socketPath);
+  if (unreachable !== undefined) {
+    io.err(`secrets-store-csi: cannot reach the driver at ${target.socketPath}: ${unreachable}\n`);
+    return EXIT_DRIVER_UNREACHABLE;
+  }
+  const client = new CsiNodeClient(target.socketPath);
+  try {
+    await action(client);
+  } catch (error) {
+    if (!(error instanceof CsiCallError)) throw error;
+    io.err(`secrets-store-csi: the driver answered ${error.code}: ${error.details}\n`);
+    return EXIT_CALL_FAILED;
+  } finally {
+    client.close();
+  }
+  io.out(`${target.targetPath}\n`);
+  return 0;
+}
+
+function socketProblem(socketPath: string): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const socket = connect(socketPath);
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(undefined);
+    });
+    socket.once('error', (error: NodeJS.ErrnoException) => {
+      resolve(error.code === 'ENOENT' ? 'no socket there (is the driver running with this --endpoint?)' : error.message);
+    });
+  });
+}
+
+/** `--secrets-file`: a map of strings, as a Secret's decoded data. */
+async function readSecretsFile(path: string): Promise<StringMap> {
+  if (path === '') return {};
+  const fail = (reason: string): never => {
+    throw new UsageError(`invalid value "${path}" for flag "--secrets-file": ${reason}`);
+  };
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    return fail((error as Error).message);
+  }
+  let parsed: unknown;
+  try {
+    parsed = parseYaml(text);
+  } catch (error) {
+    // The parser's message quotes the text around the error: a secret. Only the position is told.
+    const line = (error as { linePos?: { line: number }[] }).linePos?.[0]?.line;
+    return fail(`not YAML or JSON${line === undefined ? '' : ` (line ${line})`}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return fail('expected a map of names to string values');
+  for (const [key, value] of Object.entries(parsed)) if (typeof value !== 'string') fail(`the value of "${key}" is not a string (quote it)`);
+  return parsed as StringMap;
+}
