@@ -69,7 +69,7 @@ Exit 0: published; 1: the driver answered with an error (its gRPC code and messa
 3: the driver's socket cannot be reached.`;
 
 const UNPUBLISH_SUMMARY = `Unpublishes one inline volume as kubelet does when its pod goes: NodeUnpublishVolume for kubelet's
-volume id and target path, then removes the volume directory if it is empty. Prints the target path.
+volume id and target path, then removes the volume directory if it is empty. Prints nothing.
 Exit 0: unpublished (also when nothing was published); 1: the driver answered with an error; 2: bad
 flags; 3: the driver's socket cannot be reached.`;
 
@@ -96,7 +96,7 @@ export async function runPublishCommand(args: readonly string[], io: CliIo): Pro
   const className = values['class'] as string;
   if (className.trim() === '') throw new UsageError('flag "--class" is required (the SecretProviderClass of the volume)');
   const secrets = await readSecretsFile(values['secrets-file'] as string);
-  return call(target, io, async (client) => {
+  const code = await call(target, io, async (client) => {
     await mkdir(dirname(target.targetPath), { recursive: true });
     await client.publish(
       {
@@ -117,6 +117,8 @@ export async function runPublishCommand(args: readonly string[], io: CliIo): Pro
       { timeoutMs: target.timeoutMs },
     );
   });
+  if (code === 0) io.out(`${target.targetPath}\n`);
+  return code;
 }
 
 /** `secrets-store-csi unpublish`: a kubelet NodeUnpublishVolume for scripts. */
@@ -170,7 +172,6 @@ async function call(target: VolumeTarget, io: CliIo, action: (client: CsiNodeCli
   } finally {
     client.close();
   }
-  io.out(`${target.targetPath}\n`);
   return 0;
 }
 
