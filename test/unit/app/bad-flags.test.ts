@@ -127,9 +127,10 @@ function simulateTable(): FlagTable {
     pods: [bad('pods', '0', 'expected a number of pods from 1 to 500'), bad('pods', '501', 'from 1 to 500'), bad('pods', 'many', 'expected an integer')],
     interval: [bad('interval', '0s', 'expected a duration greater than zero'), bad('interval', 'fast', 'expected a duration such as')],
     'rotate-every': [bad('rotate-every', '-1s', 'expected a duration greater than zero'), bad('rotate-every', '4', 'expected a duration such as')],
-    duration: [bad('duration', '-1s', 'expected a duration (0 = until Ctrl-C)'), bad('duration', '10', 'expected a duration such as')],
+    duration: [bad('duration', '-1s', 'expected auto, 0 or a duration such as 30s or 2m'), bad('duration', '10', 'expected auto, 0 or a duration'), bad('duration', 'forever', 'expected auto')],
     'kubelet-root': [bad('kubelet-root', 'relative/root', 'expected an absolute path')],
     v: [bad('v', '-1', 'expected a verbosity from 0'), bad('v', 'x', 'expected an integer')],
+    keep: notBool('keep'),
     help: notBool('help'),
   };
 }
