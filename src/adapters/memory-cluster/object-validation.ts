@@ -3,8 +3,9 @@ import { KIND_INFO, isKnownKind, type KindMap, type KnownKind, type KubeObject }
 import { KubeApiError } from './cluster-errors.js';
 import { isJsonObject, jsonCopy } from './json.js';
 
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+/** Object names (at most 253 characters) and namespaces (at most 63), as the API server validates them. */
+export const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+export const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const SECRET_KEY = /^[-._a-zA-Z0-9]+$/;
 
 type Problem = string | undefined;

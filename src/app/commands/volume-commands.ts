@@ -5,6 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import { CsiCallError, CsiNodeClient } from '../../adapters/fake-kubelet/csi-node-client.js';
 import { volumeId } from '../../adapters/fake-kubelet/fake-kubelet.js';
 import { stablePodUid } from '../../adapters/memory-cluster/manifests.js';
+import { DNS_LABEL, DNS_SUBDOMAIN } from '../../adapters/memory-cluster/object-validation.js';
 import type { StringMap } from '../../domain/volume-binding.js';
 import type { CliIo } from '../cli-io.js';
 import { absolutePath, between, socketPathOf, unixEndpoint, type FlagCheck } from '../flag-checks.js';
@@ -15,14 +16,15 @@ export const EXIT_DRIVER_UNREACHABLE = 3;
 /** Exit code when the driver answered the call with an error. */
 export const EXIT_CALL_FAILED = 1;
 
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 /** What kubelet's target paths allow as the pod uid and volume name directories. */
 const PATH_SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
-const dnsLabel: FlagCheck = (value) => (DNS_LABEL.test(String(value)) ? undefined : 'a namespace name (lowercase letters, digits and "-", at most 63)');
-const dnsSubdomain: FlagCheck = (value) =>
-  value === '' || (String(value).length <= 253 && DNS_SUBDOMAIN.test(String(value))) ? undefined : 'a pod name (a lowercase DNS subdomain)';
+const dnsLabel: FlagCheck = (value) =>
+  String(value).length <= 63 && DNS_LABEL.test(String(value)) ? undefined : 'a namespace name (lowercase letters, digits and "-", at most 63)';
+const dnsSubdomain =
+  (what: string): FlagCheck =>
+  (value) =>
+    value === '' || (String(value).length <= 253 && DNS_SUBDOMAIN.test(String(value))) ? undefined : `${what} (a lowercase DNS subdomain)`;
 const pathSegment =
   (what: string): FlagCheck =>
   (value) =>
@@ -32,7 +34,7 @@ const COMMON_FLAGS: readonly FlagDefinition[] = [
   { name: 'endpoint', kind: 'string', default: 'unix:///tmp/csi.sock', env: 'CSI_ENDPOINT', check: unixEndpoint, help: "the driver's CSI endpoint (its --endpoint)" },
   { name: 'kubelet-root', kind: 'string', default: '/var/lib/kubelet', check: absolutePath, help: "the driver's --kubelet-root: the target path is under it" },
   { name: 'pod-namespace', kind: 'string', default: 'default', check: dnsLabel, help: 'namespace of the pod' },
-  { name: 'pod-name', kind: 'string', default: '', check: dnsSubdomain, help: 'name of the pod (required)' },
+  { name: 'pod-name', kind: 'string', default: '', check: dnsSubdomain('a pod name'), help: 'name of the pod (required)' },
   {
     name: 'pod-uid',
     kind: 'string',
@@ -49,7 +51,7 @@ const COMMON_FLAGS: readonly FlagDefinition[] = [
 export const PUBLISH_FLAGS: readonly FlagDefinition[] = [
   ...COMMON_FLAGS,
   { name: 'class', kind: 'string', default: '', help: 'the SecretProviderClass (volumeAttributes.secretProviderClass; required)' },
-  { name: 'service-account', kind: 'string', default: 'default', check: dnsSubdomain, help: "the pod's service account" },
+  { name: 'service-account', kind: 'string', default: 'default', check: dnsSubdomain('a service account name'), help: "the pod's service account" },
   { name: 'attribute', kind: 'map', default: {}, help: 'another volumeAttributes entry, key=value (repeat the flag for more)' },
   {
     name: 'secrets-file',

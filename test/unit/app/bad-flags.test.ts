@@ -159,7 +159,7 @@ function volumeTable({ dir }: Context, command: 'publish' | 'unpublish'): FlagTa
   return {
     ...common,
     class: [bad('class', '', '"--class" is required'), bad('class', ' ', '"--class" is required')],
-    'service-account': [bad('service-account', 'App', 'expected a pod name')],
+    'service-account': [bad('service-account', 'App', 'expected a service account name')],
     attribute: [bad('attribute', 'objects', 'expected key=value'), bad('attribute', '=x', 'expected key=value')],
     'secrets-file': [
       bad('secrets-file', join(dir, 'no-such-secrets.yaml'), 'for flag "--secrets-file": ENOENT'),
