@@ -245,7 +245,7 @@ describe('integration: provider health check over real unix sockets', function (
       endpoints = await startObservabilityEndpoints({ metricsAddr: config.metricsAddr, healthAddr: config.healthAddr, metrics, readiness: nodeAgentReadiness(() => agent), logger });
       agent = await startAgent(config, logger, metrics);
       const { metrics: metricsServer, health } = endpoints;
-      if (metricsServer === undefined) throw new Error('the metrics endpoint is on');
+      if (metricsServer === undefined) throw new Error('expected a metrics endpoint (--metrics-addr is not 0)');
       // Rounds run every 200 ms; a loaded machine gets 50 intervals before this fails.
       const deadline = 50 * INTERVAL_MS;
 
