@@ -110,8 +110,8 @@ export class KubeletCsiClient implements NodeVolumes {
     await this.onNewConnection((client) => client.publish(sent, options));
   }
 
-  unpublish(command: UnpublishCommand): Promise<void> {
-    return this.onNewConnection((client) => client.unpublish(command));
+  unpublish(command: UnpublishCommand, options: CsiCallOptions = {}): Promise<void> {
+    return this.onNewConnection((client) => client.unpublish(command, options));
   }
 
   private async onNewConnection<T>(call: (client: CsiNodeClient) => Promise<T>): Promise<T> {

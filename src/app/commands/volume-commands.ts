@@ -1,15 +1,26 @@
-import { readFile, mkdir, rmdir } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { connect } from 'node:net';
-import { dirname, join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { CsiCallError, CsiNodeClient } from '../../adapters/fake-kubelet/csi-node-client.js';
-import { volumeId } from '../../adapters/fake-kubelet/fake-kubelet.js';
+import { CsiCallError, KubeletCsiClient } from '../../adapters/fake-kubelet/csi-node-client.js';
+import {
+  DRIVER_NAME,
+  prepareVolumeDir,
+  publishCommand,
+  removePodDirs,
+  removeVolumeDir,
+  targetPath,
+  volumeId,
+  type InlineVolume,
+} from '../../adapters/fake-kubelet/kubelet-volume.js';
 import { stablePodUid } from '../../adapters/memory-cluster/manifests.js';
 import { DNS_LABEL, DNS_SUBDOMAIN } from '../../adapters/memory-cluster/object-validation.js';
-import type { StringMap } from '../../domain/volume-binding.js';
+import type { PodIdentity, StringMap } from '../../domain/volume-binding.js';
 import type { CliIo } from '../cli-io.js';
 import { absolutePath, between, socketPathOf, unixEndpoint, type FlagCheck } from '../flag-checks.js';
 import { parseFlags, usage, UsageError, type FlagDefinition, type FlagValues } from '../flags.js';
+
+/** What the driver's CSIDriver object (deploy/csidriver.yaml) makes kubelet send: pod info, no tokens. */
+const DEPLOYED_POD_INFO = { podInfoOnMount: true } as const;
 
 /** Exit code when the driver's socket cannot be reached (nothing was asked of the driver). */
 export const EXIT_DRIVER_UNREACHABLE = 3;
@@ -45,6 +56,7 @@ const COMMON_FLAGS: readonly FlagDefinition[] = [
   },
   { name: 'volume', kind: 'string', default: 'secrets-store-inline', check: pathSegment('a volume name'), help: "the volume's name in the pod spec" },
   { name: 'timeout', kind: 'duration', default: 120_000, check: between(1, Number.MAX_SAFE_INTEGER, 'a duration'), help: "deadline of the call (kubelet's is 2m)" },
+  { name: 'nodeid', kind: 'string', default: '', env: 'KUBE_NODE_NAME', help: "the node kubelet writes into the volume's vol_data.json" },
   { name: 'help', kind: 'bool', default: false, help: 'print this help and exit' },
 ];
 
@@ -64,25 +76,26 @@ export const PUBLISH_FLAGS: readonly FlagDefinition[] = [
 
 export const UNPUBLISH_FLAGS: readonly FlagDefinition[] = COMMON_FLAGS;
 
-const PUBLISH_SUMMARY = `Publishes one inline volume over the driver's CSI socket as kubelet does: computes kubelet's volume id
-and target path (<kubelet-root>/pods/<pod-uid>/volumes/kubernetes.io~csi/<volume>/mount), creates the
-volume directory and calls NodePublishVolume with the pod's volume context. Prints the target path.
+const PUBLISH_SUMMARY = `Publishes one inline volume over the driver's CSI socket as kubelet v1.34 does: computes kubelet's
+volume id and target path (<kubelet-root>/pods/<pod-uid>/volumes/kubernetes.io~csi/<volume>/mount), writes
+the volume directory and its vol_data.json, asks NodeGetCapabilities and calls NodePublishVolume with the
+pod's volume context. Prints the target path.
 Exit 0: published; 1: the driver answered with an error (its gRPC code and message); 2: bad flags;
 3: the driver's socket cannot be reached.`;
 
 const UNPUBLISH_SUMMARY = `Unpublishes one inline volume as kubelet does when its pod goes: NodeUnpublishVolume for kubelet's
-volume id and target path, then removes the volume directory if it is empty. Prints nothing.
+volume id and target path, then removes the volume directory (vol_data.json and empty directories only).
+Prints nothing.
 Exit 0: unpublished (also when nothing was published); 1: the driver answered with an error; 2: bad
 flags; 3: the driver's socket cannot be reached.`;
 
 /** The volume a one-shot command names: where it lives and how kubelet identifies it. */
 interface VolumeTarget {
   readonly socketPath: string;
-  readonly podNamespace: string;
-  readonly podName: string;
-  readonly podUid: string;
+  readonly kubeletRoot: string;
+  readonly nodeName: string;
+  readonly pod: PodIdentity;
   readonly volumeName: string;
-  readonly volumeId: string;
   readonly targetPath: string;
   readonly timeoutMs: number;
 }
@@ -94,30 +107,18 @@ export async function runPublishCommand(args: readonly string[], io: CliIo): Pro
     io.out(`${usage('publish', PUBLISH_SUMMARY, PUBLISH_FLAGS)}\n`);
     return 0;
   }
-  const target = volumeTarget(values);
+  const target = volumeTarget(values, values['service-account'] as string);
   const className = values['class'] as string;
   if (className.trim() === '') throw new UsageError('flag "--class" is required (the SecretProviderClass of the volume)');
-  const secrets = await readSecretsFile(values['secrets-file'] as string);
+  const volume: InlineVolume = {
+    name: target.volumeName,
+    volumeAttributes: { ...(values['attribute'] as StringMap), secretProviderClass: className },
+    nodePublishSecrets: await readSecretsFile(values['secrets-file'] as string),
+    readOnly: values['readonly'] as boolean,
+  };
   const code = await call(target, io, async (client) => {
-    await mkdir(dirname(target.targetPath), { recursive: true });
-    await client.publish(
-      {
-        volumeId: target.volumeId,
-        targetPath: target.targetPath,
-        readonly: values['readonly'] as boolean,
-        volumeContext: {
-          ...(values['attribute'] as StringMap),
-          secretProviderClass: className,
-          'csi.storage.k8s.io/pod.name': target.podName,
-          'csi.storage.k8s.io/pod.namespace': target.podNamespace,
-          'csi.storage.k8s.io/pod.uid': target.podUid,
-          'csi.storage.k8s.io/serviceAccount.name': values['service-account'] as string,
-          'csi.storage.k8s.io/ephemeral': 'true',
-        },
-        secrets,
-      },
-      { timeoutMs: target.timeoutMs },
-    );
+    await prepareVolumeDir(target.kubeletRoot, DRIVER_NAME, target.nodeName, target.pod.uid, target.volumeName);
+    await client.publish(publishCommand(target.kubeletRoot, target.pod, volume, DEPLOYED_POD_INFO), { timeoutMs: target.timeoutMs });
   });
   if (code === 0) io.out(`${target.targetPath}\n`);
   return code;
@@ -130,49 +131,45 @@ export async function runUnpublishCommand(args: readonly string[], io: CliIo): P
     io.out(`${usage('unpublish', UNPUBLISH_SUMMARY, UNPUBLISH_FLAGS)}\n`);
     return 0;
   }
-  const target = volumeTarget(values);
+  const target = volumeTarget(values, '');
   return call(target, io, async (client) => {
-    await client.unpublish({ volumeId: target.volumeId, targetPath: target.targetPath }, { timeoutMs: target.timeoutMs });
-    await rmdir(dirname(target.targetPath)).catch((error: NodeJS.ErrnoException) => {
-      if (error.code !== 'ENOENT' && error.code !== 'ENOTEMPTY') throw error;
-    });
+    await client.unpublish({ volumeId: volumeId(target.pod.uid, target.volumeName), targetPath: target.targetPath }, { timeoutMs: target.timeoutMs });
+    await removeVolumeDir(target.kubeletRoot, target.pod.uid, target.volumeName);
+    await removePodDirs(target.kubeletRoot, target.pod.uid);
   });
 }
 
-function volumeTarget(values: FlagValues): VolumeTarget {
+function volumeTarget(values: FlagValues, serviceAccountName: string): VolumeTarget {
   const podName = values['pod-name'] as string;
   if (podName === '') throw new UsageError('flag "--pod-name" is required (the name of the pod)');
-  const podNamespace = values['pod-namespace'] as string;
-  const podUid = (values['pod-uid'] as string) || stablePodUid(podNamespace, podName);
+  const namespace = values['pod-namespace'] as string;
+  const uid = (values['pod-uid'] as string) || stablePodUid(namespace, podName);
+  const kubeletRoot = values['kubelet-root'] as string;
   const volumeName = values['volume'] as string;
   return {
     socketPath: socketPathOf(values['endpoint'] as string),
-    podNamespace,
-    podName,
-    podUid,
+    kubeletRoot,
+    nodeName: values['nodeid'] as string,
+    pod: { namespace, name: podName, uid, serviceAccountName },
     volumeName,
-    volumeId: volumeId(podUid, volumeName),
-    targetPath: join(values['kubelet-root'] as string, 'pods', podUid, 'volumes', 'kubernetes.io~csi', volumeName, 'mount'),
+    targetPath: targetPath(kubeletRoot, uid, volumeName),
     timeoutMs: values['timeout'] as number,
   };
 }
 
 /** Reaches the socket first, so "the driver is not there" (exit 3) is never mistaken for the driver's own UNAVAILABLE. */
-async function call(target: VolumeTarget, io: CliIo, action: (client: CsiNodeClient) => Promise<void>): Promise<number> {
+async function call(target: VolumeTarget, io: CliIo, action: (client: KubeletCsiClient) => Promise<void>): Promise<number> {
   const unreachable = await socketProblem(target.socketPath);
   if (unreachable !== undefined) {
     io.err(`secrets-store-csi: cannot reach the driver at ${target.socketPath}: ${unreachable}\n`);
     return EXIT_DRIVER_UNREACHABLE;
   }
-  const client = new CsiNodeClient(target.socketPath);
   try {
-    await action(client);
+    await action(new KubeletCsiClient(target.socketPath));
   } catch (error) {
     if (!(error instanceof CsiCallError)) throw error;
     io.err(`secrets-store-csi: the driver answered ${error.code}: ${error.details}\n`);
     return EXIT_CALL_FAILED;
-  } finally {
-    client.close();
   }
   return 0;
 }
