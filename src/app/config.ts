@@ -78,6 +78,12 @@ export const DRIVER_FLAGS: readonly FlagDefinition[] = [
   { name: 'cluster', kind: 'string', default: 'kubernetes', check: oneOf(['kubernetes', 'memory'], 'exact'), help: 'where classes and statuses live: kubernetes or memory' },
   { name: 'manifests', kind: 'list', default: [], help: 'with --cluster memory: YAML files or directories loaded into the cluster (watched)' },
   { name: 'state-file', kind: 'string', default: '', help: 'with --cluster memory: write pod statuses, Secrets and Events here as YAML' },
+  {
+    name: 'builtin-kubelet',
+    kind: 'bool',
+    default: true,
+    help: "with --cluster memory: publish the inline volumes of the manifests' Pods on --nodeid over the CSI socket, as kubelet does",
+  },
 ];
 
 export type ClusterKind = 'kubernetes' | 'memory';
@@ -120,6 +126,8 @@ export interface DriverConfig {
   readonly cluster: ClusterKind;
   readonly manifests: readonly string[];
   readonly stateFile: string;
+  /** `--builtin-kubelet` in the memory profile: a kubelet for the manifests' Pods of this node. */
+  readonly builtinKubelet: boolean;
   /** `--enable-pprof` and `--pprof-port`: the profiling endpoint on loopback, or undefined when off. */
   readonly pprofPort: number | undefined;
 }
@@ -140,6 +148,9 @@ export function driverConfig(values: FlagValues): DriverConfig {
   const manifests = values['manifests'] as string[];
   if (cluster === 'kubernetes' && (manifests.length > 0 || str('state-file') !== '')) {
     throw new UsageError('flags "--manifests" and "--state-file" need "--cluster memory"');
+  }
+  if (cluster === 'kubernetes' && wasGiven(values, 'builtin-kubelet')) {
+    throw new UsageError('flag "--builtin-kubelet" needs "--cluster memory" (on a node, kubelet itself calls the driver)');
   }
   const intervalMs = num('rotation-poll-interval');
   const pprofPort = values['enable-pprof'] ? num('pprof-port') : undefined;
@@ -175,6 +186,7 @@ export function driverConfig(values: FlagValues): DriverConfig {
     cluster,
     manifests: Object.freeze([...manifests]),
     stateFile: str('state-file'),
+    builtinKubelet: cluster === 'memory' && (values['builtin-kubelet'] as boolean),
     pprofPort,
   });
 }

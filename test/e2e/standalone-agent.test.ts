@@ -70,6 +70,8 @@ describe('e2e: the standalone node agent (driver --cluster memory)', function ()
       '--health-addr=127.0.0.1:0',
       '--enable-secret-rotation',
       '--rotation-poll-interval=1s',
+      // The test makes kubelet's calls itself, with the one-shot commands.
+      '--builtin-kubelet=false',
       ...extra,
     ]);
   }

@@ -95,8 +95,10 @@ async function serve(config: DriverConfig, { clock, logger, cluster, mountMode, 
         buildInfo(io.env).version,
       );
       if (!memory) void warnAboutPrunedStatusFields(agent.container, logger);
+      const stopKubelet = memory && config.builtinKubelet ? memory.startKubelet(agent.csi.address) : undefined;
       await io.stopRequested;
       logger.info('stopping');
+      await stopKubelet?.();
       await agent.stop();
     } finally {
       await profiling?.stop();

@@ -1,8 +1,12 @@
 import type { ContainerModule } from 'inversify';
 import type { ReadinessCheck } from '../../adapters/http-endpoints/routes.js';
+import { KubeletCsiClient } from '../../adapters/fake-kubelet/csi-node-client.js';
+import { PodWatchingKubelet } from '../../adapters/fake-kubelet/pod-watching-kubelet.js';
+import { DEPLOYED_CSI_DRIVER } from '../../adapters/kube-objects/pod-feed.js';
 import { InMemoryCluster } from '../../adapters/memory-cluster/cluster-store.js';
 import { watchManifests } from '../../adapters/memory-cluster/manifest-watcher.js';
 import { ManifestApplier, type ApplyResult } from '../../adapters/memory-cluster/manifests.js';
+import { MemoryPodFeed } from '../../adapters/memory-cluster/memory-pod-feed.js';
 import { restoreClusterState, StateFileError, StateFileWriter } from '../../adapters/memory-cluster/state-file.js';
 import type { Clock } from '../../ports/clock.js';
 import type { Logger } from '../../ports/logger.js';
@@ -16,6 +20,11 @@ export interface MemoryClusterProfile {
   readonly module: ContainerModule;
   /** `state-file`: failed, with the reason, while the state file cannot be written. */
   readonly readinessChecks: readonly ReadinessCheck[];
+  /**
+   * `--builtin-kubelet`: starts a kubelet for the manifests' Pods bound to `--nodeid`, calling the driver on
+   * its CSI socket (once it serves); the returned function stops it and leaves its volumes mounted.
+   */
+  startKubelet(socketPath: string): () => Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -44,6 +53,7 @@ export async function startMemoryCluster(config: DriverConfig, clock: Clock, log
     cluster,
     module: memoryClusterModule(cluster),
     readinessChecks: stateFile ? [{ name: 'state-file', check: () => stateFile.failure ?? true }] : [],
+    startKubelet: (socketPath) => startBuiltinKubelet(cluster, config, clock, logger, socketPath),
     async stop() {
       await stopWatching();
       await stateFile?.stop();
@@ -70,4 +80,23 @@ function openStateFile(cluster: InMemoryCluster, path: string, logger: Logger): 
   });
   writer.start();
   return writer;
+}
+
+/**
+ * kubelet's part for the manifests' Pods of this node: each inline volume of the driver that a container
+ * mounts is published as kubelet v1.34 would (the CSIDriver as deploy/csidriver.yaml has it), republished
+ * on kubelet's pod syncs and unpublished when its Pod leaves the manifests; failures are kubelet's
+ * FailedMount events.
+ */
+function startBuiltinKubelet(cluster: InMemoryCluster, config: DriverConfig, clock: Clock, logger: Logger, socketPath: string): () => Promise<void> {
+  const kubelet = new PodWatchingKubelet({
+    feed: new MemoryPodFeed({ cluster, nodeName: config.nodeId, clock, csiDrivers: { [config.driverName]: DEPLOYED_CSI_DRIVER }, logger }),
+    volumes: new KubeletCsiClient(socketPath),
+    kubeletRoot: config.kubeletRoot,
+    driverName: config.driverName,
+    logger,
+  });
+  kubelet.start();
+  logger.info('built-in kubelet started', { node: config.nodeId });
+  return () => kubelet.stop();
 }

@@ -114,6 +114,7 @@ function driverTable({ dir, heldPort }: Context): FlagTable {
       bad('manifests', join(dir, 'no-such-manifests.yaml'), 'for flag "--manifests": '),
       bad('manifests', join(dir, 'broken.yaml'), 'broken.yaml, document 1: invalid YAML'),
     ],
+    'builtin-kubelet': [...notBool('builtin-kubelet'), bad('builtin-kubelet', 'true', 'flag "--builtin-kubelet" needs "--cluster memory"', '--cluster=kubernetes')],
     'state-file': [
       bad('state-file', join(dir, 'state.yaml'), 'flags "--manifests" and "--state-file" need "--cluster memory"', '--cluster=kubernetes'),
       bad('state-file', dir, `invalid value "${dir}" for flag "--state-file": cannot read`),
@@ -153,6 +154,7 @@ function volumeTable({ dir }: Context, command: 'publish' | 'unpublish'): FlagTa
     'pod-uid': [bad('pod-uid', '../other-pod', 'expected a uid of letters'), bad('pod-uid', 'a/b', 'expected a uid of letters')],
     volume: [bad('volume', '..', 'expected a volume name of letters'), bad('volume', 'a/b', 'expected a volume name')],
     timeout: [bad('timeout', '0s', 'expected a duration from 1'), bad('timeout', 'soon', 'expected a duration such as')],
+    nodeid: 'any text: it only goes into the volume directory\'s vol_data.json, as kubelet writes its node name there',
     help: notBool('help'),
   };
   if (command === 'unpublish') return common;
