@@ -106,6 +106,8 @@ describe('e2e: provider error codes of any length', function () {
       '--enable-secret-rotation',
       '--rotation-poll-interval', ROTATION_INTERVAL,
       '--rotation-jitter=0',
+      // The test makes kubelet's calls itself.
+      '--builtin-kubelet=false',
     ]);
     metricsPort = Number((await driver.waitForStderr(/server=metrics address=127\.0\.0\.1:(\d+)/, 20_000))[1]);
     await driver.waitForPath(csiSocket, 20_000);
