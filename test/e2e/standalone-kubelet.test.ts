@@ -59,7 +59,8 @@ interface StateObject {
 /**
  * `driver --cluster memory` with its built-in kubelet, driven only through manifest edits, as a provider
  * author would: add a Pod -> its files; a new version in the store -> rotated; annotate the Pod -> rotated
- * on demand; remove the Pod -> unpublished; restart the driver -> its mounts recovered and still rotated.
+ * on demand; remove the Pod -> unpublished; restart the driver -> its mounts recovered and still rotated,
+ * and the volume of a Pod removed while it was down unpublished.
  * Nothing calls the CSI socket but the driver's own kubelet.
  */
 describe('e2e: the standalone agent driven by manifest edits (built-in kubelet)', function () {
@@ -196,5 +197,18 @@ describe('e2e: the standalone agent driven by manifest edits (built-in kubelet)'
   it('stops on SIGTERM with exit 0 and leaves the Pod\'s volume mounted for the next start', async () => {
     expect(await driver!.stop('SIGTERM', 15_000)).to.deep.equal({ code: 0, signal: null });
     expect(mountsUnder(paths.kubeletRoot)).to.deep.equal([target('app-1')]);
+  });
+
+  it('a Pod removed while the driver was down: the next start unpublishes its volume, as kubelet cleans up orphans', async () => {
+    await rm(join(paths.manifests, 'app-1.yaml'));
+    driver = await startDriver();
+    await until(async () => {
+      expect(mountsUnder(paths.kubeletRoot)).to.deep.equal([]);
+      expect(existsSync(join(paths.kubeletRoot, 'pods', stablePodUid('default', 'app-1')))).to.equal(false);
+      const statuses = (await stateObjects()).filter((object) => object.kind === 'SecretProviderClassPodStatus');
+      expect(statuses).to.deep.equal([]);
+    });
+    expect(driver.stderr).to.match(/kubelet: unpublished the volume of a pod that is gone pod=default\/app-1/);
+    expect(await driver.stop('SIGTERM', 15_000)).to.deep.equal({ code: 0, signal: null });
   });
 });

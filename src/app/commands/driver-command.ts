@@ -95,7 +95,7 @@ async function serve(config: DriverConfig, { clock, logger, cluster, mountMode, 
         buildInfo(io.env).version,
       );
       if (!memory) void warnAboutPrunedStatusFields(agent.container, logger);
-      const stopKubelet = memory && config.builtinKubelet ? memory.startKubelet(agent.csi.address) : undefined;
+      const stopKubelet = memory && config.builtinKubelet ? memory.startKubelet(agent.csi.address, agent.recovery) : undefined;
       await io.stopRequested;
       logger.info('stopping');
       await stopKubelet?.();
