@@ -4,11 +4,10 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
-import { parseAllDocuments } from 'yaml';
-import { stablePodUid } from '../../src/adapters/memory-cluster/manifests.js';
 import { eventually } from '../contract/eventually.js';
 import { TmpfsSandbox } from '../support/tmpfs-sandbox.js';
 import { rotateThroughControl } from './fake-provider-control.js';
+import { manifestPodTarget, memoryDriverArgs, readStateObjects, type MemoryProfilePaths, type StateObject } from './memory-profile.js';
 import { CliProcess, mountsUnder } from './processes.js';
 
 const run = promisify(execFile);
@@ -33,12 +32,6 @@ spec:
 status: {phase: Running}
 `;
 
-interface StateObject {
-  kind: string;
-  metadata: { name: string };
-  status?: { objects?: { id: string; version: string }[] };
-}
-
 /**
  * `driver --cluster memory` as a standalone node agent, as real processes: the one-shot kubelet calls
  * (`publish`, `unpublish`) and their exit codes, the state file (there at start, current when a call
@@ -51,29 +44,13 @@ describe('e2e: the standalone node agent (driver --cluster memory)', function ()
   let provider: CliProcess | undefined;
   let driver: CliProcess | undefined;
   let controlUrl: string;
-  let paths: { manifests: string; providers: string; csiSocket: string; stateDir: string; stateFile: string; kubeletRoot: string };
+  let paths: MemoryProfilePaths & { stateDir: string };
 
   const logs = (): string => `\ndriver stderr:\n${driver?.stderr ?? ''}\nprovider stderr:\n${provider?.stderr ?? ''}`;
 
   function startDriver(extra: readonly string[] = []): CliProcess {
-    return CliProcess.start([
-      'driver',
-      '--cluster=memory',
-      `--manifests=${paths.manifests}`,
-      `--state-file=${paths.stateFile}`,
-      `--endpoint=unix://${paths.csiSocket}`,
-      '--nodeid=node-1',
-      `--provider-volume=${paths.providers}`,
-      '--additional-provider-volume-paths=',
-      `--kubelet-root=${paths.kubeletRoot}`,
-      '--metrics-addr=0',
-      '--health-addr=127.0.0.1:0',
-      '--enable-secret-rotation',
-      '--rotation-poll-interval=1s',
-      // The test makes kubelet's calls itself, with the one-shot commands.
-      '--builtin-kubelet=false',
-      ...extra,
-    ]);
+    // The test makes kubelet's calls itself, with the one-shot commands.
+    return CliProcess.start(memoryDriverArgs(paths, ['--rotation-poll-interval=1s', '--builtin-kubelet=false', ...extra]));
   }
 
   async function started(process: CliProcess): Promise<{ healthUrl: string }> {
@@ -91,12 +68,9 @@ describe('e2e: the standalone node agent (driver --cluster memory)', function ()
   const publish = (pod: string, extra: readonly string[] = []): Promise<{ code: number | null; stdout: string; stderr: string }> =>
     oneShot(['publish', `--endpoint=unix://${paths.csiSocket}`, `--kubelet-root=${paths.kubeletRoot}`, `--pod-name=${pod}`, '--volume=secrets', '--class=app-secrets', ...extra]);
 
-  async function stateObjects(): Promise<StateObject[]> {
-    const text = await readFile(paths.stateFile, 'utf8');
-    return parseAllDocuments(text).map((document) => document.toJS() as StateObject).filter((object) => object !== null);
-  }
+  const stateObjects = (): Promise<StateObject[]> => readStateObjects(paths.stateFile);
 
-  const targetOf = (pod: string): string => join(paths.kubeletRoot, 'pods', stablePodUid('default', pod), 'volumes', 'kubernetes.io~csi', 'secrets', 'mount');
+  const targetOf = (pod: string): string => manifestPodTarget(paths.kubeletRoot, pod, 'secrets');
 
   before(async () => {
     sandbox = await TmpfsSandbox.create('sscsi-agent-');

@@ -2,11 +2,11 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { parseAllDocuments } from 'yaml';
 import { stablePodUid } from '../../src/adapters/memory-cluster/manifests.js';
 import { eventually } from '../contract/eventually.js';
 import { TmpfsSandbox } from '../support/tmpfs-sandbox.js';
 import { readStateThroughControl, rotateThroughControl } from './fake-provider-control.js';
+import { manifestPodTarget, memoryDriverArgs, readStateObjects, type MemoryProfilePaths, type StateObject } from './memory-profile.js';
 import { CliProcess, mountsUnder } from './processes.js';
 
 const NODE = 'node-1';
@@ -48,14 +48,6 @@ status:
   phase: Running
 `;
 
-interface StateObject {
-  kind: string;
-  metadata: { name: string };
-  reason?: string;
-  involvedObject?: { name: string };
-  status?: { objects?: { id: string; version: string }[] };
-}
-
 /**
  * `driver --cluster memory` with its built-in kubelet, driven only through manifest edits, as a provider
  * author would: add a Pod -> its files; a new version in the store -> rotated; annotate the Pod -> rotated
@@ -69,35 +61,16 @@ describe('e2e: the standalone agent driven by manifest edits (built-in kubelet)'
   let provider: CliProcess | undefined;
   let driver: CliProcess | undefined;
   let controlUrl: string;
-  let paths: { manifests: string; stateFile: string; kubeletRoot: string; providers: string; csiSocket: string };
+  let paths: MemoryProfilePaths;
 
   const logs = (): string => `\ndriver stderr:\n${driver?.stderr ?? ''}`;
-  const target = (pod: string): string => join(paths.kubeletRoot, 'pods', stablePodUid('default', pod), 'volumes', 'kubernetes.io~csi', 'secrets', 'mount');
+  const target = (pod: string): string => manifestPodTarget(paths.kubeletRoot, pod, 'secrets');
   const contents = (pod: string): Promise<string> => readFile(join(target(pod), 'db-password'), 'utf8');
 
-  async function stateObjects(): Promise<StateObject[]> {
-    return parseAllDocuments(await readFile(paths.stateFile, 'utf8'))
-      .map((document) => document.toJS() as StateObject)
-      .filter((object) => object !== null);
-  }
+  const stateObjects = (): Promise<StateObject[]> => readStateObjects(paths.stateFile);
 
   async function startDriver(): Promise<CliProcess> {
-    const process = CliProcess.start([
-      'driver',
-      '--cluster=memory',
-      `--manifests=${paths.manifests}`,
-      `--state-file=${paths.stateFile}`,
-      `--endpoint=unix://${paths.csiSocket}`,
-      `--nodeid=${NODE}`,
-      `--provider-volume=${paths.providers}`,
-      '--additional-provider-volume-paths=',
-      `--kubelet-root=${paths.kubeletRoot}`,
-      '--metrics-addr=0',
-      '--health-addr=127.0.0.1:0',
-      '--enable-secret-rotation',
-      '--rotation-poll-interval=1h',
-      '--min-rotation-poll-interval=1s',
-    ]);
+    const process = CliProcess.start(memoryDriverArgs(paths, ['--rotation-poll-interval=1h', '--min-rotation-poll-interval=1s']));
     await process.waitForStderr(/built-in kubelet started/, 30_000);
     return process;
   }
