@@ -1,6 +1,6 @@
 import { parseListenAddress } from '../adapters/http-endpoints/listen-address.js';
 import { answerReservation } from '../domain/payload-memory.js';
-import { absolutePath, between, csiDriverName, listenAddress, nodeName, nonEmpty, oneOf, positive, socketPathOf, unixEndpoint } from './flag-checks.js';
+import { absolutePath, atLeast, between, csiDriverName, listenAddress, nodeName, nonEmpty, oneOf, positive, socketPathOf, unixEndpoint, verbosity } from './flag-checks.js';
 import type { FlagDefinition, FlagValues } from './flags.js';
 import { shortDuration, UsageError, wasGiven } from './flags.js';
 import { UPSTREAM_LIBRARY_FLAGS } from './upstream-library-flags.js';
@@ -28,7 +28,7 @@ export const DRIVER_FLAGS: readonly FlagDefinition[] = [
   { name: 'provider-health-check', kind: 'bool', default: false, help: 'check provider health periodically' },
   { name: 'provider-health-check-interval', kind: 'duration', default: 120_000, check: positive('a duration'), help: 'time between provider health checks' },
   { name: 'log-format-json', kind: 'bool', default: false, help: 'write logs as JSON lines' },
-  { name: 'v', kind: 'int', default: 0, check: between(0, 2_147_483_647, 'a verbosity'), help: 'log verbosity (debug lines from 4 on)' },
+  { name: 'v', kind: 'int', default: 0, check: verbosity, help: 'log verbosity (debug lines from 4 on)' },
   { name: 'enable-pprof', kind: 'bool', default: false, help: 'serve CPU profiles and heap snapshots on 127.0.0.1:--pprof-port (/debug/pprof/)' },
   { name: 'pprof-port', kind: 'int', default: 6065, check: between(0, 65_535, 'a port'), help: 'port of the profiling endpoint (0 = any free port)' },
   { name: 'kubeconfig', kind: 'string', default: '', env: 'KUBECONFIG', help: 'kubeconfig file (else in-cluster)' },
@@ -56,7 +56,7 @@ export const DRIVER_FLAGS: readonly FlagDefinition[] = [
     name: 'provider-qps',
     kind: 'float',
     default: 0,
-    check: between(0, Number.MAX_VALUE, 'calls per second (0 = unlimited)'),
+    check: atLeast(0, 'calls per second (0 = unlimited)'),
     help: 'provider calls per second per provider for rotation checks (0 = unlimited); kubelet publishes never wait but spend the tokens there are',
   },
   { name: 'provider-burst', kind: 'int', default: 1, check: positive('a number'), help: 'with --provider-qps: provider calls per provider that may go out at once' },
@@ -72,7 +72,7 @@ export const DRIVER_FLAGS: readonly FlagDefinition[] = [
     name: 'payload-memory-budget',
     kind: 'int',
     default: 0,
-    check: between(0, Number.MAX_SAFE_INTEGER, 'a size in bytes'),
+    check: atLeast(0, 'a size in bytes'),
     help: 'bytes of provider answers in flight at once, each counted twice; 0 = half of what the container memory limit leaves beside the V8 heap; kubelet gets RESOURCE_EXHAUSTED beyond it',
   },
   { name: 'cluster', kind: 'string', default: 'kubernetes', check: oneOf(['kubernetes', 'memory'], 'exact'), help: 'where classes and statuses live: kubernetes or memory' },
@@ -218,12 +218,6 @@ export function validateEndpoint(endpoint: string): string {
   const expected = unixEndpoint(endpoint);
   if (expected !== undefined) throw new UsageError(`invalid value "${endpoint}" for flag "--endpoint": expected ${expected}`);
   return socketPathOf(endpoint);
-}
-
-/** `--metrics-addr`/`--health-addr` of a command whose flags do not check them: `host:port` as Go listens on it. */
-export function validateListenAddress(flag: string, value: string): void {
-  const expected = listenAddress()(value);
-  if (expected !== undefined) throw new UsageError(`invalid value "${value}" for flag "--${flag}": expected ${expected}`);
 }
 
 /** 0 (derive it) or room for at least one answer of the largest size, which is held twice while received. */

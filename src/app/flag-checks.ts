@@ -1,4 +1,5 @@
 import { InvalidListenAddress, parseListenAddress } from '../adapters/http-endpoints/listen-address.js';
+import { DNS_LABEL, DNS_SUBDOMAIN } from '../adapters/memory-cluster/object-validation.js';
 import type { FlagValue } from './flags.js';
 
 /** A flag value check: undefined when the value is good, else the expected form ("a duration greater than zero"). */
@@ -8,6 +9,16 @@ export const positive =
   (what: string): FlagCheck =>
   (value) =>
     (value as number) > 0 ? undefined : `${what} greater than zero`;
+
+/** `min` or more ("expected a duration of 0 or more"). */
+export const atLeast =
+  (min: number, what: string): FlagCheck =>
+  (value) =>
+    (value as number) >= min ? undefined : `${what} of ${min} or more`;
+
+/** klog's `-v`: a verbosity level, 0 or more (klog reads an int32; the upstream driver refuses a negative one). */
+export const verbosity: FlagCheck = (value) =>
+  (value as number) >= 0 && (value as number) <= 2_147_483_647 ? undefined : 'a verbosity of 0 or more';
 
 export const between =
   (low: number, high: number, what: string): FlagCheck =>
@@ -86,3 +97,13 @@ export const unixEndpoint: FlagCheck = (value) => {
 export function socketPathOf(endpoint: string): string {
   return endpoint.slice('unix://'.length);
 }
+
+/** A namespace name, as the API server validates it (a DNS label of at most 63 characters). */
+export const namespaceName: FlagCheck = (value) =>
+  String(value).length <= 63 && DNS_LABEL.test(String(value)) ? undefined : 'a namespace name (lowercase letters, digits and "-", at most 63)';
+
+/** An object name (a lowercase DNS subdomain of at most 253 characters); empty is left to a required-flag check. */
+export const objectName =
+  (what: string): FlagCheck =>
+  (value) =>
+    value === '' || (String(value).length <= 253 && DNS_SUBDOMAIN.test(String(value))) ? undefined : `${what} (a lowercase DNS subdomain)`;

@@ -1,4 +1,4 @@
-import { klogModuleSpec, klogSeverity, klogTraceLocation, between } from './flag-checks.js';
+import { atLeast, klogModuleSpec, klogSeverity, klogTraceLocation } from './flag-checks.js';
 import type { FlagDefinition } from './flags.js';
 
 /**
@@ -24,7 +24,7 @@ export const UPSTREAM_LIBRARY_FLAGS: readonly FlagDefinition[] = [
     name: 'log_file_max_size',
     kind: 'int',
     default: 1800,
-    check: between(0, Number.MAX_SAFE_INTEGER, 'a size in megabytes'),
+    check: atLeast(0, 'a size in megabytes'),
     help: 'klog: largest log file, in megabytes (no effect here)',
     ignored: KLOG_OUTPUT_IGNORED,
   },

@@ -1,4 +1,3 @@
-import type { KubeConfig } from '@kubernetes/client-node';
 import type { ContainerModule } from 'inversify';
 import type { ReadinessCheck } from '../../adapters/http-endpoints/routes.js';
 import { SystemClock } from '../../adapters/clock/system-clock.js';
@@ -11,9 +10,10 @@ import type { Logger } from '../../ports/logger.js';
 import { buildInfo } from '../build-info.js';
 import type { CliIo } from '../cli-io.js';
 import { DRIVER_FLAGS, driverConfig, type DriverConfig } from '../config.js';
-import { ignoredFlagWarnings, parseFlags, usage, UsageError } from '../flags.js';
+import { ignoredFlagWarnings, parseFlags, usage } from '../flags.js';
+import { kubeConfigFromFlag } from '../kubeconfig-flag.js';
 import { chooseMountMode, nodeFilesModule, type MountMode } from '../modules/files.module.js';
-import { kubernetesCachesSynced, kubernetesModule, loadKubeConfig, warnAboutPrunedStatusFields } from '../modules/kubernetes.module.js';
+import { kubernetesCachesSynced, kubernetesModule, warnAboutPrunedStatusFields } from '../modules/kubernetes.module.js';
 import { grpcProviderModule } from '../modules/provider.module.js';
 import { nodeAgentReadiness, startNodeAgent, type NodeAgent } from '../node-agent.js';
 import { startObservabilityEndpoints, startProfilingEndpoint, type Readiness } from '../observability.js';
@@ -40,7 +40,7 @@ export async function runDriverCommand(args: readonly string[], io: CliIo): Prom
   // What a flag names on disk (manifests, kubeconfig) is read here, so a bad value exits 2 before any listener starts.
   const memory = config.cluster === 'memory' ? await startMemoryCluster(config, clock, logger) : undefined;
   try {
-    const cluster = memory?.module ?? kubernetesModule({ kubeConfig: kubeConfigOf(config, io.env), nodeName: config.nodeId, driverName: config.driverName });
+    const cluster = memory?.module ?? kubernetesModule({ kubeConfig: kubeConfigFromFlag(config.kubeconfig, io.env), nodeName: config.nodeId, driverName: config.driverName });
     // Only the local profile may fall back to plain directories; on a node, secrets stay off the disk.
     const mountMode = await chooseMountMode(config.cluster === 'memory', logger);
     await serve(config, { clock, logger, cluster, mountMode, memory }, io);
@@ -111,15 +111,4 @@ async function serve(config: DriverConfig, { clock, logger, cluster, mountMode, 
 /** The node agent's readiness and the profile's own conditions (the memory cluster's state file). */
 function withChecks(readiness: Readiness, more: readonly ReadinessCheck[]): Readiness {
   return { ...readiness, checks: [...readiness.checks, ...more] };
-}
-
-/** `--kubeconfig` (or KUBECONFIG), else the in-cluster service account: a file that cannot be read is a bad flag value. */
-function kubeConfigOf(config: DriverConfig, env: CliIo['env']): KubeConfig {
-  try {
-    return loadKubeConfig(config.kubeconfig, env);
-  } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    if (config.kubeconfig === '') throw new UsageError(reason);
-    throw new UsageError(`invalid value "${config.kubeconfig}" for flag "--kubeconfig" (or KUBECONFIG): ${reason}`);
-  }
 }

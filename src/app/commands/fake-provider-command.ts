@@ -1,6 +1,6 @@
 import { startFakeProvider } from '../../adapters/fake-provider/fake-provider-server.js';
 import type { CliIo } from '../cli-io.js';
-import { between, socketPathOf, unixEndpoint } from '../flag-checks.js';
+import { atLeast, between, socketPathOf, unixEndpoint } from '../flag-checks.js';
 import { parseFlags, usage, type FlagDefinition } from '../flags.js';
 
 export const FAKE_PROVIDER_FLAGS: readonly FlagDefinition[] = [
@@ -18,7 +18,7 @@ export const FAKE_PROVIDER_FLAGS: readonly FlagDefinition[] = [
     check: between(-1, 65_535, 'a port'),
     help: 'serve the control endpoint (rotate, fail) on 127.0.0.1:<port>; 0 = any free port, -1 = off',
   },
-  { name: 'latency', kind: 'duration', default: 0, check: between(0, Number.MAX_SAFE_INTEGER, 'a duration'), help: 'answer every Mount after this delay (a slow external store)' },
+  { name: 'latency', kind: 'duration', default: 0, check: atLeast(0, 'a duration'), help: 'answer every Mount after this delay (a slow external store)' },
   { name: 'help', kind: 'bool', default: false, help: 'print this help and exit' },
 ];
 

@@ -5,7 +5,7 @@ import { buildInfo } from '../build-info.js';
 import type { CliIo } from '../cli-io.js';
 import { parseFlags, usage } from '../flags.js';
 import { kubernetesRestarterCachesSynced, kubernetesRestarterModule } from '../modules/kubernetes-restarter.module.js';
-import { loadKubeConfig } from '../modules/kubernetes.module.js';
+import { kubeConfigFromFlag } from '../kubeconfig-flag.js';
 import { startObservabilityEndpoints } from '../observability.js';
 import { RESTARTER_FLAGS, restarterConfig } from '../restarter-config.js';
 import { startRestarter, type Restarter } from '../restarter.js';
@@ -29,7 +29,7 @@ export async function runRestarterCommand(args: readonly string[], io: CliIo): P
   const config = restarterConfig(values);
   const clock = new SystemClock();
   const logger = new ConsoleLogger({ json: config.logFormatJson, verbosity: config.verbosity, write: (line) => io.err(`${line}\n`), now: () => new Date() });
-  const kubeConfig = loadKubeConfig(config.kubeconfig, io.env);
+  const kubeConfig = kubeConfigFromFlag(config.kubeconfig, io.env);
   const metrics = new PrometheusRestarterMetrics();
   let restarter: Restarter | undefined;
   const endpoints = await startObservabilityEndpoints({

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseDuration } from '../../domain/duration.js';
 import type { CliIo } from '../cli-io.js';
-import { absolutePath, between, positive } from '../flag-checks.js';
+import { absolutePath, between, positive, verbosity } from '../flag-checks.js';
 import { parseFlags, usage, type FlagDefinition } from '../flags.js';
 import { DRIVER_LOG, runSimulation } from '../simulation/simulation.js';
 
@@ -26,7 +26,7 @@ export const SIMULATE_FLAGS: readonly FlagDefinition[] = [
     shownDefault: 'a new temporary directory, removed at the end',
     help: 'kubelet root for the mounts',
   },
-  { name: 'v', kind: 'int', default: 0, check: between(0, 2_147_483_647, 'a verbosity'), help: 'driver log verbosity (the driver log goes to a file named at start)' },
+  { name: 'v', kind: 'int', default: 0, check: verbosity, help: 'driver log verbosity (the driver log goes to a file named at start)' },
   { name: 'keep', kind: 'bool', default: false, help: 'keep the driver log after a successful run too (it is always kept after a failure)' },
   { name: 'help', kind: 'bool', default: false, help: 'print this help and exit' },
 ];

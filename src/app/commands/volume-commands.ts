@@ -13,10 +13,9 @@ import {
   type InlineVolume,
 } from '../../adapters/fake-kubelet/kubelet-volume.js';
 import { stablePodUid } from '../../adapters/memory-cluster/manifests.js';
-import { DNS_LABEL, DNS_SUBDOMAIN } from '../../adapters/memory-cluster/object-validation.js';
 import type { PodIdentity, StringMap } from '../../domain/volume-binding.js';
 import type { CliIo } from '../cli-io.js';
-import { absolutePath, between, socketPathOf, unixEndpoint, type FlagCheck } from '../flag-checks.js';
+import { absolutePath, namespaceName, objectName, positive, socketPathOf, unixEndpoint, type FlagCheck } from '../flag-checks.js';
 import { parseFlags, usage, UsageError, type FlagDefinition, type FlagValues } from '../flags.js';
 
 /** What the driver's CSIDriver object (deploy/csidriver.yaml) makes kubelet send: pod info, no tokens. */
@@ -30,12 +29,6 @@ export const EXIT_CALL_FAILED = 1;
 /** What kubelet's target paths allow as the pod uid and volume name directories. */
 const PATH_SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
-const dnsLabel: FlagCheck = (value) =>
-  String(value).length <= 63 && DNS_LABEL.test(String(value)) ? undefined : 'a namespace name (lowercase letters, digits and "-", at most 63)';
-const dnsSubdomain =
-  (what: string): FlagCheck =>
-  (value) =>
-    value === '' || (String(value).length <= 253 && DNS_SUBDOMAIN.test(String(value))) ? undefined : `${what} (a lowercase DNS subdomain)`;
 const pathSegment =
   (what: string): FlagCheck =>
   (value) =>
@@ -44,8 +37,8 @@ const pathSegment =
 const COMMON_FLAGS: readonly FlagDefinition[] = [
   { name: 'endpoint', kind: 'string', default: 'unix:///tmp/csi.sock', env: 'CSI_ENDPOINT', check: unixEndpoint, help: "the driver's CSI endpoint (its --endpoint)" },
   { name: 'kubelet-root', kind: 'string', default: '/var/lib/kubelet', check: absolutePath, help: "the driver's --kubelet-root: the target path is under it" },
-  { name: 'pod-namespace', kind: 'string', default: 'default', check: dnsLabel, help: 'namespace of the pod' },
-  { name: 'pod-name', kind: 'string', default: '', check: dnsSubdomain('a pod name'), help: 'name of the pod (required)' },
+  { name: 'pod-namespace', kind: 'string', default: 'default', check: namespaceName, help: 'namespace of the pod' },
+  { name: 'pod-name', kind: 'string', default: '', check: objectName('a pod name'), help: 'name of the pod (required)' },
   {
     name: 'pod-uid',
     kind: 'string',
@@ -55,7 +48,7 @@ const COMMON_FLAGS: readonly FlagDefinition[] = [
     help: 'uid of the pod',
   },
   { name: 'volume', kind: 'string', default: 'secrets-store-inline', check: pathSegment('a volume name'), help: "the volume's name in the pod spec" },
-  { name: 'timeout', kind: 'duration', default: 120_000, check: between(1, Number.MAX_SAFE_INTEGER, 'a duration'), help: "deadline of the call (kubelet's is 2m)" },
+  { name: 'timeout', kind: 'duration', default: 120_000, check: positive('a duration'), help: "deadline of the call (kubelet's is 2m)" },
   { name: 'nodeid', kind: 'string', default: '', env: 'KUBE_NODE_NAME', help: "the node kubelet writes into the volume's vol_data.json" },
   { name: 'help', kind: 'bool', default: false, help: 'print this help and exit' },
 ];
@@ -63,7 +56,7 @@ const COMMON_FLAGS: readonly FlagDefinition[] = [
 export const PUBLISH_FLAGS: readonly FlagDefinition[] = [
   ...COMMON_FLAGS,
   { name: 'class', kind: 'string', default: '', help: 'the SecretProviderClass (volumeAttributes.secretProviderClass; required)' },
-  { name: 'service-account', kind: 'string', default: 'default', check: dnsSubdomain('a service account name'), help: "the pod's service account" },
+  { name: 'service-account', kind: 'string', default: 'default', check: objectName('a service account name'), help: "the pod's service account" },
   { name: 'attribute', kind: 'map', default: {}, help: 'another volumeAttributes entry, key=value (repeat the flag for more)' },
   {
     name: 'secrets-file',

@@ -7,6 +7,7 @@ import { FAKE_PROVIDER_FLAGS } from '../../../src/app/commands/fake-provider-com
 import { SIMULATE_FLAGS } from '../../../src/app/commands/simulate-command.js';
 import { PUBLISH_FLAGS, UNPUBLISH_FLAGS } from '../../../src/app/commands/volume-commands.js';
 import { DRIVER_FLAGS } from '../../../src/app/config.js';
+import { RESTARTER_FLAGS } from '../../../src/app/restarter-config.js';
 import type { FlagDefinition } from '../../../src/app/flags.js';
 import { runInMemory } from '../../support/memory-cli-io.js';
 
@@ -70,7 +71,7 @@ function driverTable({ dir, heldPort }: Context): FlagTable {
     'provider-health-check': notBool('provider-health-check'),
     'provider-health-check-interval': duration('provider-health-check-interval'),
     'log-format-json': notBool('log-format-json'),
-    v: [bad('v', '-1', 'expected a verbosity from 0'), bad('v', 'loud', 'expected an integer'), bad('v', '1.5', 'expected an integer')],
+    v: [bad('v', '-1', 'expected a verbosity of 0 or more'), bad('v', 'loud', 'expected an integer'), bad('v', '1.5', 'expected an integer')],
     'enable-pprof': notBool('enable-pprof'),
     'pprof-port': [
       bad('pprof-port', '-1', 'expected a port from 0 to 65535'),
@@ -130,7 +131,7 @@ function simulateTable(): FlagTable {
     'rotate-every': [bad('rotate-every', '-1s', 'expected a duration greater than zero'), bad('rotate-every', '4', 'expected a duration such as')],
     duration: [bad('duration', '-1s', 'expected auto, 0 or a duration such as 30s or 2m'), bad('duration', '10', 'expected auto, 0 or a duration'), bad('duration', 'forever', 'expected auto')],
     'kubelet-root': [bad('kubelet-root', 'relative/root', 'expected an absolute path')],
-    v: [bad('v', '-1', 'expected a verbosity from 0'), bad('v', 'x', 'expected an integer')],
+    v: [bad('v', '-1', 'expected a verbosity of 0 or more'), bad('v', 'x', 'expected an integer')],
     keep: notBool('keep'),
     help: notBool('help'),
   };
@@ -140,7 +141,7 @@ function fakeProviderTable(): FlagTable {
   return {
     endpoint: [bad('endpoint', 'unix://relative/fake.sock', 'expected unix:///absolute/path.sock'), bad('endpoint', '', 'expected unix:///absolute/path.sock')],
     'control-port': [bad('control-port', 'any', 'expected an integer'), bad('control-port', '-2', 'expected a port from -1 to 65535'), bad('control-port', '65536', 'from -1 to 65535')],
-    latency: [bad('latency', '-1s', 'expected a duration from 0'), bad('latency', 'slow', 'expected a duration such as')],
+    latency: [bad('latency', '-1s', 'expected a duration of 0 or more'), bad('latency', 'slow', 'expected a duration such as')],
     help: notBool('help'),
   };
 }
@@ -153,7 +154,7 @@ function volumeTable({ dir }: Context, command: 'publish' | 'unpublish'): FlagTa
     'pod-name': [bad('pod-name', '', '"--pod-name" is required'), bad('pod-name', 'App_0', 'expected a pod name')],
     'pod-uid': [bad('pod-uid', '../other-pod', 'expected a uid of letters'), bad('pod-uid', 'a/b', 'expected a uid of letters')],
     volume: [bad('volume', '..', 'expected a volume name of letters'), bad('volume', 'a/b', 'expected a volume name')],
-    timeout: [bad('timeout', '0s', 'expected a duration from 1'), bad('timeout', 'soon', 'expected a duration such as')],
+    timeout: [bad('timeout', '0s', 'expected a duration greater than zero'), bad('timeout', 'soon', 'expected a duration such as')],
     nodeid: 'any text: it only goes into the volume directory\'s vol_data.json, as kubelet writes its node name there',
     help: notBool('help'),
   };
@@ -191,9 +192,44 @@ function goodArgs(command: string, { dir, heldPort }: Context): string[] {
       return [`--endpoint=unix://${join(dir, 'csi.sock')}`, `--kubelet-root=${join(dir, 'kubelet')}`, '--pod-name=app-0', '--class=app-secrets'];
     case 'unpublish':
       return [`--endpoint=unix://${join(dir, 'csi.sock')}`, `--kubelet-root=${join(dir, 'kubelet')}`, '--pod-name=app-0'];
+    case 'restarter':
+      return [`--kubeconfig=${join(dir, 'no-such-kubeconfig')}`, `--metrics-addr=127.0.0.1:${heldPort}`, `--health-addr=127.0.0.1:${heldPort}`];
     default:
       return [];
   }
+}
+
+function restarterTable({ dir }: Context): FlagTable {
+  const duration = (flag: string, says: string): BadCase[] => [bad(flag, 'soon', 'expected a duration such as'), bad(flag, '-1s', says)];
+  return {
+    kubeconfig: [
+      bad('kubeconfig', join(dir, 'no-such-kubeconfig'), `invalid value "${join(dir, 'no-such-kubeconfig')}" for flag "--kubeconfig"`),
+      bad('kubeconfig', '', 'no kubeconfig: pass --kubeconfig (or set KUBECONFIG)'),
+    ],
+    'metrics-addr': [bad('metrics-addr', 'nowhere', 'expected host:port'), bad('metrics-addr', ':70000', 'out of range')],
+    'health-addr': [bad('health-addr', '9809', 'expected host:port'), bad('health-addr', '0', 'expected host:port')],
+    'debounce-window': duration('debounce-window', 'expected a duration of 0 or more'),
+    'min-restart-interval': duration('min-restart-interval', 'expected a duration of 0 or more'),
+    'cluster-restart-qps': [bad('cluster-restart-qps', '-1', 'expected restarts per second (0 = unlimited) of 0 or more'), bad('cluster-restart-qps', 'x', 'expected a number')],
+    'cluster-restart-burst': [bad('cluster-restart-burst', '0', 'expected a number greater than zero'), bad('cluster-restart-burst', '1.5', 'expected an integer')],
+    'leader-elect': notBool('leader-elect'),
+    'leader-election-namespace': [bad('leader-election-namespace', 'Kube_System', 'expected a namespace name'), bad('leader-election-namespace', '', 'expected a namespace name')],
+    'leader-election-lease-name': [bad('leader-election-lease-name', 'a/b', 'expected a Lease name'), bad('leader-election-lease-name', '', 'expected a Lease name')],
+    'leader-election-identity': 'any text (empty: the host name and a random suffix)',
+    'leader-election-lease-duration': [
+      ...duration('leader-election-lease-duration', 'expected a duration greater than zero'),
+      bad('leader-election-lease-duration', '10s', 'lease duration must be longer than the renew deadline'),
+    ],
+    'leader-election-renew-deadline': [
+      ...duration('leader-election-renew-deadline', 'expected a duration greater than zero'),
+      bad('leader-election-renew-deadline', '2s', 'renew deadline must be longer than 1.2 x the retry period'),
+    ],
+    'leader-election-retry-period': duration('leader-election-retry-period', 'expected a duration greater than zero'),
+    'log-format-json': notBool('log-format-json'),
+    v: [bad('v', '-1', 'expected a verbosity of 0 or more'), bad('v', 'x', 'expected an integer')],
+    version: notBool('version'),
+    help: notBool('help'),
+  };
 }
 
 const COMMANDS: ReadonlyArray<[string, readonly FlagDefinition[], (context: Context) => FlagTable]> = [
@@ -202,6 +238,7 @@ const COMMANDS: ReadonlyArray<[string, readonly FlagDefinition[], (context: Cont
   ['fake-provider', FAKE_PROVIDER_FLAGS, fakeProviderTable],
   ['publish', PUBLISH_FLAGS, (context) => volumeTable(context, 'publish')],
   ['unpublish', UNPUBLISH_FLAGS, (context) => volumeTable(context, 'unpublish')],
+  ['restarter', RESTARTER_FLAGS, restarterTable],
 ];
 
 /**

@@ -21,9 +21,9 @@ describe('app/restarter-config (secrets-store-csi restarter flags)', () => {
   });
 
   const refusals: [string, readonly string[], RegExp][] = [
-    ['a negative debounce window', ['--debounce-window=-1s'], /--debounce-window.*must not be negative/],
-    ['a negative cluster qps', ['--cluster-restart-qps=-1'], /--cluster-restart-qps.*0 \(unlimited\) or more/],
-    ['a zero burst', ['--cluster-restart-burst=0'], /--cluster-restart-burst.*greater than zero/],
+    ['a negative debounce window', ['--debounce-window=-1s'], /"--debounce-window": expected a duration of 0 or more/],
+    ['a negative cluster qps', ['--cluster-restart-qps=-1'], /"--cluster-restart-qps": expected restarts per second \(0 = unlimited\)/],
+    ['a zero burst', ['--cluster-restart-burst=0'], /"--cluster-restart-burst": expected a number greater than zero/],
     ['a namespace that is no namespace name', ['--leader-election-namespace=Kube_System'], /--leader-election-namespace/],
     ['a lease name that is no object name', ['--leader-election-lease-name=a/b'], /--leader-election-lease-name/],
     ['a lease duration not above the renew deadline', ['--leader-election-lease-duration=10s'], /lease duration must be longer than the renew deadline/],

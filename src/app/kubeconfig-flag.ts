@@ -1,0 +1,18 @@
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { CliIo } from './cli-io.js';
+import { UsageError } from './flags.js';
+import { loadKubeConfig } from './modules/kubernetes.module.js';
+
+/**
+ * `--kubeconfig` (or KUBECONFIG), else the in-cluster service account. A file that cannot be read or
+ * parsed is a bad flag value, and no kubeconfig outside a pod a missing one: UsageError either way.
+ */
+export function kubeConfigFromFlag(path: string, env: CliIo['env']): KubeConfig {
+  try {
+    return loadKubeConfig(path, env);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    if (path === '') throw new UsageError(reason);
+    throw new UsageError(`invalid value "${path}" for flag "--kubeconfig" (or KUBECONFIG): ${reason}`);
+  }
+}
