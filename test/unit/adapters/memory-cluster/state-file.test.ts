@@ -97,7 +97,7 @@ describe('restoreClusterState', () => {
 
   for (const [title, text, message] of [
     ['invalid YAML', 'kind: [', /state\.yaml, document 1: invalid YAML/],
-    ['an object of an unknown kind', 'kind: Deployment\nmetadata: {name: x}\n', /document 1: not an object of a kind the cluster knows/],
+    ['an object of an unknown kind', 'kind: CronTab\nmetadata: {name: x}\n', /document 1: not an object of a kind the cluster knows/],
     ['an object the cluster refuses', 'apiVersion: v1\nkind: Secret\nmetadata: {name: "Bad_Name"}\n', /document 1: .*must be a lowercase DNS subdomain/],
   ] as const) {
     it(`refuses ${title}, naming the file and the document`, async () => {
