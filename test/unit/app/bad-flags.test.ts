@@ -109,6 +109,12 @@ function driverTable({ dir, heldPort }: Context): FlagTable {
     'rotation-workers': [bad('rotation-workers', '0', 'expected a number greater than zero'), bad('rotation-workers', '1.5', 'expected an integer')],
     'provider-qps': [bad('provider-qps', '-1', 'expected calls per second (0 = unlimited)'), bad('provider-qps', 'fast', 'expected a number')],
     'provider-burst': [bad('provider-burst', '0', 'expected a number greater than zero'), bad('provider-burst', '1.5', 'expected an integer')],
+    'rotation-call-timeout': duration('rotation-call-timeout'),
+    'payload-memory-budget': [
+      bad('payload-memory-budget', '-1', 'expected a size in bytes of 0 or more'),
+      bad('payload-memory-budget', '64MiB', 'expected an integer'),
+      bad('payload-memory-budget', '1000', 'must be 0 (derived) or at least'),
+    ],
     cluster: [bad('cluster', 'etcd', 'expected kubernetes or memory'), bad('cluster', 'Memory', 'expected kubernetes or memory')],
     manifests: [
       bad('manifests', join(dir, 'objects.yaml'), 'flags "--manifests" and "--state-file" need "--cluster memory"', '--cluster=kubernetes', `--kubeconfig=${join(dir, 'no-such-kubeconfig')}`),

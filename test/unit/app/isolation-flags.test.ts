@@ -19,14 +19,14 @@ describe('app/config --rotation-call-timeout and --payload-memory-budget', () =>
   });
 
   const refused: ReadonlyArray<[string[], string]> = [
-    [['--rotation-call-timeout=0s'], 'invalid value for flag "--rotation-call-timeout": must be greater than zero'],
+    [['--rotation-call-timeout=0s'], 'invalid value "0s" for flag "--rotation-call-timeout": expected a duration greater than zero'],
     [
       ['--payload-memory-budget=8388607'],
       'invalid value "8388607" for flag "--payload-memory-budget": must be 0 (derived) or at least 8388608 (twice --max-call-recv-msg-size)',
     ],
     [
       ['--payload-memory-budget=-1'],
-      'invalid value "-1" for flag "--payload-memory-budget": must be 0 (derived) or at least 8388608 (twice --max-call-recv-msg-size)',
+      'invalid value "-1" for flag "--payload-memory-budget": expected a size in bytes of 0 or more',
     ],
   ];
   for (const [argv, message] of refused) {
