@@ -53,17 +53,25 @@ class DocShell {
     }
   }
 
-  /** Ends the shell and everything it started (its process group). */
+  /**
+   * Ends the shell and everything it started: its process group, also when the shell itself already
+   * ended (a failed step) and left its background jobs (the driver, the provider) running.
+   */
   async dispose(): Promise<void> {
     for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
-      if (this.exited !== undefined) return;
-      try {
-        process.kill(-this.child.pid!, signal);
-      } catch {
-        return; // the group is gone
-      }
+      if (!this.groupAlive()) return;
+      process.kill(-this.child.pid!, signal);
       const deadline = Date.now() + 5_000;
-      while (this.exited === undefined && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+      while (this.groupAlive() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  private groupAlive(): boolean {
+    try {
+      process.kill(-this.child.pid!, 0);
+      return true;
+    } catch {
+      return false; // no process of the group is left
     }
   }
 }
