@@ -71,6 +71,11 @@ export class JoinedCall<T> {
     this.answer.catch(() => undefined); // every waiter gets the failure; nobody left waiting is not an error
   }
 
+  /** True once every waiter gave up and the call was cancelled: it can only fail, so nobody may join it. */
+  get abandoned(): boolean {
+    return this.controller.signal.aborted;
+  }
+
   join(signal?: AbortSignal): Promise<T> {
     this.waiters++;
     if (signal === undefined) return this.answer;
@@ -129,7 +134,8 @@ export class FetchPass {
    * (once per key) that the provider writes files itself.
    */
   async share(key: FetchKey, call: OwnCall, onUnshareable: () => void, signal?: AbortSignal): Promise<SharedAnswer> {
-    const existing = this.closed ? undefined : this.calls.find(key);
+    const found = this.closed ? undefined : this.calls.find(key);
+    const existing = found?.call.abandoned ? undefined : found;
     if (existing === undefined) {
       const shared = new JoinedCall(call);
       if (!this.closed) this.calls.set(key, { call: shared, joinable: true });

@@ -97,7 +97,9 @@ export class FetchSecrets {
   private call(providerName: string, mountRequest: ProviderMountRequest, context: FetchContext): Promise<ProviderMountResponse> {
     const { origin } = context;
     const key = FetchKey.singleFlight(providerName, mountRequest);
-    const existing = this.inFlight.find(key);
+    const found = this.inFlight.find(key);
+    // A call every fetch gave up is being cancelled: it can only fail, so it is replaced.
+    const existing = found?.call.abandoned ? undefined : found;
     // kubelet does not wait behind a rotation call that is still queued at the rate limiter.
     if (existing !== undefined && (existing.started() || origin === 'rotation')) return existing.call.join(context.signal);
     const limiter = this.limiter;

@@ -1,6 +1,9 @@
 import { expect } from 'chai';
 import { FetchPass, JoinedCall } from '../../../src/application/fetch-coalescing.js';
 import { FetchSecrets } from '../../../src/application/fetch-secrets.js';
+import { MemoryMetrics } from '../../../src/adapters/memory-metrics/memory-metrics.js';
+import type { SecretProvider } from '../../../src/ports/secret-provider.js';
+import type { SecretProviderClassSource } from '../../../src/ports/secret-provider-class-source.js';
 import { FETCH_SHARING_ANNOTATION, FetchKey } from '../../../src/domain/fetch-key.js';
 import type { ProviderMountResponse } from '../../../src/domain/provider-request.js';
 import { parseVolumeRequest, type PublishCommand } from '../../../src/domain/volume-binding.js';
@@ -10,6 +13,11 @@ import { expectNoSecretLeaked } from '../../support/driver-assertions.js';
 import { CLASS_NAME, DriverHarness, type TestPod } from '../../support/driver-harness.js';
 
 const SHARING = { [FETCH_SHARING_ANNOTATION]: 'serviceaccount' };
+const ANSWER_V2: ProviderMountResponse = {
+  objectVersions: [{ id: 'db-password', version: 'v2' }],
+  errorCode: '',
+  files: [{ path: 'db-password', mode: 0, contents: new TextEncoder().encode('db-password-v2') }],
+};
 
 /** Lets every pending continuation (memfs, cluster watches) run. */
 async function settle(): Promise<void> {
@@ -71,6 +79,35 @@ describe('Single-flight provider calls', () => {
 
     expect(harness.provider.calls).to.equal(1);
     expect(results.map((r) => r.status)).to.deep.equal(['rejected', 'rejected', 'rejected']);
+  });
+
+  it('does not join a call every fetch gave up while its cancellation is under way: an identical fetch then makes its own', async () => {
+    const signals: AbortSignal[] = [];
+    const provider: SecretProvider = {
+      mount: (_name, _request, options) => {
+        const signal = options!.signal!;
+        signals.push(signal);
+        if (signals.length > 1) return Promise.resolve(ANSWER_V2);
+        // As over gRPC: the cancelled call ends a moment after it was cancelled.
+        return new Promise((_, reject) => signal.addEventListener('abort', () => setTimeout(() => reject(signal.reason), 50)));
+      },
+    };
+    const classes: SecretProviderClassSource = { get: async () => aClass(), onChange: () => () => undefined };
+    const fetch = new FetchSecrets(classes, provider, new MemoryMetrics());
+    const request = parseVolumeRequest(aPublishCommand(), KUBELET_ROOT);
+    const unpublished = new AbortController();
+    const first = fetch.execute(request, [], { origin: 'rotation', signal: unpublished.signal }).then(
+      () => 'answered',
+      () => 'gave up',
+    );
+    while (signals.length === 0) await settle();
+
+    unpublished.abort(new Error('unpublished'));
+    expect(await first).to.equal('gave up');
+    const second = await fetch.execute(request, [], { origin: 'rotation', signal: new AbortController().signal });
+
+    expect(second.payload.objectVersions).to.deep.equal(ANSWER_V2.objectVersions);
+    expect(signals.map((signal) => signal.aborted)).to.deep.equal([true, false]);
   });
 });
 
@@ -319,6 +356,27 @@ describe('FetchPass', () => {
     expect((await pass.share(key(), call, () => undefined)).shared).to.equal(false);
     expect(calls).to.equal(2);
     expect(pass.keys).to.equal(0);
+  });
+
+  it('makes a new call for a later binding once every binding that waited on the call gave it up', async () => {
+    const pass = new FetchPass();
+    const signals: AbortSignal[] = [];
+    const call = (signal: AbortSignal | undefined): Promise<ProviderMountResponse> => {
+      signals.push(signal!);
+      if (signals.length > 1) return Promise.resolve({ ...answer, files: [{ path: 'a', mode: 0o644, contents: new Uint8Array([2]) }] });
+      return new Promise((_, reject) => signal!.addEventListener('abort', () => reject(signal!.reason)));
+    };
+    const unpublished = new AbortController();
+    const first = pass.share(key(), call, () => undefined, unpublished.signal).catch((error: Error) => error.message);
+    unpublished.abort(new Error('the first binding was unpublished'));
+    expect(await first).to.equal('the first binding was unpublished');
+    expect(signals[0]!.aborted, 'the provider call was cancelled').to.equal(true);
+
+    const later = await pass.share(key(), call, () => undefined, new AbortController().signal);
+
+    expect(later.shared).to.equal(false);
+    expect(later.response.files.map((file) => [...file.contents])).to.deep.equal([[2]]);
+    expect(signals).to.have.length(2);
   });
 });
 
