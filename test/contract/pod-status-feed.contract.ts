@@ -60,5 +60,25 @@ export function podStatusFeedContract(makeFixture: () => Promise<PodStatusFeedFi
         stop();
       }
     });
+
+    it('tells every listener the record before a change, whenever it subscribed', async () => {
+      const pod = await fixture.putPod(aPodResource({ namespace, name: 'web-0', nodeName: 'node-1' }));
+      const status = aPodStatusFor(pod, { nodeName: 'node-1', objects: [{ id: 'db', version: 'v1' }] });
+      await fixture.writer.save(status, ownerOf(pod));
+      await eventually(async () => expect(await fixture.feed.list(namespace)).to.have.length(1), 10_000, 20);
+      const heard: string[][] = [[], []];
+      const stops = heard.map((changes) =>
+        fixture.feed.onChange(({ previous, current }) => {
+          if ((current ?? previous)?.namespace === namespace) changes.push(`${versionsOf(previous) ?? 'none'} -> ${versionsOf(current) ?? 'none'}`);
+        }),
+      );
+      try {
+        await fixture.writer.save({ ...status, objects: [{ id: 'db', version: 'v2' }] }, ownerOf(pod));
+        await eventually(() => expect(heard.map((changes) => changes.length)).to.deep.equal([1, 1]), 10_000, 20);
+        expect(heard).to.deep.equal([['db=v1 -> db=v2'], ['db=v1 -> db=v2']]);
+      } finally {
+        for (const stop of stops) stop();
+      }
+    });
   });
 }
