@@ -213,8 +213,9 @@ export class RotationReconciler {
   }
 
   private async startAdmittedChecks(now: number): Promise<void> {
+    await this.openSharingWaves(this.registry.all(), now);
+    // Looked at again after the class reads: a binding unpublished meanwhile is no longer a candidate.
     const all = this.registry.all();
-    await this.openSharingWaves(all, now);
     for (const target of this.waves.targets()) if (this.registry.get(target) === undefined) this.waves.finished(target);
     const waiting: WaitingCheck[] = [];
     const mounted = new Map<string, Map<string, CheckGroup>>();

@@ -4,7 +4,12 @@ import { TargetLocks } from '../../../src/application/target-locks.js';
 import { expectNoSecretLeaked } from '../../support/driver-assertions.js';
 import { DriverHarness, type TestPod } from '../../support/driver-harness.js';
 import type { HungProvider } from '../../support/provider-double.js';
-import type { CancelTimer } from '../../../src/ports/clock.js';
+import { RotateBinding } from '../../../src/application/rotate-binding.js';
+import { RotationReconciler } from '../../../src/application/rotation-reconciler.js';
+import type { SecretProviderClass } from '../../../src/domain/secret-provider-class.js';
+import { Random, Scheduler, type CancelTimer } from '../../../src/ports/clock.js';
+import { PodSource } from '../../../src/ports/pod-source.js';
+import { SecretProviderClassSource, type ClassChange } from '../../../src/ports/secret-provider-class-source.js';
 
 /** Lets every pending continuation run (the pool starts checks as promises settle). */
 async function settle(): Promise<void> {
@@ -139,6 +144,80 @@ describe('Rotation isolation: a failing provider backs off beyond the interval',
       }
       expect(checkTimes).to.deep.equal([1_000, 3_000, 7_000, 15_000, 31_000]);
     } finally {
+      await harness.stop();
+    }
+  });
+});
+
+/** A class source whose reads wait at a gate until it is opened (an API server read before the cache has loaded). */
+class GatedClasses implements SecretProviderClassSource {
+  private opened = false;
+  private readonly gate: Promise<void>;
+  private openGate!: () => void;
+  /** Resolves once a read is waiting at the gate. */
+  readonly reached: Promise<void>;
+  private reach!: () => void;
+
+  constructor(private readonly inner: SecretProviderClassSource) {
+    this.gate = new Promise((resolve) => (this.openGate = resolve));
+    this.reached = new Promise((resolve) => (this.reach = resolve));
+  }
+
+  async get(namespace: string, name: string): Promise<SecretProviderClass | undefined> {
+    if (!this.opened) {
+      this.reach();
+      await this.gate;
+    }
+    return this.inner.get(namespace, name);
+  }
+
+  onChange(listener: (change: ClassChange) => void): () => void {
+    return this.inner.onChange(listener);
+  }
+
+  open(): void {
+    this.opened = true;
+    this.openGate();
+  }
+}
+
+describe('Rotation pool: an unpublish while a dispatch reads a class', () => {
+  it('checks the due bindings that are still mounted and none that went meanwhile', async () => {
+    const harness = new DriverHarness({ startRotationLoop: false });
+    const c = harness.container;
+    const classes = new GatedClasses(c.get<SecretProviderClassSource>(SecretProviderClassSource));
+    const reconciler = new RotationReconciler(
+      harness.rotation,
+      harness.registry,
+      c.get(TargetLocks),
+      c.get(RotateBinding),
+      classes,
+      c.get<PodSource>(PodSource),
+      harness.clock,
+      c.get<Scheduler>(Scheduler),
+      c.get<Random>(Random),
+      harness.logger,
+    );
+    try {
+      harness.addClass();
+      const [gone, stays] = [harness.addPod({ name: 'gone' }), harness.addPod({ name: 'stays' })];
+      await harness.publish(gone);
+      await harness.publish(stays);
+      harness.store.rotate('db-password');
+      harness.clock.advance(harness.rotation.intervalMs);
+
+      const pass = reconciler.runDueChecks();
+      await classes.reached;
+      await harness.unpublish(gone.target);
+      classes.open();
+      await pass;
+      await harness.cluster.whenIdle();
+
+      expect(harness.logger.lines.filter((line) => line.startsWith('error')), 'errors logged').to.deep.equal([]);
+      expect(await harness.mountedText(stays.target), 'the mount still there was checked').to.deep.equal({ 'db-password': 'db-password-v2' });
+      expect(harness.exists(gone.target)).to.equal(false);
+    } finally {
+      await reconciler.stop();
       await harness.stop();
     }
   });
