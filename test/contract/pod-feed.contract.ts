@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import type { EventResource, PodResource, StringRecord } from '../../src/adapters/kube-objects/object-shapes.js';
 import type { CsiDriverShape, PodFeed, PodFeedEvent } from '../../src/adapters/kube-objects/pod-feed.js';
+import { MessageCap, truncateText } from '../../src/domain/bounded-text.js';
 import type { PodIdentity } from '../../src/domain/volume-binding.js';
 import { aPodResource } from '../support/cluster-builders.js';
 import { eventually } from './eventually.js';
@@ -126,6 +127,15 @@ export function podFeedContract(makeFixture: () => Promise<PodFeedFixture>): voi
       expect(events[0]).to.deep.include({ reason: 'FailedMount', type: 'Warning', message: 'MountVolume.SetUp failed for volume "secrets" : boom' });
       expect(events[0]!.source).to.deep.equal({ component: 'kubelet', host: FEED_NODE });
       expect(events[0]!.involvedObject).to.deep.include({ kind: 'Pod', name: 'warned-0', namespace, uid: pod.metadata.uid });
+    });
+
+    it("cuts a Warning event's message to the event cap, as the driver's own recorder does (it quotes the driver's answer and names from the pod)", async () => {
+      const pod = await fixture.putPod(aPodResource({ namespace, name: 'warned-1', nodeName: FEED_NODE }));
+      const message = `MountVolume.SetUp failed for volume "secrets" : ${'x'.repeat(3 * MessageCap.event)}`;
+      await fixture.feed.recordWarning(identity(pod), 'FailedMount', message);
+      const events = await fixture.events(namespace);
+      expect(events).to.have.length(1);
+      expect(events[0]!.message).to.equal(truncateText(message, MessageCap.event));
     });
 
     it('confirms a deletion only for the pod with that uid: true once deleted, false when gone or replaced', async () => {

@@ -45,7 +45,10 @@ export function eventSubject(event: PodEvent | WorkloadEvent | undefined): strin
   return object ? `${object.kind} ${object.namespace}/${object.name}` : 'unknown';
 }
 
-/** An event -> a core/v1 Event on its object, shaped like the ones client-go's recorder writes. */
+/**
+ * An event -> a core/v1 Event on its object, shaped like the ones client-go's recorder writes; the message
+ * cut to MessageCap.event whoever reports it (kubelet's FailedMount quotes the driver's answer and the pod's names).
+ */
 export function toEventResource(event: ComponentPodEvent | WorkloadEvent, identity: EventIdentity): EventResource {
   const time = toKubeTime(identity.timeMs);
   const component = identity.component ?? DRIVER_COMPONENT;
@@ -57,7 +60,7 @@ export function toEventResource(event: ComponentPodEvent | WorkloadEvent, identi
     metadata: { name: identity.name, namespace: involvedObject.namespace },
     involvedObject: { ...involvedObject },
     reason: event.reason,
-    message: event.message,
+    message: truncateText(event.message, MessageCap.event),
     type: event.type,
     source: { component, ...host },
     count: 1,
