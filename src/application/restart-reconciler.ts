@@ -23,6 +23,8 @@ import type { WorkloadEvidence } from './workload-evidence.js';
 /** After a failed read or write the workload is decided again this much later (doubling up to the cap). */
 const RETRY_BASE_MS = 1_000;
 const RETRY_MAX_MS = 60_000;
+/** After a write refused as a conflict, the workload is decided again when its change arrives, or this much later. */
+const CONFLICT_RETRY_MS = 1_000;
 
 /**
  * The restarter's loop: hears of pod status, synced Secret and workload changes, and decides one workload
@@ -191,7 +193,9 @@ export class RestartReconciler {
       throw error;
     }
     if (written === 'gone') return this.forget(text);
-    if (written === 'conflict') return this.enqueue(workload.key);
+    // The workload moved on since it was read: its change is queued, or on its way from the store's watch
+    // (deciding again at once would read the same version and write in a loop while the watch lags).
+    if (written === 'conflict') return this.decideAgainAt(workload.key, this.clock.now() + CONFLICT_RETRY_MS);
     this.clusterBucket = decision.clusterBucket;
     this.pending.delete(text);
     this.lastOutcome.set(text, `restart ${decision.hash}`);

@@ -11,6 +11,7 @@ import { podStatusName } from '../../src/domain/pod-status.js';
 import { RestartAnnotation, type RestartSettings } from '../../src/domain/restart-on-rotation.js';
 import type { WorkloadKind } from '../../src/domain/workload.js';
 import type { LogFields, Logger } from '../../src/ports/logger.js';
+import type { WorkloadStore } from '../../src/ports/workload-store.js';
 import { aPodResource } from './cluster-builders.js';
 import { aDaemonSetResource, aDeploymentResource, aReplicaSetResource, aStatefulSetResource, controllerRef, type WorkloadResourceOptions } from './workload-builders.js';
 
@@ -44,14 +45,18 @@ export class RestarterWorld {
     if (!options.holdRollouts) this.stopRollouts = completeRolloutsInstantly(this.cluster, { daemonSetNodes: 2 });
   }
 
-  /** Starts a restarter over the world (`identity` set: with leader election on the world's Lease). */
-  start(settings: RestartSettings = SETTINGS, identity?: string): { restarter: Restarter; metrics: MemoryMetrics; logger: CollectingLogger } {
+  /** Starts a restarter over the world (`identity` set: with leader election on the world's Lease; `workloads`: its view of the workloads). */
+  start(
+    settings: RestartSettings = SETTINGS,
+    identity?: string,
+    workloads?: WorkloadStore,
+  ): { restarter: Restarter; metrics: MemoryMetrics; logger: CollectingLogger } {
     const metrics = new MemoryMetrics();
     const logger = new CollectingLogger();
     const restarter = startRestarter(
       { restart: settings, leaderElect: identity !== undefined, leaderElection: { leaseName: 'restarter', identity: identity ?? 'only', timing: LEASE_TIMING } },
       { clock: this.clock, logger, metrics },
-      { cluster: memoryRestarterModule(this.cluster) },
+      { cluster: memoryRestarterModule(this.cluster, undefined, workloads) },
     );
     const started = { restarter, metrics, logger };
     this.restarters.push(started);

@@ -16,10 +16,13 @@ import { PodStatusFeed } from '../../ports/pod-status-feed.js';
 import { SyncedSecrets } from '../../ports/synced-secrets.js';
 import { WorkloadStore } from '../../ports/workload-store.js';
 
-/** The restarter's ports over one in-memory cluster (simulation, tests); the Lease lives in `leaseNamespace`. */
-export function memoryRestarterModule(cluster: InMemoryCluster, leaseNamespace = 'kube-system'): ContainerModule {
+/**
+ * The restarter's ports over one in-memory cluster (simulation, tests); the Lease lives in `leaseNamespace`.
+ * `workloads` replaces the cluster's own workload store (a test's view that lags behind the cluster).
+ */
+export function memoryRestarterModule(cluster: InMemoryCluster, leaseNamespace = 'kube-system', workloads: WorkloadStore = new MemoryWorkloadStore(cluster)): ContainerModule {
   return new ContainerModule(({ bind }) => {
-    bind(WorkloadStore).toConstantValue(new MemoryWorkloadStore(cluster));
+    bind(WorkloadStore).toConstantValue(workloads);
     bind(PodStatusFeed).toConstantValue(new MemoryPodStatusFeed(cluster));
     bind(PodOwners).toConstantValue(new MemoryPodOwners(cluster));
     bind(SyncedSecrets).toConstantValue(new MemorySyncedSecrets(cluster));

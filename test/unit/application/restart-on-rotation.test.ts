@@ -3,7 +3,62 @@ import { RestartAnnotation, restartHash, rotationEvidence, secretRotationMarker 
 import { MANAGED_LABEL } from '../../../src/domain/secret-sync-plan.js';
 import { toLeaseResource } from '../../../src/adapters/kube-objects/lease-mapping.js';
 import { aSecretResource } from '../../support/cluster-builders.js';
+import { MemoryWorkloadStore } from '../../../src/adapters/memory-cluster/memory-workload-store.js';
+import type { StringMap } from '../../../src/domain/volume-binding.js';
+import type { Workload, WorkloadKey } from '../../../src/domain/workload.js';
+import type { TemplateWrite, WorkloadStore } from '../../../src/ports/workload-store.js';
 import { LEASE_TIMING, NS, RestarterWorld, SETTINGS } from '../../support/restarter-world.js';
+
+/**
+ * A watch-backed view of the workloads that can fall behind the cluster, as an informer's cache does while
+ * its watch lags or reconnects: while behind, reads return the version last seen and changes are held back;
+ * `catchUp` brings it current and delivers them. Writes go to the cluster (they are refused as conflicts when
+ * the view is stale); more than `writeLimit` of them fail, so that a loop of writes ends the test instead of hanging it.
+ */
+class LaggingWorkloadStore implements WorkloadStore {
+  writes = 0;
+  private behind = new Map<string, Workload | undefined>();
+  private held: WorkloadKey[] = [];
+  private listeners = new Set<(key: WorkloadKey) => void>();
+
+  constructor(private readonly cluster: WorkloadStore, private readonly writeLimit: number) {
+    cluster.onChange((key) => {
+      if (this.behind.size > 0) this.held.push(key);
+      else for (const listener of this.listeners) listener(key);
+    });
+  }
+
+  async fallBehind(key: WorkloadKey): Promise<void> {
+    this.behind.set(keyText(key), await this.cluster.get(key));
+  }
+
+  catchUp(): void {
+    this.behind.clear();
+    for (const key of this.held.splice(0)) for (const listener of this.listeners) listener(key);
+  }
+
+  async get(key: WorkloadKey): Promise<Workload | undefined> {
+    return this.behind.has(keyText(key)) ? this.behind.get(keyText(key)) : this.cluster.get(key);
+  }
+
+  async list(): Promise<Workload[]> {
+    return Promise.all((await this.cluster.list()).map(async (workload) => (await this.get(workload.key)) ?? workload));
+  }
+
+  async setTemplateAnnotations(workload: Workload, annotations: StringMap): Promise<TemplateWrite> {
+    if (++this.writes > this.writeLimit) throw new Error(`more than ${this.writeLimit} writes`);
+    return this.cluster.setTemplateAnnotations(workload, annotations);
+  }
+
+  onChange(listener: (key: WorkloadKey) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+}
+
+function keyText(key: WorkloadKey): string {
+  return `${key.kind}/${key.namespace}/${key.name}`;
+}
 
 const V1 = [{ id: 'db-password', version: 'v1' }];
 const V2 = [{ id: 'db-password', version: 'v2' }];
@@ -176,6 +231,27 @@ describe('application: restart on rotation (in-memory cluster, manual clock)', (
       await world.advance(SETTINGS.debounceMs * 2);
       expect(world.generation('Deployment', 'web')).to.equal(1);
     });
+  });
+
+  it('after a restart refused as a conflict (its view of the workload is behind), writes again once the view caught up or a second later, not at once in a loop', async () => {
+    world.addWorkload('Deployment', 'web', { pods: 1 });
+    const view = new LaggingWorkloadStore(new MemoryWorkloadStore(world.cluster), 20);
+    const { metrics } = world.start(SETTINGS, undefined, view);
+    await world.settle();
+    await view.fallBehind({ kind: 'Deployment', namespace: NS, name: 'web' });
+    world.cluster.patch('Deployment', NS, 'web', { metadata: { labels: { tier: 'front' } } }); // a new resourceVersion
+    await world.rotate('web-5d8f-0', V2);
+    await world.advance(SETTINGS.debounceMs);
+    expect(view.writes, 'writes with the stale version').to.equal(1);
+    expect(metrics.count('workload_restart_errors_total')).to.equal(0);
+    await world.advance(1_000);
+    expect(view.writes, 'tried again a second later').to.equal(2);
+
+    view.catchUp();
+    await world.settle();
+    expect(world.generation('Deployment', 'web')).to.equal(2);
+    expect(world.template('Deployment', 'web')[RestartAnnotation.restartedFor]).to.equal(hashOf(V2));
+    expect(metrics.count('workload_restarts_total')).to.equal(1);
   });
 
   describe('restarts of the restarter itself', () => {
