@@ -3,6 +3,7 @@ import { parseTargetPath } from '../domain/target-path.js';
 import { parseVolumeRequest, sameVolume, type PublishCommand } from '../domain/volume-binding.js';
 import type { Metrics } from '../ports/metrics.js';
 import type { NodeVolumes, UnpublishCommand } from '../ports/node-volumes.js';
+import type { VolumeMounter } from '../ports/volume-mounter.js';
 import type { BindingRegistry } from './binding-registry.js';
 import type { PublishVolume } from './publish-volume.js';
 import type { RotationReconciler } from './rotation-reconciler.js';
@@ -20,6 +21,7 @@ export class NodeVolumeService implements NodeVolumes {
     private readonly registry: BindingRegistry,
     private readonly publishVolume: PublishVolume,
     private readonly unpublishVolume: UnpublishVolume,
+    private readonly mounter: VolumeMounter,
     private readonly rotation: RotationReconciler,
     private readonly metrics: Metrics,
   ) {}
@@ -40,16 +42,30 @@ export class NodeVolumeService implements NodeVolumes {
     try {
       if (!command.volumeId) throw new DomainError('InvalidVolumeContext', 'volume_id is empty');
       const target = parseTargetPath(command.targetPath, this.kubeletRoot);
-      // An unpublish wins over a rotation check of the target: the check is cancelled, the binding is gone after it.
+      // An unpublish wins over a rotation check of the target: the check is cancelled, and no check starts
+      // before the binding is gone, or back when the volume is still mounted after a failure.
       await this.locks.runCancellingRotation(target.path, async () => {
         const removed = this.registry.delete(target.path);
-        await this.unpublishVolume.execute(target, removed?.binding.request);
+        try {
+          await this.unpublishVolume.execute(target, removed?.binding.request);
+        } catch (error) {
+          if (removed !== undefined && (await this.stillMounted(target.path))) this.registry.put(removed);
+          throw error;
+        }
       });
       this.metrics.nodeUnpublish();
     } catch (error) {
       this.metrics.nodeUnpublishError();
       throw toDomainError(error);
     }
+  }
+
+  /**
+   * A volume left mounted keeps being rotated, and kubelet's retry finds its binding. An unmounted one
+   * (or one that cannot be inspected) is not: the loop must never write into a bare directory.
+   */
+  private async stillMounted(targetPath: string): Promise<boolean> {
+    return this.mounter.isMounted(targetPath).catch(() => false);
   }
 
   private async publishOrRepublish(command: PublishCommand): Promise<void> {

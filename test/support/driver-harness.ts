@@ -23,6 +23,7 @@ import type { TokenRequest } from '../../src/domain/service-account-tokens.js';
 import type { PublishCommand } from '../../src/domain/volume-binding.js';
 import type { LogFields, Logger } from '../../src/ports/logger.js';
 import { NodeVolumes } from '../../src/ports/node-volumes.js';
+import { VolumeMounter } from '../../src/ports/volume-mounter.js';
 import { aPublishCommand, KUBELET_ROOT, targetPathFor } from './builders.js';
 import { aClassResource, aPodResource, type ClassResourceOptions, type PodResourceOptions } from './cluster-builders.js';
 import { ProviderDouble } from './provider-double.js';
@@ -49,6 +50,8 @@ export interface HarnessOptions {
   readonly tokenRequests?: readonly TokenRequest[];
   /** The manual clock (default: a plain one). */
   readonly clock?: ManualClock;
+  /** Wraps the node's volume mounter (a test that makes a mount step fail). */
+  readonly mounter?: (inner: VolumeMounter) => VolumeMounter;
 }
 
 /** A pod that exists in the cluster, and where its volume is published. */
@@ -125,6 +128,10 @@ export class DriverHarness {
       givenProviderModule(this.provider),
       applicationModule({ nodeName: NODE_NAME, kubeletRoot: KUBELET_ROOT, rotation: this.rotation }),
     );
+    if (options.mounter) {
+      const wrapped = options.mounter(this.container.get<VolumeMounter>(VolumeMounter));
+      this.container.rebind<VolumeMounter>(VolumeMounter).toConstantValue(wrapped);
+    }
     this.volumes = this.container.get<NodeVolumes>(NodeVolumes);
     this.reconciler = this.container.get(RotationReconciler);
     this.registry = this.container.get(BindingRegistry);

@@ -190,11 +190,12 @@ export function applicationModule(settings: ApplicationSettings): ContainerModul
           registry: BindingRegistry,
           publish: PublishVolume,
           unpublish: UnpublishVolume,
+          mounter: VolumeMounter,
           reconciler: RotationReconciler,
           metrics: Metrics,
         ) =>
-          new NodeVolumeService(settings.kubeletRoot, locks, registry, publish, unpublish, reconciler, metrics),
-        [TargetLocks, BindingRegistry, PublishVolume, UnpublishVolume, RotationReconciler, Metrics],
+          new NodeVolumeService(settings.kubeletRoot, locks, registry, publish, unpublish, mounter, reconciler, metrics),
+        [TargetLocks, BindingRegistry, PublishVolume, UnpublishVolume, VolumeMounter, RotationReconciler, Metrics],
       )
       .inSingletonScope();
   });

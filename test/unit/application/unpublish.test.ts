@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { targetPathFor } from '../../support/builders.js';
 import { expectNoSecretLeaked, expectRejection } from '../../support/driver-assertions.js';
 import { aSyncedPassword, DriverHarness, type TestPod } from '../../support/driver-harness.js';
+import { FaultyMounter } from '../../support/faulty-mounter.js';
 
 describe('Unpublishing a volume', () => {
   let harness: DriverHarness;
@@ -116,5 +117,89 @@ describe('Unpublishing a volume', () => {
     held.release();
     await harness.advance(0);
     expect(harness.exists(pod.target)).to.equal(true);
+  });
+});
+
+describe('Unpublishing a volume that fails', () => {
+  let harness: DriverHarness;
+  let mounter: FaultyMounter;
+  let pod: TestPod;
+
+  beforeEach(async () => {
+    harness = new DriverHarness({ mounter: (inner) => (mounter = new FaultyMounter(inner)) });
+    harness.addClass();
+    pod = harness.addPod();
+    await harness.publish(pod);
+    harness.store.rotate('db-password');
+  });
+  afterEach(async () => {
+    expectNoSecretLeaked(harness);
+    await harness.stop();
+  });
+
+  /** Moves the pod's directory away and links it back: a symbolic link below the kubelet root. */
+  const linkPodDirectory = (): (() => void) => {
+    const podDirectory = pod.target.slice(0, pod.target.indexOf('/volumes/'));
+    harness.volume.renameSync(podDirectory, `${podDirectory}-moved`);
+    harness.volume.symlinkSync(`${podDirectory}-moved`, podDirectory);
+    return () => {
+      harness.volume.unlinkSync(podDirectory);
+      harness.volume.renameSync(`${podDirectory}-moved`, podDirectory);
+    };
+  };
+
+  const stillMounted = [
+    { failure: 'the unmount fails (EBUSY)', code: 'Internal', arrange: () => mounter.failNext('unmount', 'EBUSY') },
+    { failure: 'the target has a symbolic link below the kubelet root', code: 'InvalidTargetPath', arrange: linkPodDirectory },
+  ] as const;
+
+  for (const { failure, code, arrange } of stillMounted) {
+    it(`keeps rotating a volume left mounted when ${failure}, and kubelet's retry takes it away`, async () => {
+      const undo = arrange();
+
+      await expectRejection(harness.unpublish(pod.target), code);
+      if (typeof undo === 'function') undo();
+
+      expect(harness.registry.get(pod.target), 'the binding is still registered').to.not.equal(undefined);
+      expect(harness.metrics.count('node_unpublish_error_total')).to.equal(1);
+      await harness.advance(harness.rotation.intervalMs);
+      expect(await harness.mountedText(pod.target)).to.deep.equal({ 'db-password': 'db-password-v2' });
+
+      await harness.unpublish(pod.target);
+
+      expect(harness.exists(pod.target)).to.equal(false);
+      expect(harness.registry.all()).to.deep.equal([]);
+    });
+  }
+
+  it('cancels a rotation check holding the target and lets no check run until the failed unpublish has ended', async () => {
+    const held = harness.provider.holdNext();
+    harness.clock.advance(harness.rotation.intervalMs);
+    await held.entered;
+    const callsBefore = harness.provider.calls;
+    mounter.failNext('unmount', 'EBUSY');
+
+    await expectRejection(harness.unpublish(pod.target), 'Internal');
+
+    expect(await held.cancelled, 'the provider call was given up').to.have.property('code', 'Cancelled');
+    expect(harness.provider.calls, 'no check ran during the unpublish').to.equal(callsBefore);
+    expect(harness.registry.get(pod.target)).to.not.equal(undefined);
+    await harness.advance(0);
+    expect(await harness.mountedText(pod.target), 'the due check ran after it').to.deep.equal({ 'db-password': 'db-password-v2' });
+  });
+
+  it('stops rotating a volume whose unmount succeeded before a later step failed: nothing is written into the bare directory', async () => {
+    mounter.failNext('removeTarget', 'EACCES');
+
+    await expectRejection(harness.unpublish(pod.target), 'Internal');
+
+    expect(harness.registry.all()).to.deep.equal([]);
+    await harness.advance(harness.rotation.intervalMs * 3);
+    expect(harness.provider.calls).to.equal(1);
+    expect(harness.entries(pod.target)).to.deep.equal([]);
+
+    await harness.unpublish(pod.target);
+
+    expect(harness.exists(pod.target)).to.equal(false);
   });
 });
