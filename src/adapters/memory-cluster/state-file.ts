@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
 import { isKnownKind, type KnownKind, type KubeObject } from '../kube-objects/object-shapes.js';
@@ -83,8 +83,9 @@ export interface StateFileOptions {
  * Written when started and again after every burst of changes, as soon as the cluster has delivered it
  * and before the code that made the change resumes: a reader that saw a publish answered finds it in the
  * file. Each write goes to a temp file (mode 0600, it holds Secret
- * data) in the same directory, renamed over the file, so a reader sees a whole file at any moment; temp
- * files a crashed run left behind are removed at start. A failed write keeps the last good file, is
+ * data) in the same directory, flushed to the disk, renamed over the file, and the rename flushed too, so a
+ * reader sees a whole file at any moment, even after a power loss; temp files a crashed run left behind are
+ * removed at start. A failed write keeps the last good file, is
  * reported once per reason (`failure` tells the current one) and retried with backoff.
  */
 export class StateFileWriter {
@@ -147,8 +148,9 @@ export class StateFileWriter {
     const temp = `${this.path}.${process.pid}.tmp`;
     try {
       mkdirSync(dirname(this.path), { recursive: true });
-      writeFileSync(temp, renderClusterState(this.cluster), { mode: 0o600 });
+      writeDurably(temp, renderClusterState(this.cluster));
       renameSync(temp, this.path);
+      syncDirectory(dirname(this.path));
     } catch (error) {
       removeQuietly(temp);
       this.failed(error instanceof Error ? error : new Error(String(error)));
@@ -182,6 +184,48 @@ export class StateFileWriter {
     for (const entry of entries) {
       if (entry.startsWith(`${name}.`) && /^\.\d+(\.\d+)?\.tmp$/.test(entry.slice(name.length))) removeQuietly(join(dirname(this.path), entry));
     }
+  }
+}
+
+/**
+ * Writes `text` to a new file of mode 0600 and flushes it to the disk before returning, so that a rename
+ * over the state file never makes it point at data a power loss would lose (an empty file: the next start
+ * would refuse it). Whatever was at `path` goes first; the file is created exclusively, so a link put there
+ * meanwhile is never followed and a file left there never keeps its mode.
+ */
+function writeDurably(path: string, text: string): void {
+  try {
+    unlinkSync(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  const fd = openSync(path, 'wx', 0o600);
+  try {
+    writeFileSync(fd, text);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Errors of file systems that cannot fsync a directory: the rename is then as durable as they make it. */
+const DIRECTORY_SYNC_REFUSALS = new Set(['EINVAL', 'ENOTSUP', 'EOPNOTSUPP', 'EISDIR', 'EBADF', 'EPERM', 'EACCES']);
+
+/** Flushes a rename in `directory` to the disk, where the file system allows it. */
+function syncDirectory(directory: string): void {
+  let fd: number;
+  try {
+    fd = openSync(directory, 'r');
+  } catch (error) {
+    if (DIRECTORY_SYNC_REFUSALS.has((error as NodeJS.ErrnoException).code ?? '')) return;
+    throw error;
+  }
+  try {
+    fsyncSync(fd);
+  } catch (error) {
+    if (!DIRECTORY_SYNC_REFUSALS.has((error as NodeJS.ErrnoException).code ?? '')) throw error;
+  } finally {
+    closeSync(fd);
   }
 }
 

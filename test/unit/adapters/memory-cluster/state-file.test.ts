@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
@@ -178,6 +178,31 @@ describe('StateFileWriter', () => {
     writer.start();
     expect((await readdir(join(dir, 'out'))).sort()).to.deep.equal(['other.yaml.4242.tmp', 'state.yaml', 'state.yaml.notes']);
   });
+
+  // Whatever sits at the temp path once the writer runs (a stale file, a link planted by another user of the
+  // directory), the state file is a new regular file with mode 0600, and nothing is written through a link.
+  const inTheWay = [
+    { what: 'a file readable by all', place: (temp: string) => writeFile(temp, 'stale', { mode: 0o644 }) },
+    { what: 'a symbolic link to another file', place: (temp: string) => symlink(join(dir, 'elsewhere'), temp) },
+  ];
+  for (const { what, place } of inTheWay) {
+    it(`writes a new file of mode 0600 when ${what} sits at the temp path, leaving no temp file`, async () => {
+      await writeFile(join(dir, 'elsewhere'), 'not the state');
+      writer.start();
+      await place(`${path}.${process.pid}.tmp`);
+
+      cluster.create(aSecretResource({ name: 'written' }));
+      await writer.flush();
+
+      const written = await lstat(path);
+      expect(written.isFile(), 'a regular file').to.equal(true);
+      expect(written.mode & 0o777).to.equal(0o600);
+      expect(await names()).to.deep.equal(['written']);
+      expect(await readFile(join(dir, 'elsewhere'), 'utf8')).to.equal('not the state');
+      expect(await readdir(join(dir, 'out'))).to.deep.equal(['state.yaml']);
+      expect(failures).to.deep.equal([]);
+    });
+  }
 
   it('reports a failed write once, keeps the last good file, says why in failure, and recovers by itself', async () => {
     writer.start();
