@@ -10,6 +10,7 @@ import { AppsV1Api, CoreV1Api, type V1Deployment, type V1ReplicaSet } from '@kub
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { delegatedCredentials } from '../src/adapters/kubernetes/api-credentials.js';
 import { KubernetesClient } from '../src/adapters/kubernetes/kubernetes-client.js';
 import { KubernetesPodStatusStore } from '../src/adapters/kubernetes/kubernetes-pod-status-store.js';
 import { parseFlags, type FlagDefinition } from '../src/app/flags.js';
@@ -48,7 +49,7 @@ try {
   const admin = new Admin(plane);
   const core = plane.adminKubeConfig().makeApiClient(CoreV1Api);
   const apps = plane.adminKubeConfig().makeApiClient(AppsV1Api);
-  const statuses = new KubernetesPodStatusStore({ client: new KubernetesClient(plane.adminKubeConfig()) });
+  const statuses = new KubernetesPodStatusStore({ client: new KubernetesClient(delegatedCredentials(plane.adminKubeConfig())), nodeName: 'node-1' });
   await admin.apply('deploy/rbac/restarter.yaml');
   const namespace = await plane.createNamespace('rss');
   const pods: { name: string; uid: string }[] = [];

@@ -1,24 +1,23 @@
-import { podStatusName } from '../domain/pod-status.js';
 import type { TargetPath } from '../domain/target-path.js';
 import type { VolumeRequest } from '../domain/volume-binding.js';
 import type { Logger } from '../ports/logger.js';
 import type { MountWriter } from '../ports/mount-writer.js';
-import type { PodStatusStore } from '../ports/pod-status-store.js';
 import type { VolumeMounter } from '../ports/volume-mounter.js';
 
 /**
  * Takes a volume away, removing only what the driver made: the tmpfs, the files it wrote beneath it
- * (a plain-directory volume, or a crash before the mount), the directory when that leaves it empty,
- * then the pod status object the mount recorded. A directory holding anything else stays where it is,
+ * (a plain-directory volume, or a crash before the mount), the directory when that leaves it empty.
+ * A directory holding anything else stays where it is,
  * with a warning, as kubelet and the upstream driver leave it. A target with a symbolic link below
  * the kubelet root is refused before anything is touched. Idempotent: each step accepts that it
- * already happened.
+ * already happened. The pod status object the mount recorded stays, as upstream leaves it: the pod
+ * owns it, so the garbage collector removes it (and the Secrets it owns) with the pod, and until then
+ * it tells what was mounted last.
  */
 export class UnpublishVolume {
   constructor(
     private readonly writer: MountWriter,
     private readonly mounter: VolumeMounter,
-    private readonly statuses: PodStatusStore,
     private readonly logger: Logger,
   ) {}
 
@@ -34,7 +33,6 @@ export class UnpublishVolume {
     }
     if (mounted !== undefined) {
       const { pod } = mounted;
-      await this.statuses.delete(pod.namespace, podStatusName(pod.name, pod.namespace, mounted.className));
       this.logger.info('volume unmounted', { pod: `${pod.namespace}/${pod.name}`, class: mounted.className, target: path });
     }
   }

@@ -26,6 +26,12 @@ export interface Metrics {
   /** `rotation_skipped_total{reason}`: a rotation check that did not call the provider, and why. */
   rotationSkipped(reason: string): void;
   /**
+   * `api_server_reads_total{resource}`: a GET that went to the API server because no local cache could
+   * answer (an object not cached yet, a write race, the CSIDriver's periodic read). Cache lists and
+   * watches are not counted.
+   */
+  apiServerRead(resource: string): void;
+  /**
    * `mounted_content_age_seconds{provider}` (gauge): the reader is called whenever the metric is read
    * (a scrape), so the age keeps growing while rotation is stuck. The last registered reader wins.
    */

@@ -1,5 +1,6 @@
 import { AuthenticationV1Api, StorageV1Api, type V1CSIDriver } from '@kubernetes/client-node';
 import { expect } from 'chai';
+import { delegatedCredentials } from '../../src/adapters/kubernetes/api-credentials.js';
 import { KubernetesClient } from '../../src/adapters/kubernetes/kubernetes-client.js';
 import { KubernetesPodSource } from '../../src/adapters/kubernetes/kubernetes-pod-source.js';
 import { KubernetesSecretSink } from '../../src/adapters/kubernetes/kubernetes-secret-sink.js';
@@ -34,7 +35,7 @@ describe('Kubernetes credentials adapters on a real API server', function () {
   });
   after(async () => plane?.stop());
 
-  const adminClient = (): KubernetesClient => new KubernetesClient(plane!.adminKubeConfig());
+  const adminClient = (): KubernetesClient => new KubernetesClient(delegatedCredentials(plane!.adminKubeConfig()));
 
   async function putCsiDriver(name: string, tokenRequests: { audience: string; expirationSeconds?: number }[]): Promise<void> {
     const body: V1CSIDriver = { metadata: { name }, spec: { attachRequired: false, podInfoOnMount: true, volumeLifecycleModes: ['Ephemeral'], tokenRequests } };
@@ -84,7 +85,7 @@ describe('Kubernetes credentials adapters on a real API server', function () {
       await putCsiDriver(driverName, [{ audience: 'vault' }]);
       const kubeConfig = plane!.adminKubeConfig();
       const logger = new CollectingLogger();
-      const audiences = new KubernetesTokenAudiences({ client: new KubernetesClient(kubeConfig), driverName, logger, refreshIntervalMs: 50 });
+      const audiences = new KubernetesTokenAudiences({ client: new KubernetesClient(delegatedCredentials(kubeConfig)), driverName, logger, refreshIntervalMs: 50 });
       audiences.start();
       try {
         expect(await audiences.requests()).to.deep.equal([{ audience: 'vault' }]);
@@ -103,7 +104,7 @@ describe('Kubernetes credentials adapters on a real API server', function () {
     it('has no token requests when reading the CSIDriver is forbidden, and says so in the log', async () => {
       await putCsiDriver(driverName, [{ audience: 'vault' }]);
       const logger = new CollectingLogger();
-      const nobody = new KubernetesClient(plane!.kubeConfigWithToken(plane!.nobodyToken));
+      const nobody = new KubernetesClient(delegatedCredentials(plane!.kubeConfigWithToken(plane!.nobodyToken)));
       expect(await new KubernetesTokenAudiences({ client: nobody, driverName, logger }).requests()).to.deep.equal([]);
       expect(logger.lines.join('\n')).to.match(/reading CSIDriver test-\d+\.csi\.example\.com is forbidden/);
     });
@@ -112,7 +113,7 @@ describe('Kubernetes credentials adapters on a real API server', function () {
       const kubeConfig = plane!.adminKubeConfig();
       const unreachable = kubeConfig.exportConfig().replace(plane!.server, 'https://127.0.0.1:1');
       kubeConfig.loadFromString(unreachable);
-      const failure = await new KubernetesTokenAudiences({ client: new KubernetesClient(kubeConfig), driverName }).requests().then(
+      const failure = await new KubernetesTokenAudiences({ client: new KubernetesClient(delegatedCredentials(kubeConfig)), driverName }).requests().then(
         () => undefined,
         (error: Error) => error,
       );
@@ -136,7 +137,7 @@ describe('Kubernetes credentials adapters on a real API server', function () {
         name: 'secrets-store-csi-driver',
         body: { spec: { audiences: [], expirationSeconds: 3600 } },
       });
-      const client = new KubernetesClient(plane!.kubeConfigWithToken(driverToken.status!.token));
+      const client = new KubernetesClient(delegatedCredentials(plane!.kubeConfigWithToken(driverToken.status!.token)));
       const pods = new KubernetesPodSource({ client, nodeName: NODE, retryDelayMs: 50 });
       pods.start();
       await pods.whenSynced();

@@ -1,6 +1,7 @@
 import { AuthorizationV1Api } from '@kubernetes/client-node';
 import { expect } from 'chai';
 import type { SecretProviderClassResource } from '../../src/adapters/kube-objects/object-shapes.js';
+import { delegatedCredentials } from '../../src/adapters/kubernetes/api-credentials.js';
 import { KubernetesClient } from '../../src/adapters/kubernetes/kubernetes-client.js';
 import { KubernetesPodStatusStore } from '../../src/adapters/kubernetes/kubernetes-pod-status-store.js';
 import { aPodResource, aPodStatusFor, ownerOf } from '../support/cluster-builders.js';
@@ -174,7 +175,7 @@ describe('deploy/ manifests on a real API server', function () {
     const namespace = await plane!.createNamespace('columns');
     const pod = await admin.putPod(aPodResource({ namespace, name: 'app-0' }));
     const rotation = { lastRotationTime: Date.now() - 60_000, lastRotationError: 'provider "fake" failed to mount: Throttled', nextRotationTime: Date.now() + 5_000 };
-    await new KubernetesPodStatusStore({ client: new KubernetesClient(plane!.adminKubeConfig()) }).save({ ...aPodStatusFor(pod), rotation }, ownerOf(pod));
+    await new KubernetesPodStatusStore({ client: new KubernetesClient(delegatedCredentials(plane!.adminKubeConfig())), nodeName: 'node-1' }).save({ ...aPodStatusFor(pod), rotation }, ownerOf(pod));
     const table = await getJson(`${plane!.server}/apis/${CSI.group}/v1/namespaces/${namespace}/secretproviderclasspodstatuses`, plane!.adminToken, 'application/json;as=Table;v=v1;g=meta.k8s.io');
     const columns = table['columnDefinitions'] as { name: string; priority?: number }[];
     expect(columns.map((column) => column.name)).to.deep.equal(['Name', 'Pod', 'Class', 'Mounted', 'Last-Rotation', 'Rotation-Error', 'Age']);

@@ -1,6 +1,7 @@
 import { AppsV1Api, KubernetesObjectApi, type KubernetesObject } from '@kubernetes/client-node';
 import type { KubeObject, PodResource, SecretResource, WorkloadResource } from '../../src/adapters/kube-objects/object-shapes.js';
 import { isNotFound } from '../../src/adapters/kubernetes/api-errors.js';
+import { delegatedCredentials } from '../../src/adapters/kubernetes/api-credentials.js';
 import { KubernetesClient } from '../../src/adapters/kubernetes/kubernetes-client.js';
 import { KubernetesLeaseStore } from '../../src/adapters/kubernetes/kubernetes-lease-store.js';
 import { KubernetesPodOwners } from '../../src/adapters/kubernetes/kubernetes-pod-owners.js';
@@ -41,7 +42,7 @@ describe('Kubernetes adapters of the restarter on a real API server', function (
   });
   after(async () => plane?.stop());
 
-  const client = (): KubernetesClient => new KubernetesClient(plane!.adminKubeConfig());
+  const client = (): KubernetesClient => new KubernetesClient(delegatedCredentials(plane!.adminKubeConfig()));
 
   /** Creates the object, or replaces its spec and metadata (as `kubectl replace`); resolves it as stored. */
   async function put<T extends KubeObject>(object: T): Promise<T> {
@@ -117,9 +118,11 @@ describe('Kubernetes adapters of the restarter on a real API server', function (
     await feed.whenSynced();
     return {
       feed,
-      writer: new KubernetesPodStatusStore({ client: client() }),
+      writer: new KubernetesPodStatusStore({ client: client(), nodeName: 'node-1' }),
       namespace: await plane!.createNamespace('status-feed'),
       putPod: (object) => admin.putPod(object),
+      deleteStatus: async (namespace, name) =>
+        void (await objects.delete({ apiVersion: 'secrets-store.csi.x-k8s.io/v1', kind: 'SecretProviderClassPodStatus', metadata: { namespace, name } })),
       close: async () => feed.stop(),
     };
   });

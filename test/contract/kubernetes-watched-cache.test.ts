@@ -1,8 +1,8 @@
-import { KubeConfig, Watch } from '@kubernetes/client-node';
 import { expect } from 'chai';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { PodResource } from '../../src/adapters/kube-objects/object-shapes.js';
+import { ApiClient, type WatchStarter } from '../../src/adapters/kubernetes/api-client.js';
 import { WatchedCache, type ListResult } from '../../src/adapters/kubernetes/watched-cache.js';
 import { eventually } from './eventually.js';
 
@@ -16,7 +16,8 @@ describe('WatchedCache against a scripted API server', () => {
   let server: Server;
   let watches: WatchRequest[];
   let cache: WatchedCache<PodResource> | undefined;
-  let watch: Watch;
+  let api: ApiClient;
+  let watch: WatchStarter;
 
   beforeEach(async () => {
     watches = [];
@@ -27,19 +28,15 @@ describe('WatchedCache against a scripted API server', () => {
       watches.push({ params: url.searchParams, response: res });
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const kubeConfig = new KubeConfig();
-    kubeConfig.loadFromOptions({
-      clusters: [{ name: 'fake', server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, skipTLSVerify: true }],
-      users: [{ name: 'fake' }],
-      contexts: [{ name: 'fake', cluster: 'fake', user: 'fake' }],
-      currentContext: 'fake',
-    });
-    watch = new Watch(kubeConfig);
+    const credentials = { server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, tls: {}, headers: async () => ({}) };
+    api = new ApiClient(credentials, { userAgent: 'watched-cache-test' });
+    watch = api.watch;
   });
 
   afterEach(async () => {
     cache?.stop();
     cache = undefined;
+    api.close();
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
   });

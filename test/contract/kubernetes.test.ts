@@ -2,6 +2,7 @@ import { KubeConfig, StorageV1Api } from '@kubernetes/client-node';
 import { expect } from 'chai';
 import type { PodResource } from '../../src/adapters/kube-objects/object-shapes.js';
 import { ApiServerPodFeed } from '../../src/adapters/kubernetes/api-server-pod-feed.js';
+import { delegatedCredentials } from '../../src/adapters/kubernetes/api-credentials.js';
 import { KubernetesClient } from '../../src/adapters/kubernetes/kubernetes-client.js';
 import { KubernetesEventRecorder } from '../../src/adapters/kubernetes/kubernetes-event-recorder.js';
 import { KubernetesPodSource } from '../../src/adapters/kubernetes/kubernetes-pod-source.js';
@@ -44,7 +45,7 @@ describe('Kubernetes adapters on a real API server', function () {
   });
   after(async () => plane?.stop());
 
-  const client = (): KubernetesClient => new KubernetesClient(plane!.adminKubeConfig());
+  const client = (): KubernetesClient => new KubernetesClient(delegatedCredentials(plane!.adminKubeConfig()));
 
   classSourceContract(async () => {
     const namespace = await plane!.createNamespace('class-source');
@@ -66,13 +67,18 @@ describe('Kubernetes adapters on a real API server', function () {
     };
   });
 
-  podStatusStoreContract(async () => ({
-    store: new KubernetesPodStatusStore({ client: client() }),
-    namespace: await plane!.createNamespace('pod-status'),
-    putPod: (object) => admin.putPod(object),
-    readPodStatusObject: (namespace, name) => admin.readPodStatusObject(namespace, name),
-    close: async () => undefined,
-  }));
+  podStatusStoreContract(async () => {
+    const store = new KubernetesPodStatusStore({ client: client(), nodeName: NODE, retryDelayMs: 50 });
+    store.start();
+    await store.whenSynced();
+    return {
+      store,
+      namespace: await plane!.createNamespace('pod-status'),
+      putPod: (object) => admin.putPod(object),
+      readPodStatusObject: (namespace, name) => admin.readPodStatusObject(namespace, name),
+      close: async () => store.stop(),
+    };
+  });
 
   secretSinkContract(async () => ({
     sink: new KubernetesSecretSink({ client: client() }),
@@ -135,7 +141,7 @@ describe('Kubernetes adapters on a real API server', function () {
   eventRecorderContract(async () => {
     const kubeConfig = plane!.adminKubeConfig();
     return {
-      recorder: new KubernetesEventRecorder({ client: new KubernetesClient(kubeConfig), clock: { now: () => Date.now() }, nodeName: NODE }),
+      recorder: new KubernetesEventRecorder({ client: new KubernetesClient(delegatedCredentials(kubeConfig)), clock: { now: () => Date.now() }, nodeName: NODE }),
       namespace: await plane!.createNamespace('events'),
       putPod: (object) => admin.putPod(object),
       readEvents: (namespace) => admin.readEvents(namespace),
@@ -154,7 +160,7 @@ describe('Kubernetes adapters on a real API server', function () {
       pod = await admin.putPod(aPodResource({ namespace, name: 'app-0' }));
     });
 
-    const nobody = (): KubernetesClient => new KubernetesClient(plane!.kubeConfigWithToken(plane!.nobodyToken));
+    const nobody = (): KubernetesClient => new KubernetesClient(delegatedCredentials(plane!.kubeConfigWithToken(plane!.nobodyToken)));
     const rejection = async (promise: Promise<unknown>): Promise<Error> => {
       try {
         await promise;
@@ -168,7 +174,7 @@ describe('Kubernetes adapters on a real API server', function () {
       const versions = ['v1', 'v2', 'v3'];
       const saved = await Promise.all(
         versions.map((version) =>
-          new KubernetesPodStatusStore({ client: client() }).save(aPodStatusFor(pod, { objects: [{ id: 'secret/db', version }] }), ownerOf(pod)),
+          new KubernetesPodStatusStore({ client: client(), nodeName: NODE }).save(aPodStatusFor(pod, { objects: [{ id: 'secret/db', version }] }), ownerOf(pod)),
         ),
       );
       expect(new Set(saved.map((status) => status.uid)).size).to.equal(1);
@@ -177,9 +183,9 @@ describe('Kubernetes adapters on a real API server', function () {
     });
 
     it('reports refused writes as Internal DomainErrors that quote the API server', async () => {
-      const statusError = await rejection(new KubernetesPodStatusStore({ client: nobody() }).save(aPodStatusFor(pod), ownerOf(pod)));
+      const statusError = await rejection(new KubernetesPodStatusStore({ client: nobody(), nodeName: NODE }).save(aPodStatusFor(pod), ownerOf(pod)));
       expect(statusError).to.be.instanceOf(DomainError).and.to.include({ code: 'Internal' });
-      expect(statusError.message).to.match(/^failed to save secretproviderclasspodstatus .+: .*forbidden: User "nobody" cannot get resource "secretproviderclasspodstatuses"/);
+      expect(statusError.message).to.match(/^failed to save secretproviderclasspodstatus .+: .*forbidden: User "nobody" cannot create resource "secretproviderclasspodstatuses"/);
       const secretError = await rejection(new KubernetesSecretSink({ client: nobody() }).create(aNewSecret({ namespace, name: 'denied' })));
       expect(secretError.message).to.match(new RegExp(`^failed to create Secret ${namespace}/denied: secrets is forbidden: User "nobody" cannot create resource "secrets"`));
       const exists = await rejection(
@@ -223,7 +229,7 @@ describe('Kubernetes adapters on a real API server', function () {
     });
 
     it('lets the garbage collector delete a pod status with its pod', async () => {
-      const saved = await new KubernetesPodStatusStore({ client: client() }).save(aPodStatusFor(pod), ownerOf(pod));
+      const saved = await new KubernetesPodStatusStore({ client: client(), nodeName: NODE }).save(aPodStatusFor(pod), ownerOf(pod));
       await admin.core.deleteNamespacedPod({ namespace, name: 'app-0', gracePeriodSeconds: 0 });
       await eventually(async () => expect(await admin.readPodStatusObject(namespace, saved.name)).to.equal(undefined), 60_000, 250);
     });
@@ -233,7 +239,7 @@ describe('Kubernetes adapters on a real API server', function () {
       const kubeConfig = plane!.adminKubeConfig();
       const proxied = new KubeConfig();
       proxied.loadFromString(kubeConfig.exportConfig().replace(plane!.server, `https://127.0.0.1:${proxy.port}`));
-      const source = new KubernetesSecretProviderClassSource({ client: new KubernetesClient(proxied), retryDelayMs: 50 });
+      const source = new KubernetesSecretProviderClassSource({ client: new KubernetesClient(delegatedCredentials(proxied)), retryDelayMs: 50 });
       try {
         source.start();
         await source.whenSynced();

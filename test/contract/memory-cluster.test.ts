@@ -156,6 +156,7 @@ describe('in-memory cluster adapters', () => {
       writer: new MemoryPodStatusStore(cluster),
       namespace: NAMESPACE,
       putPod: async (object) => put(cluster, object),
+      deleteStatus: async (namespace, name) => void cluster.delete('SecretProviderClassPodStatus', namespace, name),
       close: async () => undefined,
     };
   });

@@ -12,6 +12,8 @@ export interface PodStatusFeedFixture {
   readonly writer: PodStatusStore;
   readonly namespace: string;
   putPod(object: PodResource): Promise<PodResource>;
+  /** Deletes a pod status object, as the garbage collector does when its pod goes. */
+  deleteStatus(namespace: string, name: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -44,7 +46,7 @@ export function podStatusFeedContract(makeFixture: () => Promise<PodStatusFeedFi
 
         const rotationTime = Date.parse('2026-12-01T10:00:00Z');
         await fixture.writer.save({ ...first, objects: [{ id: 'db', version: 'v2' }], rotation: { lastRotationTime: rotationTime } }, ownerOf(pod1));
-        await fixture.writer.delete(namespace, first.name);
+        await fixture.deleteStatus(namespace, first.name);
         await eventually(() => expect(changes.length).to.equal(4), 10_000, 20);
         const [added, , updated, deleted] = changes;
         expect(added).to.deep.include({ previous: undefined });

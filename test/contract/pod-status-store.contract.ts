@@ -93,13 +93,5 @@ export function podStatusStoreContract(makeFixture: () => Promise<PodStatusStore
       expect(onA.every((s) => s.nodeName === 'node-a')).to.equal(true);
       expect(await fixture.store.listByNode('node-without-pods')).to.deep.equal([]);
     });
-
-    it('deletes a record, and deleting it again is fine', async () => {
-      const saved = await fixture.store.save(aPodStatusFor(pod), ownerOf(pod));
-      await fixture.store.delete(saved.namespace, saved.name);
-      expect(await fixture.store.get(saved.namespace, saved.name)).to.equal(undefined);
-      await fixture.store.delete(saved.namespace, saved.name);
-      await fixture.store.delete(saved.namespace, 'never-existed');
-    });
   });
 }

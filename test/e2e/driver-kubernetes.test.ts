@@ -211,12 +211,14 @@ describe('e2e: driver --cluster kubernetes on a real API server', function () {
     await eventually(async () => expect(await readFile(join(target, 'tls-bundle'), 'utf8')).to.equal('tls-bundle-v1'), 30_000, 100).catch(withLogs);
   });
 
-  it('unpublishes: the pod status goes, and the garbage collector takes the Secret it owned', async () => {
+  it('unpublishes, leaving the pod status to the garbage collector, which takes it and the Secret it owns with the pod', async () => {
     const target = kubelet.targetPath(pod, 'secrets-store');
     await kubelet.deletePod(pod.uid).catch(withLogs);
     expect(existsSync(target)).to.equal(false);
     expect(mountsUnder(sandbox!.kubeletRoot)).to.deep.equal([]);
-    expect(await readPodStatus()).to.equal(undefined);
+    expect((await readPodStatus())?.status?.mounted).to.equal(true);
+    await core.deleteNamespacedPod({ namespace, name: pod.name, gracePeriodSeconds: 0 });
+    await eventually(async () => expect(await readPodStatus()).to.equal(undefined), 60_000, 250).catch(withLogs);
     await eventually(async () => expect(await readSecret()).to.equal(undefined), 60_000, 250).catch(withLogs);
   });
 

@@ -8,19 +8,19 @@ import { DRIVER_NAME } from '../../src/adapters/fake-kubelet/fake-kubelet.js';
 import { PodWatchingKubelet } from '../../src/adapters/fake-kubelet/pod-watching-kubelet.js';
 import type { CsiDriverShape } from '../../src/adapters/kube-objects/pod-feed.js';
 import { ApiServerPodFeed } from '../../src/adapters/kubernetes/api-server-pod-feed.js';
+import { delegatedCredentials } from '../../src/adapters/kubernetes/api-credentials.js';
 import { KubernetesClient } from '../../src/adapters/kubernetes/kubernetes-client.js';
 import { startFakeProvider, type FakeProviderControls } from '../../src/adapters/fake-provider/fake-provider-server.js';
 import type { FakeFailure } from '../../src/adapters/fake-provider/fake-provider-state.js';
 import type { EventResource, PodStatusResource, SecretProviderClassResource, SecretResource } from '../../src/adapters/kube-objects/object-shapes.js';
 import { isNotFound } from '../../src/adapters/kubernetes/api-errors.js';
-import { mergePatch } from '../../src/adapters/kubernetes/custom-resources.js';
 import type { Logger } from '../../src/ports/logger.js';
 import { eventually } from '../contract/eventually.js';
 import { startControlPlane, type ControlPlaneBinaries, type ControlPlane } from '../support/control-plane.js';
 import { CsiRecorder, type RecordedCall } from '../support/csi-recorder.js';
 import { startHollowKubelet, type HollowKubelet } from '../support/hollow-kubelet.js';
-import { Admin, CSI, json } from '../support/kube-admin.js';
 import { PluginRegistrar } from '../support/plugin-registrar.js';
+import { Admin, CSI, json, mergePatch } from '../support/kube-admin.js';
 import { TmpfsSandbox } from '../support/tmpfs-sandbox.js';
 import { CliProcess, mountsUnder, type Exit } from './processes.js';
 import { readStateThroughControl, rotateThroughControl, setFailureThroughControl, type FakeProviderSnapshot } from './fake-provider-control.js';
@@ -194,7 +194,7 @@ export class KubeDriverEnv {
       return;
     }
     const logger = lineLogger(this.kubeletLog);
-    this.kubeletFeed = new ApiServerPodFeed({ client: new KubernetesClient(this.plane.adminKubeConfig()), nodeName: NODE, logger, retryDelayMs: 200, maxRetryDelayMs: 2_000 });
+    this.kubeletFeed = new ApiServerPodFeed({ client: new KubernetesClient(delegatedCredentials(this.plane.adminKubeConfig())), nodeName: NODE, logger, retryDelayMs: 200, maxRetryDelayMs: 2_000 });
     this.kubelet = new PodWatchingKubelet({
       feed: this.kubeletFeed,
       volumes: new KubeletCsiClient(this.csiSocket),

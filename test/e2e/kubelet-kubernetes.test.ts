@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { volumeDataFile, volumeId } from '../../src/adapters/fake-kubelet/kubelet-volume.js';
 import { PodWatchingKubelet } from '../../src/adapters/fake-kubelet/pod-watching-kubelet.js';
 import { ApiServerPodFeed } from '../../src/adapters/kubernetes/api-server-pod-feed.js';
+import { delegatedCredentials } from '../../src/adapters/kubernetes/api-credentials.js';
 import { KubernetesClient } from '../../src/adapters/kubernetes/kubernetes-client.js';
 import type { PublishCommand } from '../../src/domain/volume-binding.js';
 import type { NodeVolumes, UnpublishCommand } from '../../src/ports/node-volumes.js';
@@ -157,7 +158,7 @@ describe('e2e: pod-watching kubelet + driver --cluster kubernetes on a real API 
     let namespace: string;
     let sandbox: TmpfsSandbox | undefined;
     let kubelet: PodWatchingKubelet | undefined;
-    const feedFor = (nodeName: string): ApiServerPodFeed => new ApiServerPodFeed({ client: new KubernetesClient(env.plane!.adminKubeConfig()), nodeName });
+    const feedFor = (nodeName: string): ApiServerPodFeed => new ApiServerPodFeed({ client: new KubernetesClient(delegatedCredentials(env.plane!.adminKubeConfig())), nodeName });
     const publishes: PublishCommand[] = [];
     const unpublishes: UnpublishCommand[] = [];
     const recorder: NodeVolumes = {

@@ -2,6 +2,7 @@ import { AppsV1Api, CoreV1Api, type V1Deployment, type V1Pod } from '@kubernetes
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { delegatedCredentials } from '../../src/adapters/kubernetes/api-credentials.js';
 import { KubernetesClient } from '../../src/adapters/kubernetes/kubernetes-client.js';
 import { KubernetesPodStatusStore } from '../../src/adapters/kubernetes/kubernetes-pod-status-store.js';
 import type { ObjectVersion } from '../../src/domain/object-versions.js';
@@ -72,7 +73,7 @@ export class RestarterEnv {
     this.restarterKubeconfig = join(this.workDir, 'restarter.kubeconfig');
     await writeFile(this.restarterKubeconfig, this.plane.kubeConfigWithToken(await this.serviceAccountToken('secrets-store-csi-restarter')).exportConfig(), { mode: 0o600 });
     const driverConfig = this.plane.kubeConfigWithToken(await this.serviceAccountToken('secrets-store-csi-driver'));
-    this.nodeAgents = new KubernetesPodStatusStore({ client: new KubernetesClient(driverConfig) });
+    this.nodeAgents = new KubernetesPodStatusStore({ client: new KubernetesClient(delegatedCredentials(driverConfig)), nodeName: NODES[0] });
     this.kubeletLoop = this.runKubelets();
   }
 

@@ -1,4 +1,4 @@
-import { CoreV1Api, CustomObjectsApi, KubernetesObjectApi, type KubernetesObject, type V1Pod } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi, KubernetesObjectApi, PatchStrategy, setHeaderOptions, type ConfigurationOptions, type KubernetesObject, type V1Pod } from '@kubernetes/client-node';
 import { readFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
@@ -11,6 +11,11 @@ import { projectRoot } from './project-root.js';
 
 /** Where the driver's custom resources are served. */
 export const CSI = { group: 'secrets-store.csi.x-k8s.io', version: 'v1' };
+
+/** Request options of the client library that send a PATCH body as a JSON merge patch (RFC 7386). */
+export function mergePatch(): ConfigurationOptions {
+  return setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+}
 
 /** A client model (Date fields) as the JSON the API server sent. */
 export const json = <T>(value: unknown): T => JSON.parse(JSON.stringify(value)) as T;

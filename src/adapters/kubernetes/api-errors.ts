@@ -1,4 +1,3 @@
-import { ApiException } from '@kubernetes/client-node';
 import { DomainError } from '../../domain/errors.js';
 
 /** What the API server said about a failed call: HTTP code, Status reason and message. */
@@ -8,16 +7,17 @@ export interface ApiFailure {
   readonly message: string;
 }
 
-/** Reads the Status object an ApiException carries (its body is JSON text, or already parsed). */
+/**
+ * Reads the Status object an API error carries: ApiStatusError's, or any error with an HTTP `code` and
+ * a `body` (JSON text, or already parsed), as client libraries throw them.
+ */
 export function apiFailure(error: unknown): ApiFailure {
-  if (error instanceof ApiException) {
-    const status = parseStatus(error.body);
-    const code = typeof error.code === 'number' ? error.code : undefined;
+  const code = statusCodeOf(error);
+  if (code !== undefined) {
+    const status = parseStatus((error as { body?: unknown }).body);
     const message = typeof status['message'] === 'string' && status['message'] !== '' ? status['message'] : httpText(code);
     return { code, reason: typeof status['reason'] === 'string' ? status['reason'] : '', message };
   }
-  const code = statusCodeOf(error);
-  if (code !== undefined) return { code, reason: '', message: httpText(code) };
   return { code: undefined, reason: '', message: error instanceof Error ? error.message : String(error) };
 }
 
@@ -50,7 +50,7 @@ function parseStatus(body: unknown): Record<string, unknown> {
   }
 }
 
-/** Watch failures from the client carry `statusCode` (HTTP) or `code`. */
+/** API failures carry the HTTP status as `code` (or `statusCode`); a socket error's `code` is text, not a status. */
 function statusCodeOf(error: unknown): number | undefined {
   if (typeof error !== 'object' || error === null) return undefined;
   const { statusCode, code } = error as { statusCode?: unknown; code?: unknown };

@@ -1,4 +1,3 @@
-import type { CoreV1Event } from '@kubernetes/client-node';
 import { randomBytes } from 'node:crypto';
 import type { TokenRequest } from '../../domain/service-account-tokens.js';
 import type { PodIdentity } from '../../domain/volume-binding.js';
@@ -7,8 +6,7 @@ import { toEventResource } from '../kube-objects/event-mapping.js';
 import type { PodResource, StringRecord } from '../kube-objects/object-shapes.js';
 import type { CsiDriverShape, PodFeed, PodFeedEvent } from '../kube-objects/pod-feed.js';
 import { apiFailure, isNotFound } from './api-errors.js';
-import { toJson } from './custom-resources.js';
-import type { KubernetesClient } from './kubernetes-client.js';
+import { apiPaths, type KubernetesClient } from './kubernetes-client.js';
 import { nodePodsCacheOptions } from './kubernetes-pod-source.js';
 import { KubernetesTokenSource } from './kubernetes-token-source.js';
 import { WatchedCache } from './watched-cache.js';
@@ -49,7 +47,7 @@ export class ApiServerPodFeed implements PodFeed {
   }
 
   start(listener: (event: PodFeedEvent) => void): void {
-    this.unsubscribe = this.cache.subscribe(({ type, object }) => listener({ type, pod: toJson<PodResource>(object) }));
+    this.unsubscribe = this.cache.subscribe(({ type, object }) => listener({ type, pod: object }));
     this.cache.start();
   }
 
@@ -64,7 +62,7 @@ export class ApiServerPodFeed implements PodFeed {
 
   async csiDriver(name: string): Promise<CsiDriverShape | undefined> {
     try {
-      return toJson<{ spec: CsiDriverShape }>(await this.options.client.storage.readCSIDriver({ name })).spec;
+      return (await this.options.client.api.get<{ spec: CsiDriverShape }>(apiPaths.csiDriver(name))).spec;
     } catch (error) {
       if (isNotFound(error)) return undefined;
       throw error;
@@ -72,7 +70,7 @@ export class ApiServerPodFeed implements PodFeed {
   }
 
   async secretData(namespace: string, name: string): Promise<StringRecord> {
-    const secret = await this.options.client.core.readNamespacedSecret({ namespace, name });
+    const secret = await this.options.client.api.get<{ data?: StringRecord }>(apiPaths.secret(namespace, name));
     const data: StringRecord = {};
     for (const [key, value] of Object.entries(secret.data ?? {})) data[key] = Buffer.from(value, 'base64').toString('utf8');
     return data;
@@ -89,7 +87,7 @@ export class ApiServerPodFeed implements PodFeed {
       { name: `${pod.name}.${randomBytes(8).toString('hex')}`, timeMs: now, nodeName: this.nodeName, component: 'kubelet' },
     );
     try {
-      await this.options.client.core.createNamespacedEvent({ namespace: pod.namespace, body: body as unknown as CoreV1Event });
+      await this.options.client.api.create(apiPaths.events(pod.namespace), body);
     } catch (error) {
       this.options.logger?.warn('kubelet: could not record an event', { reason, error: apiFailure(error).message });
     }
@@ -97,12 +95,7 @@ export class ApiServerPodFeed implements PodFeed {
 
   async confirmDeletion(pod: PodIdentity): Promise<boolean> {
     try {
-      await this.options.client.core.deleteNamespacedPod({
-        namespace: pod.namespace,
-        name: pod.name,
-        gracePeriodSeconds: 0,
-        body: { gracePeriodSeconds: 0, preconditions: { uid: pod.uid } },
-      });
+      await this.options.client.api.delete(apiPaths.pod(pod.namespace, pod.name), { gracePeriodSeconds: 0, preconditions: { uid: pod.uid } });
       return true;
     } catch (error) {
       // 404: gone already; 409: the name now belongs to another pod.

@@ -1,12 +1,10 @@
-import type { CoreV1Event } from '@kubernetes/client-node';
 import type { Clock } from '../../ports/clock.js';
 import type { EventRecorder, PodEvent, WorkloadEvent } from '../../ports/event-recorder.js';
 import type { Logger } from '../../ports/logger.js';
 import { boundedEvent, eventName, eventSubject, involvedObjectOf, toEventResource } from '../kube-objects/event-mapping.js';
 import { toKubeTime } from '../kube-objects/object-shapes.js';
 import { apiFailure } from './api-errors.js';
-import { mergePatch } from './custom-resources.js';
-import type { KubernetesClient } from './kubernetes-client.js';
+import { apiPaths, type KubernetesClient } from './kubernetes-client.js';
 
 export interface KubernetesEventRecorderOptions {
   readonly client: KubernetesClient;
@@ -64,17 +62,17 @@ export class KubernetesEventRecorder implements EventRecorder {
     const name = eventName(object.name, now, this.sequence++);
     const { nodeName, component } = this.options;
     const body = toEventResource(event, { name, timeMs: now, ...(nodeName ? { nodeName } : {}), ...(component ? { component } : {}) });
-    await this.options.client.core.createNamespacedEvent({ namespace, body: body as unknown as CoreV1Event });
+    await this.options.client.api.create(apiPaths.events(namespace), body);
     this.remember(key, { namespace, name, count: 1 });
   }
 
   /** Counts a repeat on the existing Event; false when it is gone (the caller creates a new one). */
   private async bump(recorded: Recorded, now: number): Promise<boolean> {
     try {
-      await this.options.client.core.patchNamespacedEvent(
-        { namespace: recorded.namespace, name: recorded.name, body: { count: recorded.count + 1, lastTimestamp: toKubeTime(now) } },
-        mergePatch(),
-      );
+      await this.options.client.api.mergePatch(apiPaths.event(recorded.namespace, recorded.name), {
+        count: recorded.count + 1,
+        lastTimestamp: toKubeTime(now),
+      });
       recorded.count += 1;
       return true;
     } catch (error) {

@@ -1,11 +1,9 @@
-import { CoordinationV1Api, type V1Lease } from '@kubernetes/client-node';
 import type { LeaseRecord } from '../../domain/leader-lease.js';
 import type { LeaseStore, StoredLease } from '../../ports/lease-store.js';
 import { toLeaseRecord, toLeaseResource } from '../kube-objects/lease-mapping.js';
 import type { LeaseResource } from '../kube-objects/object-shapes.js';
 import { apiError, apiFailure } from './api-errors.js';
-import { mergePatch, toJson } from './custom-resources.js';
-import type { KubernetesClient } from './kubernetes-client.js';
+import { apiPaths, type KubernetesClient } from './kubernetes-client.js';
 
 export interface KubernetesLeaseStoreOptions {
   readonly client: KubernetesClient;
@@ -14,16 +12,12 @@ export interface KubernetesLeaseStoreOptions {
 
 /** Leases of one namespace through the API server; an update is a merge patch carrying the resourceVersion read (409 = someone else wrote). */
 export class KubernetesLeaseStore implements LeaseStore {
-  private readonly coordination: CoordinationV1Api;
-
-  constructor(private readonly options: KubernetesLeaseStoreOptions) {
-    this.coordination = options.client.kubeConfig.makeApiClient(CoordinationV1Api);
-  }
+  constructor(private readonly options: KubernetesLeaseStoreOptions) {}
 
   async get(name: string): Promise<StoredLease | undefined> {
     const { namespace } = this.options;
     try {
-      return stored(await this.coordination.readNamespacedLease({ namespace, name }));
+      return stored(await this.options.client.api.get<LeaseResource>(apiPaths.lease(namespace, name)));
     } catch (error) {
       if (apiFailure(error).code === 404) return undefined;
       throw apiError(`failed to get lease ${namespace}/${name}`, error);
@@ -33,7 +27,7 @@ export class KubernetesLeaseStore implements LeaseStore {
   async create(name: string, record: LeaseRecord): Promise<StoredLease | undefined> {
     const { namespace } = this.options;
     try {
-      return stored(await this.coordination.createNamespacedLease({ namespace, body: toLeaseResource(namespace, name, record) as unknown as V1Lease }));
+      return stored(await this.options.client.api.create<LeaseResource>(apiPaths.leases(namespace), toLeaseResource(namespace, name, record)));
     } catch (error) {
       if (apiFailure(error).code === 409) return undefined;
       throw apiError(`failed to create lease ${namespace}/${name}`, error);
@@ -45,7 +39,7 @@ export class KubernetesLeaseStore implements LeaseStore {
     try {
       // A merge patch, not a replace: the API server would create a missing Lease on replace.
       const { metadata, spec } = toLeaseResource(namespace, name, record, version);
-      return stored(await this.coordination.patchNamespacedLease({ namespace, name, body: { metadata: { resourceVersion: metadata.resourceVersion }, spec } }, mergePatch()));
+      return stored(await this.options.client.api.mergePatch<LeaseResource>(apiPaths.lease(namespace, name), { metadata: { resourceVersion: metadata.resourceVersion }, spec }));
     } catch (error) {
       const { code } = apiFailure(error);
       if (code === 409 || code === 404) return undefined;
@@ -54,7 +48,6 @@ export class KubernetesLeaseStore implements LeaseStore {
   }
 }
 
-function stored(lease: V1Lease): StoredLease {
-  const object = toJson<LeaseResource>(lease);
-  return { record: toLeaseRecord(object), version: object.metadata.resourceVersion ?? '' };
+function stored(lease: LeaseResource): StoredLease {
+  return { record: toLeaseRecord(lease), version: lease.metadata.resourceVersion ?? '' };
 }

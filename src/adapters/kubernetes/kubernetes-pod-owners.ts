@@ -1,10 +1,8 @@
-import { AppsV1Api } from '@kubernetes/client-node';
 import type { PodOwner, PodOwners } from '../../ports/pod-owners.js';
 import type { PodResource, ReplicaSetResource } from '../kube-objects/object-shapes.js';
 import { podOwner } from '../kube-objects/workload-mapping.js';
 import { apiError, isNotFound } from './api-errors.js';
-import { toJson } from './custom-resources.js';
-import type { KubernetesClient } from './kubernetes-client.js';
+import { apiPaths, type KubernetesClient } from './kubernetes-client.js';
 
 export interface KubernetesPodOwnersOptions {
   readonly client: KubernetesClient;
@@ -18,30 +16,25 @@ export interface KubernetesPodOwnersOptions {
  * do not change, so answers are remembered by pod uid. Failed reads reject with an Internal DomainError.
  */
 export class KubernetesPodOwners implements PodOwners {
-  private readonly apps: AppsV1Api;
   private readonly known = new Map<string, PodOwner>();
 
-  constructor(private readonly options: KubernetesPodOwnersOptions) {
-    this.apps = options.client.kubeConfig.makeApiClient(AppsV1Api);
-  }
+  constructor(private readonly options: KubernetesPodOwnersOptions) {}
 
   async ownerOf(pod: { readonly namespace: string; readonly name: string; readonly uid: string }): Promise<PodOwner | undefined> {
     const remembered = this.known.get(pod.uid);
     if (remembered !== undefined) return remembered;
-    const stored = await this.read(`pod ${pod.namespace}/${pod.name}`, async () =>
-      toJson<PodResource>(await this.options.client.core.readNamespacedPod({ namespace: pod.namespace, name: pod.name })),
-    );
+    const stored = await this.read<PodResource>(`pod ${pod.namespace}/${pod.name}`, apiPaths.pod(pod.namespace, pod.name));
     if (stored === undefined || stored.metadata.uid !== pod.uid) return undefined;
     const owner = await podOwner(stored, (namespace, name) =>
-      this.read(`replicaset ${namespace}/${name}`, async () => toJson<ReplicaSetResource>(await this.apps.readNamespacedReplicaSet({ namespace, name }))),
+      this.read<ReplicaSetResource>(`replicaset ${namespace}/${name}`, apiPaths.appsObject('replicasets', namespace, name)),
     );
     this.remember(pod.uid, owner);
     return owner;
   }
 
-  private async read<T>(what: string, call: () => Promise<T>): Promise<T | undefined> {
+  private async read<T>(what: string, path: string): Promise<T | undefined> {
     try {
-      return await call();
+      return await this.options.client.api.get<T>(path);
     } catch (error) {
       if (isNotFound(error)) return undefined;
       throw apiError(`failed to get ${what}`, error);

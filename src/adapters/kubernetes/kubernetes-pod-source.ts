@@ -3,10 +3,10 @@ import type { PodInfo, PodSource } from '../../ports/pod-source.js';
 import type { PodResource } from '../kube-objects/object-shapes.js';
 import { toPodInfo } from '../kube-objects/pod-mapping.js';
 import { apiError, isNotFound } from './api-errors.js';
-import { toJson } from './custom-resources.js';
-import type { KubernetesClient } from './kubernetes-client.js';
+import { apiPaths, type KubernetesClient } from './kubernetes-client.js';
+import { slimPod } from './slim-objects.js';
 import type { WatchedCacheOptions } from './watched-cache.js';
-import { WatchedSource } from './watched-source.js';
+import { listOf, WatchedSource } from './watched-source.js';
 
 export interface KubernetesPodSourceOptions {
   readonly client: KubernetesClient;
@@ -26,7 +26,7 @@ export class KubernetesPodSource extends WatchedSource<PodResource> implements P
   private readonly client: KubernetesClient;
 
   constructor(options: KubernetesPodSourceOptions) {
-    super(nodePodsCacheOptions(options));
+    super(nodePodsCacheOptions({ ...options, keep: slimPod }));
     this.client = options.client;
   }
 
@@ -40,7 +40,7 @@ export class KubernetesPodSource extends WatchedSource<PodResource> implements P
     const cached = this.cache.get(namespace, name);
     if (cached !== undefined) return toPodInfo(cached);
     try {
-      return toPodInfo(toJson<PodResource>(await this.client.core.readNamespacedPod({ namespace, name })));
+      return toPodInfo(await this.client.read<PodResource>('pods', apiPaths.pod(namespace, name)));
     } catch (error) {
       if (isNotFound(error)) return undefined;
       throw apiError(`failed to get pod ${namespace}/${name}`, error);
@@ -50,19 +50,20 @@ export class KubernetesPodSource extends WatchedSource<PodResource> implements P
 
 /** A watched cache of the pods bound to one node (field selector spec.nodeName); `onList` counts the lists. */
 export function nodePodsCacheOptions(
-  options: KubernetesPodSourceOptions & { readonly maxRetryDelayMs?: number; readonly onList?: () => void },
+  options: KubernetesPodSourceOptions & { readonly maxRetryDelayMs?: number; readonly onList?: () => void; readonly keep?: (pod: PodResource) => PodResource },
 ): WatchedCacheOptions<PodResource> {
   const fieldSelector = `spec.nodeName=${options.nodeName}`;
   return {
     resource: 'pods',
-    path: '/api/v1/pods',
+    path: apiPaths.pods,
     watch: options.client.watch,
     fieldSelector,
     list: async () => {
-      const list = await options.client.core.listPodForAllNamespaces({ fieldSelector });
+      const list = await listOf<PodResource>(options.client, apiPaths.pods, { fieldSelector });
       options.onList?.();
-      return { items: toJson<PodResource[]>(list.items), resourceVersion: list.metadata?.resourceVersion ?? '' };
+      return list;
     },
+    ...(options.keep ? { keep: options.keep } : {}),
     ...(options.logger ? { logger: options.logger } : {}),
     ...(options.retryDelayMs !== undefined ? { retryDelayMs: options.retryDelayMs } : {}),
     ...(options.maxRetryDelayMs !== undefined ? { maxRetryDelayMs: options.maxRetryDelayMs } : {}),

@@ -3,9 +3,9 @@ import type { Logger } from '../../ports/logger.js';
 import type { PodStatusChange, PodStatusFeed } from '../../ports/pod-status-feed.js';
 import type { PodStatusResource } from '../kube-objects/object-shapes.js';
 import { toStoredPodStatus } from '../kube-objects/pod-status-mapping.js';
-import { CSI_GROUP, CSI_VERSION, listCustomObjects, POD_STATUSES } from './custom-resources.js';
+import { csiCollection, POD_STATUSES } from './custom-resources.js';
 import type { KubernetesClient } from './kubernetes-client.js';
-import { WatchedSource } from './watched-source.js';
+import { listOf, WatchedSource } from './watched-source.js';
 
 export interface KubernetesPodStatusFeedOptions {
   readonly client: KubernetesClient;
@@ -18,9 +18,9 @@ export class KubernetesPodStatusFeed extends WatchedSource<PodStatusResource> im
   constructor(options: KubernetesPodStatusFeedOptions) {
     super({
       resource: POD_STATUSES,
-      path: `/apis/${CSI_GROUP}/${CSI_VERSION}/${POD_STATUSES}`,
+      path: csiCollection(POD_STATUSES),
       watch: options.client.watch,
-      list: () => listCustomObjects<PodStatusResource>(options.client, POD_STATUSES),
+      list: () => listOf<PodStatusResource>(options.client, csiCollection(POD_STATUSES), {}),
       ...(options.logger ? { logger: options.logger } : {}),
       ...(options.retryDelayMs !== undefined ? { retryDelayMs: options.retryDelayMs } : {}),
     });

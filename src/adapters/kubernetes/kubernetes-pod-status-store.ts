@@ -1,34 +1,67 @@
 import type { OwnerReference } from '../../domain/owner-reference.js';
 import { NODE_NAME_LABEL, type PodStatus, type StoredPodStatus } from '../../domain/pod-status.js';
+import type { Logger } from '../../ports/logger.js';
 import type { PodStatusStore } from '../../ports/pod-status-store.js';
 import type { PodStatusResource } from '../kube-objects/object-shapes.js';
 import { toPodStatusObject, toStoredPodStatus, withOwnedPodStatusFields } from '../kube-objects/pod-status-mapping.js';
 import { apiError, isNotFound, isWriteRace } from './api-errors.js';
-import { CSI_GROUP, CSI_VERSION, POD_STATUSES } from './custom-resources.js';
+import { csiCollection, csiObject, POD_STATUSES } from './custom-resources.js';
 import type { KubernetesClient } from './kubernetes-client.js';
+import { slimObject } from './slim-objects.js';
+import { listOf, WatchedSource } from './watched-source.js';
 
 /** Write races (another writer created or changed the object first) are retried this many times. */
 const MAX_SAVE_ATTEMPTS = 5;
 
 export interface KubernetesPodStatusStoreOptions {
   readonly client: KubernetesClient;
+  /** The records labelled with this node are cached (label `internal.secrets-store.csi.k8s.io/node-name`). */
+  readonly nodeName: string;
+  readonly logger?: Logger;
+  readonly retryDelayMs?: number;
 }
 
 /**
  * SecretProviderClassPodStatus objects through the API server, written the way upstream writes them:
- * created, or replaced with the resourceVersion just read (optimistic concurrency), and not written
- * at all when nothing the driver owns differs. API failures reject with an Internal DomainError.
+ * created first (a new mount reads nothing), and when the object exists, replaced from the version
+ * known (optimistic concurrency; a conflict reads the object once and tries again), not written at all
+ * when nothing the driver owns differs. This node's records are read from a watch-backed cache
+ * (label selector) together with the objects this store wrote that the watch has not delivered yet;
+ * anything else is read from the API server. API failures reject with an Internal DomainError. Call
+ * `start` once, `stop` on shutdown.
  */
-export class KubernetesPodStatusStore implements PodStatusStore {
+export class KubernetesPodStatusStore extends WatchedSource<PodStatusResource> implements PodStatusStore {
   private readonly client: KubernetesClient;
+  private readonly nodeName: string;
+  /** This node's objects this store wrote, by namespace/name, until the watch delivers that version or a later one. */
+  private readonly written = new Map<string, PodStatusResource>();
 
   constructor(options: KubernetesPodStatusStoreOptions) {
+    const labelSelector = `${NODE_NAME_LABEL}=${options.nodeName}`;
+    super({
+      resource: POD_STATUSES,
+      path: csiCollection(POD_STATUSES),
+      watch: options.client.watch,
+      labelSelector,
+      keep: slimObject,
+      list: () => listOf<PodStatusResource>(options.client, csiCollection(POD_STATUSES), { labelSelector }),
+      ...(options.logger ? { logger: options.logger } : {}),
+      ...(options.retryDelayMs !== undefined ? { retryDelayMs: options.retryDelayMs } : {}),
+    });
     this.client = options.client;
+    this.nodeName = options.nodeName;
+    this.cache.subscribe(({ type, object }) => {
+      const key = keyOf(object.metadata.namespace ?? '', object.metadata.name);
+      const mine = this.written.get(key);
+      if (mine !== undefined && (type === 'DELETED' || !isOlder(object.metadata.resourceVersion, mine.metadata.resourceVersion))) {
+        this.written.delete(key);
+      }
+    });
   }
 
   async get(namespace: string, name: string): Promise<StoredPodStatus | undefined> {
     try {
-      const object = await this.read(namespace, name);
+      const object = this.known(namespace, name) ?? (await this.read(namespace, name));
       return object === undefined ? undefined : toStoredPodStatus(object);
     } catch (error) {
       throw apiError(`failed to get secretproviderclasspodstatus ${namespace}/${name}`, error);
@@ -37,65 +70,92 @@ export class KubernetesPodStatusStore implements PodStatusStore {
 
   async save(status: PodStatus, owner: OwnerReference): Promise<StoredPodStatus> {
     const desired = toPodStatusObject(status, owner);
+    let current = this.known(status.namespace, status.name);
     for (let attempt = 1; ; attempt++) {
       try {
-        return toStoredPodStatus(await this.saveOnce(desired));
+        const saved = await this.saveOnce(desired, current);
+        if (saved !== current) this.remember(saved);
+        return toStoredPodStatus(saved);
       } catch (error) {
-        if (!isWriteRace(error) || attempt >= MAX_SAVE_ATTEMPTS) {
+        // 409: created or changed by someone else since; 404 on a replace: deleted since.
+        const stale = isWriteRace(error) || (current !== undefined && isNotFound(error));
+        if (!stale || attempt >= MAX_SAVE_ATTEMPTS) {
           throw apiError(`failed to save secretproviderclasspodstatus ${status.namespace}/${status.name}`, error);
+        }
+        try {
+          current = await this.read(status.namespace, status.name);
+        } catch (readError) {
+          throw apiError(`failed to save secretproviderclasspodstatus ${status.namespace}/${status.name}`, readError);
         }
       }
     }
   }
 
-  async delete(namespace: string, name: string): Promise<void> {
-    try {
-      await this.client.customObjects.deleteNamespacedCustomObject({ ...this.resource(namespace), name });
-    } catch (error) {
-      if (!isNotFound(error)) throw apiError(`failed to delete secretproviderclasspodstatus ${namespace}/${name}`, error);
-    }
-  }
-
   async listByNode(nodeName: string): Promise<StoredPodStatus[]> {
+    if (nodeName === this.nodeName && this.cache.hasSynced()) {
+      const objects = new Map(this.cache.list().map((object) => [keyOf(object.metadata.namespace ?? '', object.metadata.name), object]));
+      for (const [key, object] of this.written) if (object.metadata.labels?.[NODE_NAME_LABEL] === nodeName) objects.set(key, object);
+      return [...objects.values()].map(toStoredPodStatus);
+    }
     try {
-      const list = (await this.client.customObjects.listClusterCustomObject({
-        group: CSI_GROUP,
-        version: CSI_VERSION,
-        plural: POD_STATUSES,
-        labelSelector: `${NODE_NAME_LABEL}=${nodeName}`,
-      })) as { items?: PodStatusResource[] };
-      return (list.items ?? []).map(toStoredPodStatus);
+      const { items } = await listOf<PodStatusResource>(this.client, csiCollection(POD_STATUSES), { labelSelector: `${NODE_NAME_LABEL}=${nodeName}` });
+      return items.map(toStoredPodStatus);
     } catch (error) {
       throw apiError(`failed to list secretproviderclasspodstatuses of node ${nodeName}`, error);
     }
   }
 
-  /** Creates, or replaces from the version just read (a concurrent change makes the replace conflict). */
-  private async saveOnce(desired: PodStatusResource): Promise<PodStatusResource> {
+  /**
+   * Creates when nothing is known of the object; replaces from the known version when a field the
+   * driver owns differs. A stale or missing copy makes the API server answer 409 (or 404), and the caller reads.
+   */
+  private async saveOnce(desired: PodStatusResource, current: PodStatusResource | undefined): Promise<PodStatusResource> {
     const namespace = desired.metadata.namespace ?? 'default';
-    const name = desired.metadata.name;
-    const current = await this.read(namespace, name);
     if (current === undefined) {
-      return (await this.client.customObjects.createNamespacedCustomObject({ ...this.resource(namespace), body: desired })) as PodStatusResource;
+      return this.client.api.create<PodStatusResource>(csiCollection(POD_STATUSES, namespace), desired);
     }
     const next = withOwnedPodStatusFields(current, desired);
     if (ownedFieldsEqual(current, next)) return current;
-    return (await this.client.customObjects.replaceNamespacedCustomObject({ ...this.resource(namespace), name, body: next })) as PodStatusResource;
+    return this.client.api.replace<PodStatusResource>(csiObject(POD_STATUSES, namespace, desired.metadata.name), next);
   }
 
-  /** The stored object, or undefined when there is none; other failures reject with the client's error. */
+  /** The newest copy this process has: its own last write, else the cache's. */
+  private known(namespace: string, name: string): PodStatusResource | undefined {
+    const key = keyOf(namespace, name);
+    return this.written.get(key) ?? this.cache.get(namespace, name);
+  }
+
+  /** Only this node's records: the watch delivers those, which ends their stay here. */
+  private remember(object: PodStatusResource): void {
+    if (object.metadata.labels?.[NODE_NAME_LABEL] !== this.nodeName) return;
+    const key = keyOf(object.metadata.namespace ?? '', object.metadata.name);
+    const cached = this.cache.get(object.metadata.namespace ?? '', object.metadata.name);
+    if (cached !== undefined && !isOlder(cached.metadata.resourceVersion, object.metadata.resourceVersion)) return;
+    this.written.set(key, slimObject(object));
+  }
+
+  /** The stored object from the API server (counted as a direct read), or undefined when there is none. */
   private async read(namespace: string, name: string): Promise<PodStatusResource | undefined> {
     try {
-      return (await this.client.customObjects.getNamespacedCustomObject({ ...this.resource(namespace), name })) as PodStatusResource;
+      return await this.client.read<PodStatusResource>(POD_STATUSES, csiObject(POD_STATUSES, namespace, name));
     } catch (error) {
       if (isNotFound(error)) return undefined;
       throw error;
     }
   }
+}
 
-  private resource(namespace: string): { group: string; version: string; namespace: string; plural: string } {
-    return { group: CSI_GROUP, version: CSI_VERSION, namespace, plural: POD_STATUSES };
-  }
+function keyOf(namespace: string, name: string): string {
+  return `${namespace}/${name}`;
+}
+
+/**
+ * Whether resourceVersion `a` is older than `b`. They are opaque to clients, but the API server backed
+ * by etcd hands out increasing integers; anything else is never called older, so the watch's copy wins.
+ */
+function isOlder(a: string | undefined, b: string | undefined): boolean {
+  if (a === undefined || b === undefined || !/^\d+$/.test(a) || !/^\d+$/.test(b)) return false;
+  return a.length !== b.length ? a.length < b.length : a < b;
 }
 
 /** The fields save writes: labels, owner references and status (the server owns the rest of metadata). */

@@ -4,9 +4,10 @@ import type { ClassChange, SecretProviderClassSource } from '../../ports/secret-
 import { toSecretProviderClass } from '../kube-objects/class-mapping.js';
 import type { SecretProviderClassResource } from '../kube-objects/object-shapes.js';
 import { apiError, isNotFound } from './api-errors.js';
-import { CSI_GROUP, CSI_VERSION, listCustomObjects, SECRET_PROVIDER_CLASSES } from './custom-resources.js';
+import { csiCollection, csiObject, SECRET_PROVIDER_CLASSES } from './custom-resources.js';
 import type { KubernetesClient } from './kubernetes-client.js';
-import { WatchedSource } from './watched-source.js';
+import { slimObject } from './slim-objects.js';
+import { listOf, WatchedSource } from './watched-source.js';
 
 export interface KubernetesSecretProviderClassSourceOptions {
   readonly client: KubernetesClient;
@@ -26,9 +27,10 @@ export class KubernetesSecretProviderClassSource extends WatchedSource<SecretPro
   constructor(options: KubernetesSecretProviderClassSourceOptions) {
     super({
       resource: SECRET_PROVIDER_CLASSES,
-      path: `/apis/${CSI_GROUP}/${CSI_VERSION}/${SECRET_PROVIDER_CLASSES}`,
+      path: csiCollection(SECRET_PROVIDER_CLASSES),
       watch: options.client.watch,
-      list: () => listCustomObjects<SecretProviderClassResource>(options.client, SECRET_PROVIDER_CLASSES),
+      keep: slimObject,
+      list: () => listOf<SecretProviderClassResource>(options.client, csiCollection(SECRET_PROVIDER_CLASSES), {}),
       ...(options.logger ? { logger: options.logger } : {}),
       ...(options.retryDelayMs !== undefined ? { retryDelayMs: options.retryDelayMs } : {}),
     });
@@ -46,13 +48,7 @@ export class KubernetesSecretProviderClassSource extends WatchedSource<SecretPro
 
   private async read(namespace: string, name: string): Promise<SecretProviderClassResource | undefined> {
     try {
-      return (await this.client.customObjects.getNamespacedCustomObject({
-        group: CSI_GROUP,
-        version: CSI_VERSION,
-        namespace,
-        plural: SECRET_PROVIDER_CLASSES,
-        name,
-      })) as SecretProviderClassResource;
+      return await this.client.read<SecretProviderClassResource>(SECRET_PROVIDER_CLASSES, csiObject(SECRET_PROVIDER_CLASSES, namespace, name));
     } catch (error) {
       if (isNotFound(error)) return undefined;
       throw apiError(`failed to get secretproviderclass ${namespace}/${name}`, error);

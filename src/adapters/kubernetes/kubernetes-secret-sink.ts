@@ -1,11 +1,9 @@
-import type { V1Secret } from '@kubernetes/client-node';
 import type { CurrentSecret, NewSecret, SecretPatch } from '../../domain/secret-sync-plan.js';
 import type { SecretSink } from '../../ports/secret-sink.js';
 import type { SecretResource } from '../kube-objects/object-shapes.js';
 import { toCurrentSecret, toSecretMergePatch, toSecretResource } from '../kube-objects/secret-mapping.js';
 import { apiError, isNotFound } from './api-errors.js';
-import { mergePatch, toJson } from './custom-resources.js';
-import type { KubernetesClient } from './kubernetes-client.js';
+import { apiPaths, type KubernetesClient } from './kubernetes-client.js';
 
 export interface KubernetesSecretSinkOptions {
   readonly client: KubernetesClient;
@@ -26,8 +24,7 @@ export class KubernetesSecretSink implements SecretSink {
 
   async get(namespace: string, name: string): Promise<CurrentSecret | undefined> {
     try {
-      const secret = await this.client.core.readNamespacedSecret({ namespace, name });
-      return toCurrentSecret(toJson<SecretResource>(secret));
+      return toCurrentSecret(await this.client.read<SecretResource>('secrets', apiPaths.secret(namespace, name)));
     } catch (error) {
       if (isNotFound(error)) return undefined;
       throw apiError(`failed to get Secret ${namespace}/${name}`, error);
@@ -36,7 +33,7 @@ export class KubernetesSecretSink implements SecretSink {
 
   async create(secret: NewSecret): Promise<void> {
     try {
-      await this.client.core.createNamespacedSecret({ namespace: secret.namespace, body: toSecretResource(secret) as V1Secret });
+      await this.client.api.create(apiPaths.secrets(secret.namespace), toSecretResource(secret));
     } catch (error) {
       throw apiError(`failed to create Secret ${secret.namespace}/${secret.name}`, error);
     }
@@ -44,7 +41,7 @@ export class KubernetesSecretSink implements SecretSink {
 
   async patch(namespace: string, name: string, patch: SecretPatch): Promise<void> {
     try {
-      await this.client.core.patchNamespacedSecret({ namespace, name, body: toSecretMergePatch(patch) }, mergePatch());
+      await this.client.api.mergePatch(apiPaths.secret(namespace, name), toSecretMergePatch(patch));
     } catch (error) {
       throw apiError(`failed to patch Secret ${namespace}/${name}`, error);
     }

@@ -4,9 +4,8 @@ import type { Logger } from '../../ports/logger.js';
 import type { SyncedSecrets } from '../../ports/synced-secrets.js';
 import type { SecretResource } from '../kube-objects/object-shapes.js';
 import { toSyncedSecret, withoutSecretData } from '../kube-objects/secret-mapping.js';
-import { toJson } from './custom-resources.js';
-import type { KubernetesClient } from './kubernetes-client.js';
-import { WatchedSource } from './watched-source.js';
+import { apiPaths, type KubernetesClient } from './kubernetes-client.js';
+import { listOf, WatchedSource } from './watched-source.js';
 
 export interface KubernetesSyncedSecretsOptions {
   readonly client: KubernetesClient;
@@ -24,15 +23,11 @@ export class KubernetesSyncedSecrets extends WatchedSource<SecretResource> imple
     const labelSelector = `${MANAGED_LABEL}=true`;
     super({
       resource: 'secrets',
-      path: '/api/v1/secrets',
+      path: apiPaths.secretsOfAllNamespaces,
       watch: options.client.watch,
       labelSelector,
       keep: withoutSecretData,
-      list: async () => {
-        const list = await options.client.core.listSecretForAllNamespaces({ labelSelector });
-        // The data is dropped before the copy into JSON; the cache keeps what `keep` leaves of each object.
-        return { items: list.items.map((item) => toJson<SecretResource>({ ...item, data: undefined })), resourceVersion: list.metadata?.resourceVersion ?? '' };
-      },
+      list: () => listOf<SecretResource>(options.client, apiPaths.secretsOfAllNamespaces, { labelSelector }),
       ...(options.logger ? { logger: options.logger } : {}),
       ...(options.retryDelayMs !== undefined ? { retryDelayMs: options.retryDelayMs } : {}),
     });

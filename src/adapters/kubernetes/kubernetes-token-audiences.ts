@@ -3,7 +3,7 @@ import { onePerAudience, type TokenRequest } from '../../domain/service-account-
 import type { Logger } from '../../ports/logger.js';
 import type { TokenAudiences } from '../../ports/token-audiences.js';
 import { apiError, apiFailure } from './api-errors.js';
-import type { KubernetesClient } from './kubernetes-client.js';
+import { apiPaths, type KubernetesClient } from './kubernetes-client.js';
 
 export interface KubernetesTokenAudiencesOptions {
   readonly client: KubernetesClient;
@@ -87,8 +87,8 @@ export class KubernetesTokenAudiences implements TokenAudiences {
   private async fetch(): Promise<Reading> {
     const name = this.options.driverName;
     try {
-      const driver = await this.options.client.storage.readCSIDriver({ name });
-      const requests = (driver.spec.tokenRequests ?? []).map(({ audience, expirationSeconds }) => ({
+      const driver = await this.options.client.read<{ spec?: { tokenRequests?: { audience: string; expirationSeconds?: number }[] } }>('csidrivers', apiPaths.csiDriver(name));
+      const requests = (driver.spec?.tokenRequests ?? []).map(({ audience, expirationSeconds }) => ({
         audience,
         ...(expirationSeconds !== undefined ? { expirationSeconds } : {}),
       }));

@@ -3,7 +3,7 @@ import type { PodIdentity } from '../../domain/volume-binding.js';
 import type { TokenSource } from '../../ports/token-source.js';
 import { toKubeTime } from '../kube-objects/object-shapes.js';
 import { apiError } from './api-errors.js';
-import type { KubernetesClient } from './kubernetes-client.js';
+import { apiPaths, type KubernetesClient } from './kubernetes-client.js';
 
 export interface KubernetesTokenSourceOptions {
   readonly client: KubernetesClient;
@@ -38,22 +38,18 @@ export class KubernetesTokenSource implements TokenSource {
   private async request(pod: PodIdentity, { audience, expirationSeconds }: TokenRequest): Promise<MintedToken> {
     const serviceAccount = pod.serviceAccountName || DEFAULT_SERVICE_ACCOUNT;
     const action = `failed to request a token for serviceaccount ${pod.namespace}/${serviceAccount} (pod ${pod.name}, audience "${audience}")`;
-    let status: { token?: string; expirationTimestamp?: Date | string } | undefined;
+    let status: { token?: string; expirationTimestamp?: string } | undefined;
     try {
-      const response = await this.options.client.core.createNamespacedServiceAccountToken({
-        namespace: pod.namespace,
-        name: serviceAccount,
-        body: {
-          apiVersion: 'authentication.k8s.io/v1',
-          kind: 'TokenRequest',
-          spec: {
-            audiences: audience === '' ? [] : [audience],
-            boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: pod.name, uid: pod.uid },
-            ...(expirationSeconds !== undefined ? { expirationSeconds } : {}),
-          },
+      const response = await this.options.client.api.create<{ status?: typeof status }>(apiPaths.serviceAccountToken(pod.namespace, serviceAccount), {
+        apiVersion: 'authentication.k8s.io/v1',
+        kind: 'TokenRequest',
+        spec: {
+          audiences: audience === '' ? [] : [audience],
+          boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: pod.name, uid: pod.uid },
+          ...(expirationSeconds !== undefined ? { expirationSeconds } : {}),
         },
       });
-      status = response.status;
+      status = response?.status;
     } catch (error) {
       throw apiError(action, error);
     }

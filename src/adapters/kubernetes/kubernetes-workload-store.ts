@@ -1,4 +1,3 @@
-import { AppsV1Api } from '@kubernetes/client-node';
 import type { StringMap } from '../../domain/volume-binding.js';
 import { WORKLOAD_KINDS, type Workload, type WorkloadKey, type WorkloadKind } from '../../domain/workload.js';
 import type { Logger } from '../../ports/logger.js';
@@ -6,9 +5,9 @@ import type { TemplateWrite, WorkloadStore } from '../../ports/workload-store.js
 import { KIND_INFO, type WorkloadResource } from '../kube-objects/object-shapes.js';
 import { toWorkload } from '../kube-objects/workload-mapping.js';
 import { apiError, apiFailure } from './api-errors.js';
-import { mergePatch, toJson } from './custom-resources.js';
-import type { KubernetesClient } from './kubernetes-client.js';
+import { apiPaths, type KubernetesClient } from './kubernetes-client.js';
 import { WatchedCache } from './watched-cache.js';
+import { listOf } from './watched-source.js';
 
 export interface KubernetesWorkloadStoreOptions {
   readonly client: KubernetesClient;
@@ -22,28 +21,22 @@ export interface KubernetesWorkloadStoreOptions {
  * (the API server refuses it with 409 when the workload moved on). Call `start` once, `stop` on shutdown.
  */
 export class KubernetesWorkloadStore implements WorkloadStore {
-  private readonly apps: AppsV1Api;
+  private readonly client: KubernetesClient;
   private readonly caches: ReadonlyMap<WorkloadKind, WatchedCache<WorkloadResource>>;
 
   constructor(options: KubernetesWorkloadStoreOptions) {
-    this.apps = options.client.kubeConfig.makeApiClient(AppsV1Api);
-    const lists: Record<WorkloadKind, () => Promise<{ items: unknown[]; metadata?: { resourceVersion?: string } }>> = {
-      Deployment: () => this.apps.listDeploymentForAllNamespaces(),
-      StatefulSet: () => this.apps.listStatefulSetForAllNamespaces(),
-      DaemonSet: () => this.apps.listDaemonSetForAllNamespaces(),
-    };
+    this.client = options.client;
     this.caches = new Map(
       WORKLOAD_KINDS.map((kind) => {
         const { plural } = KIND_INFO[kind];
         const cache = new WatchedCache<WorkloadResource>({
           resource: plural,
-          path: `/apis/apps/v1/${plural}`,
+          path: apiPaths.apps(plural),
           watch: options.client.watch,
           list: async () => {
-            const list = await lists[kind]();
+            const { items, resourceVersion } = await listOf<WorkloadResource>(options.client, apiPaths.apps(plural), {});
             // List items carry no kind: set it, as the watch's objects have it.
-            const items = toJson<WorkloadResource[]>(list.items).map((item) => ({ ...item, kind, apiVersion: 'apps/v1' }) as WorkloadResource);
-            return { items, resourceVersion: list.metadata?.resourceVersion ?? '' };
+            return { items: items.map((item) => ({ ...item, kind, apiVersion: 'apps/v1' }) as WorkloadResource), resourceVersion };
           },
           ...(options.logger ? { logger: options.logger } : {}),
           ...(options.retryDelayMs !== undefined ? { retryDelayMs: options.retryDelayMs } : {}),
@@ -82,13 +75,8 @@ export class KubernetesWorkloadStore implements WorkloadStore {
   async setTemplateAnnotations(workload: Workload, annotations: StringMap): Promise<TemplateWrite> {
     const { kind, namespace, name } = workload.key;
     const body = { metadata: { uid: workload.uid, resourceVersion: workload.resourceVersion }, spec: { template: { metadata: { annotations: { ...annotations } } } } };
-    const patch = {
-      Deployment: () => this.apps.patchNamespacedDeployment({ namespace, name, body }, mergePatch()),
-      StatefulSet: () => this.apps.patchNamespacedStatefulSet({ namespace, name, body }, mergePatch()),
-      DaemonSet: () => this.apps.patchNamespacedDaemonSet({ namespace, name, body }, mergePatch()),
-    }[kind];
     try {
-      await patch();
+      await this.client.api.mergePatch(apiPaths.appsObject(KIND_INFO[kind].plural, namespace, name), body);
       return 'written';
     } catch (error) {
       const { code } = apiFailure(error);

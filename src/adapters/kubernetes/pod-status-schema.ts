@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { PodStatusResource } from '../kube-objects/object-shapes.js';
-import { CSI_GROUP, CSI_VERSION, POD_STATUSES } from './custom-resources.js';
+import { CSI_GROUP, CSI_VERSION, csiCollection, POD_STATUSES } from './custom-resources.js';
 import type { KubernetesClient } from './kubernetes-client.js';
 
 /** The status fields this driver adds to upstream's SecretProviderClassPodStatus (deploy/crds declares them). */
@@ -31,14 +31,7 @@ export async function prunedRotationStatusFields(client: KubernetesClient): Prom
       nextRotationTime: new Date(0).toISOString(),
     },
   };
-  const stored = (await client.customObjects.createNamespacedCustomObject({
-    group: CSI_GROUP,
-    version: CSI_VERSION,
-    namespace: PROBE_NAMESPACE,
-    plural: POD_STATUSES,
-    body: probe,
-    dryRun: 'All',
-  })) as PodStatusResource;
+  const stored = await client.api.create<PodStatusResource>(csiCollection(POD_STATUSES, PROBE_NAMESPACE), probe, { dryRun: 'All' });
   const status = (stored.status ?? {}) as Record<string, unknown>;
   return ROTATION_STATUS_FIELDS.filter((field) => status[field] === undefined);
 }

@@ -1,4 +1,4 @@
-import type { Watch } from '@kubernetes/client-node';
+import type { WatchStarter } from './api-client.js';
 import type { Logger } from '../../ports/logger.js';
 import type { KubeObject } from '../kube-objects/object-shapes.js';
 import { apiFailure } from './api-errors.js';
@@ -22,7 +22,7 @@ export interface WatchedCacheOptions<T extends KubeObject> {
   readonly resource: string;
   /** The collection path watched, e.g. `/api/v1/pods`. */
   readonly path: string;
-  readonly watch: Watch;
+  readonly watch: WatchStarter;
   /** Lists the collection with the same selectors (objects as JSON, as the API server sends them). */
   readonly list: () => Promise<ListResult<T>>;
   readonly fieldSelector?: string;
@@ -170,7 +170,7 @@ export class WatchedCache<T extends KubeObject> {
   private watchOnce(): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       let open = true;
-      let abort: AbortController | undefined;
+      let abort: { abort(): void } | undefined;
       let failure: unknown;
       const finish = (error: unknown): void => {
         if (!open) return;
@@ -198,7 +198,7 @@ export class WatchedCache<T extends KubeObject> {
       };
       if (this.options.fieldSelector) params['fieldSelector'] = this.options.fieldSelector;
       if (this.options.labelSelector) params['labelSelector'] = this.options.labelSelector;
-      this.options.watch.watch(this.options.path, params, onEvent, finish).then(
+      this.options.watch(this.options.path, params, onEvent, finish).then(
         (controller) => {
           abort = controller;
           if (!open) controller.abort();

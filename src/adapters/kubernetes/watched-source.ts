@@ -1,5 +1,13 @@
 import type { KubeObject } from '../kube-objects/object-shapes.js';
-import { WatchedCache, type WatchedCacheOptions } from './watched-cache.js';
+import type { Query } from './api-client.js';
+import type { KubernetesClient } from './kubernetes-client.js';
+import { WatchedCache, type ListResult, type WatchedCacheOptions } from './watched-cache.js';
+
+/** Lists a collection for a cache: its items and the resourceVersion to watch from. */
+export async function listOf<T extends KubeObject>(client: KubernetesClient, path: string, query: Query): Promise<ListResult<T>> {
+  const list = await client.api.get<{ items?: T[] | null; metadata?: { resourceVersion?: string } }>(path, query);
+  return { items: list.items ?? [], resourceVersion: list.metadata?.resourceVersion ?? '' };
+}
 
 /**
  * What the cache-backed adapters share: the lifecycle of their WatchedCache (`start` once, `stop` on

@@ -31,14 +31,6 @@ export class MemoryPodStatusStore implements PodStatusStore {
     }
   }
 
-  async delete(namespace: string, name: string): Promise<void> {
-    try {
-      this.cluster.delete('SecretProviderClassPodStatus', namespace, name);
-    } catch (error) {
-      if (!isKubeApiError(error, 'NotFound')) throw error;
-    }
-  }
-
   async listByNode(nodeName: string): Promise<StoredPodStatus[]> {
     return this.cluster
       .list('SecretProviderClassPodStatus', { labels: { [NODE_NAME_LABEL]: nodeName } })

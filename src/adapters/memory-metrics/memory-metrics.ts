@@ -44,6 +44,9 @@ export class MemoryMetrics implements Metrics, RestartMetrics {
   rotationSkipped(reason: string): void {
     this.add('rotation_skipped_total', { reason });
   }
+  apiServerRead(resource: string): void {
+    this.add('api_server_reads_total', { resource });
+  }
   readContentAgeFrom(reader: ContentAgeReader): void {
     this.readContentAge = reader;
   }

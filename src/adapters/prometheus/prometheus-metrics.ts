@@ -48,6 +48,7 @@ export class PrometheusMetrics extends PrometheusExposition implements Metrics {
   private readonly syncDuration: Histogram<'os_type' | ScopeLabel>;
   private readonly providerRequestsTotal: Counter<'provider' | 'result' | 'os_type' | ScopeLabel>;
   private readonly rotationSkippedTotal: Counter<'reason' | 'os_type' | ScopeLabel>;
+  private readonly apiServerReadsTotal: Counter<'resource' | 'os_type' | ScopeLabel>;
   private readContentAge: ContentAgeReader = () => new Map();
   private readProviderHealth: ProviderHealthReader = () => new Map();
 
@@ -78,6 +79,10 @@ export class PrometheusMetrics extends PrometheusExposition implements Metrics {
     this.syncDuration = histogram('k8s_secret_duration_sec', 'Distribution of how long it took to sync k8s secret');
     this.providerRequestsTotal = counter('provider_requests_total', 'Total number of provider Mount calls made, by result', ['provider', 'result', 'os_type']);
     this.rotationSkippedTotal = counter('rotation_skipped_total', 'Total number of rotation checks that did not call the provider, by reason', ['reason', 'os_type']);
+    this.apiServerReadsTotal = counter('api_server_reads_total', 'Total number of reads sent to the Kubernetes API server because no local cache could answer, by resource', [
+      'resource',
+      'os_type',
+    ]);
     gauge(
       'mounted_content_age_seconds',
       'Seconds since the provider last confirmed the oldest mounted content of each provider',
@@ -136,6 +141,10 @@ export class PrometheusMetrics extends PrometheusExposition implements Metrics {
 
   rotationSkipped(reason: string): void {
     this.rotationSkippedTotal.inc({ reason, ...COMMON_LABELS });
+  }
+
+  apiServerRead(resource: string): void {
+    this.apiServerReadsTotal.inc({ resource, ...COMMON_LABELS });
   }
 
   readContentAgeFrom(reader: ContentAgeReader): void {

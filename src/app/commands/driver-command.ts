@@ -1,4 +1,4 @@
-import type { ContainerModule } from 'inversify';
+import type { Container, ContainerModule } from 'inversify';
 import type { ReadinessCheck } from '../../adapters/http-endpoints/routes.js';
 import { SystemClock } from '../../adapters/clock/system-clock.js';
 import { ConsoleLogger } from '../../adapters/console-log/console-logger.js';
@@ -11,13 +11,12 @@ import { buildInfo } from '../build-info.js';
 import type { CliIo } from '../cli-io.js';
 import { DRIVER_FLAGS, driverConfig, type DriverConfig } from '../config.js';
 import { ignoredFlagWarnings, parseFlags, usage } from '../flags.js';
-import { kubeConfigFromFlag } from '../kubeconfig-flag.js';
+import { apiCredentialsFromFlag } from '../kubeconfig-flag.js';
 import { chooseMountMode, nodeFilesModule, type MountMode } from '../modules/files.module.js';
-import { kubernetesCachesSynced, kubernetesModule, warnAboutPrunedStatusFields } from '../modules/kubernetes.module.js';
 import { grpcProviderModule } from '../modules/provider.module.js';
 import { nodeAgentReadiness, startNodeAgent, type NodeAgent } from '../node-agent.js';
 import { startObservabilityEndpoints, startProfilingEndpoint, type Readiness } from '../observability.js';
-import { startMemoryCluster, type MemoryClusterProfile } from './memory-cluster-profile.js';
+import type { MemoryClusterProfile } from './memory-cluster-profile.js';
 
 const SUMMARY = 'The node agent: serves kubelet on the CSI socket, mounts secrets from providers and rotates them.';
 
@@ -38,9 +37,10 @@ export async function runDriverCommand(args: readonly string[], io: CliIo): Prom
   for (const warning of ignoredFlagWarnings(DRIVER_FLAGS, values)) logger.warn(warning);
   const config = await withPayloadMemoryBudget(flags, logger);
   // What a flag names on disk (manifests, kubeconfig) is read here, so a bad value exits 2 before any listener starts.
-  const memory = config.cluster === 'memory' ? await startMemoryCluster(config, clock, logger) : undefined;
+  // Each profile loads only its own adapters: a node agent never holds the in-memory cluster or its YAML tooling.
+  const memory = config.cluster === 'memory' ? await (await import('./memory-cluster-profile.js')).startMemoryCluster(config, clock, logger) : undefined;
   try {
-    const cluster = memory?.module ?? kubernetesModule({ kubeConfig: kubeConfigFromFlag(config.kubeconfig, io.env), nodeName: config.nodeId, driverName: config.driverName });
+    const cluster = memory ? { module: memory.module } : await kubernetesProfile(config, io);
     // Only the local profile may fall back to plain directories; on a node, secrets stay off the disk.
     const mountMode = await chooseMountMode(config.cluster === 'memory', logger);
     await serve(config, { clock, logger, cluster, mountMode, memory }, io);
@@ -61,10 +61,32 @@ async function withPayloadMemoryBudget(config: DriverConfig, logger: Logger): Pr
   return Object.freeze({ ...config, payloadMemoryBudget: derived.bytes });
 }
 
+/** The cluster side of the node agent: its ports, and for a real API server the caches to wait for and the CRD check. */
+interface ClusterProfile {
+  readonly module: ContainerModule;
+  readonly whenSynced?: (container: Container) => Promise<void>;
+  readonly started?: (container: Container, logger: Logger) => void;
+}
+
+/**
+ * `--cluster kubernetes`: the API server from the kubeconfig (or in-cluster), its caches synced before
+ * the driver is ready, and the check of the cluster's pod status CRD once it runs.
+ */
+async function kubernetesProfile(config: DriverConfig, io: CliIo): Promise<ClusterProfile> {
+  const credentials = await apiCredentialsFromFlag(config.kubeconfig, io.env);
+  const { kubernetesCachesSynced, kubernetesModule, warnAboutPrunedStatusFields } = await import('../modules/kubernetes.module.js');
+  const userAgent = `secrets-store-csi/${buildInfo(io.env).version}`;
+  return {
+    module: kubernetesModule({ credentials, userAgent, nodeName: config.nodeId, driverName: config.driverName }),
+    whenSynced: kubernetesCachesSynced,
+    started: (container, logger) => void warnAboutPrunedStatusFields(container, logger),
+  };
+}
+
 interface Wiring {
   readonly clock: SystemClock;
   readonly logger: Logger;
-  readonly cluster: ContainerModule;
+  readonly cluster: ClusterProfile;
   readonly mountMode: MountMode;
   readonly memory: MemoryClusterProfile | undefined;
 }
@@ -87,14 +109,14 @@ async function serve(config: DriverConfig, { clock, logger, cluster, mountMode, 
         config,
         { clock, logger, metrics, memory: new V8MemoryReclaimer() },
         {
-          cluster,
+          cluster: cluster.module,
           files: nodeFilesModule(mountMode, config.kubeletRoot),
           provider: grpcProviderModule(config),
-          ...(memory ? {} : { whenSynced: kubernetesCachesSynced }),
+          ...(cluster.whenSynced ? { whenSynced: cluster.whenSynced } : {}),
         },
         buildInfo(io.env).version,
       );
-      if (!memory) void warnAboutPrunedStatusFields(agent.container, logger);
+      cluster.started?.(agent.container, logger);
       const stopKubelet = memory && config.builtinKubelet ? memory.startKubelet(agent.csi.address, agent.recovery) : undefined;
       await io.stopRequested;
       logger.info('stopping');

@@ -5,7 +5,7 @@ import { buildInfo } from '../build-info.js';
 import type { CliIo } from '../cli-io.js';
 import { parseFlags, usage } from '../flags.js';
 import { kubernetesRestarterCachesSynced, kubernetesRestarterModule } from '../modules/kubernetes-restarter.module.js';
-import { kubeConfigFromFlag } from '../kubeconfig-flag.js';
+import { apiCredentialsFromFlag } from '../kubeconfig-flag.js';
 import { startObservabilityEndpoints } from '../observability.js';
 import { RESTARTER_FLAGS, restarterConfig } from '../restarter-config.js';
 import { startRestarter, type Restarter } from '../restarter.js';
@@ -29,7 +29,8 @@ export async function runRestarterCommand(args: readonly string[], io: CliIo): P
   const config = restarterConfig(values);
   const clock = new SystemClock();
   const logger = new ConsoleLogger({ json: config.logFormatJson, verbosity: config.verbosity, write: (line) => io.err(`${line}\n`), now: () => new Date() });
-  const kubeConfig = kubeConfigFromFlag(config.kubeconfig, io.env);
+  const credentials = await apiCredentialsFromFlag(config.kubeconfig, io.env);
+  const userAgent = `secrets-store-csi/${buildInfo(io.env).version}`;
   const metrics = new PrometheusRestarterMetrics();
   let restarter: Restarter | undefined;
   const endpoints = await startObservabilityEndpoints({
@@ -43,7 +44,7 @@ export async function runRestarterCommand(args: readonly string[], io: CliIo): P
     restarter = startRestarter(
       { restart: config.restart, leaderElection: config.leaderElection, leaderElect: config.leaderElection.enabled },
       { clock, logger, metrics },
-      { cluster: kubernetesRestarterModule({ kubeConfig, leaseNamespace: config.leaderElection.namespace }), whenSynced: kubernetesRestarterCachesSynced },
+      { cluster: kubernetesRestarterModule({ credentials, userAgent, leaseNamespace: config.leaderElection.namespace }), whenSynced: kubernetesRestarterCachesSynced },
     );
     await io.stopRequested;
     logger.info('stopping');

@@ -108,11 +108,9 @@ export function applicationModule(settings: ApplicationSettings): ContainerModul
       ])
       .inSingletonScope();
     bind(UnpublishVolume)
-      .toResolvedValue((writer: MountWriter, mounter: VolumeMounter, statuses: PodStatusStore, logger: Logger) =>
-        new UnpublishVolume(writer, mounter, statuses, logger), [
+      .toResolvedValue((writer: MountWriter, mounter: VolumeMounter, logger: Logger) => new UnpublishVolume(writer, mounter, logger), [
         MountWriter,
         VolumeMounter,
-        PodStatusStore,
         Logger,
       ])
       .inSingletonScope();

@@ -1,6 +1,6 @@
-import type { KubeConfig } from '@kubernetes/client-node';
 import { ContainerModule, type Container } from 'inversify';
 import { RESTARTER_COMPONENT } from '../../adapters/kube-objects/object-shapes.js';
+import type { ApiCredentials } from '../../adapters/kubernetes/api-credentials.js';
 import { KubernetesClient } from '../../adapters/kubernetes/kubernetes-client.js';
 import { KubernetesEventRecorder } from '../../adapters/kubernetes/kubernetes-event-recorder.js';
 import { KubernetesLeaseStore } from '../../adapters/kubernetes/kubernetes-lease-store.js';
@@ -18,7 +18,10 @@ import { SyncedSecrets } from '../../ports/synced-secrets.js';
 import { WorkloadStore } from '../../ports/workload-store.js';
 
 export interface KubernetesRestarterModuleOptions {
-  readonly kubeConfig: KubeConfig;
+  /** From `--kubeconfig`, else KUBECONFIG, else in-cluster. */
+  readonly credentials: ApiCredentials;
+  /** `secrets-store-csi/<version>`, the User-Agent of every request. */
+  readonly userAgent: string;
   /** Where the leader election Lease lives. */
   readonly leaseNamespace: string;
 }
@@ -29,8 +32,11 @@ export interface KubernetesRestarterModuleOptions {
  * start following the cluster when first resolved and stop when the container unbinds.
  */
 export function kubernetesRestarterModule(options: KubernetesRestarterModuleOptions): ContainerModule {
-  const client = new KubernetesClient(options.kubeConfig);
+  const client = new KubernetesClient(options.credentials, { userAgent: options.userAgent });
   return new ContainerModule(({ bind }) => {
+    bind(KubernetesClient)
+      .toConstantValue(client)
+      .onDeactivation(() => client.close());
     bind(KubernetesWorkloadStore)
       .toResolvedValue((logger: Logger) => started(new KubernetesWorkloadStore({ client, logger })), [Logger])
       .inSingletonScope()

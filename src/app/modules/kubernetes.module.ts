@@ -1,5 +1,5 @@
-import type { KubeConfig } from '@kubernetes/client-node';
 import { ContainerModule, type Container } from 'inversify';
+import type { ApiCredentials } from '../../adapters/kubernetes/api-credentials.js';
 import { KubernetesClient } from '../../adapters/kubernetes/kubernetes-client.js';
 import { KubernetesEventRecorder } from '../../adapters/kubernetes/kubernetes-event-recorder.js';
 import { KubernetesPodSource } from '../../adapters/kubernetes/kubernetes-pod-source.js';
@@ -12,6 +12,7 @@ import { prunedRotationStatusFields } from '../../adapters/kubernetes/pod-status
 import { Clock } from '../../ports/clock.js';
 import { EventRecorder } from '../../ports/event-recorder.js';
 import { Logger } from '../../ports/logger.js';
+import { Metrics } from '../../ports/metrics.js';
 import { PodSource } from '../../ports/pod-source.js';
 import { PodStatusStore } from '../../ports/pod-status-store.js';
 import { SecretProviderClassSource } from '../../ports/secret-provider-class-source.js';
@@ -19,11 +20,13 @@ import { SecretSink } from '../../ports/secret-sink.js';
 import { TokenAudiences } from '../../ports/token-audiences.js';
 import { TokenSource } from '../../ports/token-source.js';
 
-export { loadKubeConfig } from '../../adapters/kubernetes/kubernetes-client.js';
+export { loadApiCredentials } from '../../adapters/kubernetes/kubernetes-client.js';
 
 export interface KubernetesModuleOptions {
-  /** From `loadKubeConfig(config.kubeconfig)`: `--kubeconfig`, else KUBECONFIG, else in-cluster. */
-  readonly kubeConfig: KubeConfig;
+  /** From `loadApiCredentials(config.kubeconfig)`: `--kubeconfig`, else KUBECONFIG, else in-cluster. */
+  readonly credentials: ApiCredentials;
+  /** `secrets-store-csi/<version>`, the User-Agent of every request. */
+  readonly userAgent: string;
   /** This node (`--nodeid`): pods are watched for it only, events name it as their source. */
   readonly nodeName: string;
   /** `--drivername`: the CSIDriver whose tokenRequests name the service-account token audiences. */
@@ -32,43 +35,66 @@ export interface KubernetesModuleOptions {
 
 /**
  * The cluster-facing ports over the Kubernetes API (`driver --cluster kubernetes`, production). The
- * class and pod caches and the token audiences start following the cluster when first resolved and
- * stop when the container unbinds.
+ * class, pod and pod status caches and the token audiences start following the cluster when first
+ * resolved and stop when the container unbinds. Reads that go past the caches count in
+ * `api_server_reads_total`.
  */
 export function kubernetesModule(options: KubernetesModuleOptions): ContainerModule {
-  const client = new KubernetesClient(options.kubeConfig);
+  const { nodeName } = options;
   return new ContainerModule(({ bind }) => {
-    bind(KubernetesClient).toConstantValue(client);
+    bind(KubernetesClient)
+      .toResolvedValue(
+        (metrics: Metrics) => new KubernetesClient(options.credentials, { userAgent: options.userAgent, onDirectRead: (resource) => metrics.apiServerRead(resource) }),
+        [Metrics],
+      )
+      .inSingletonScope()
+      .onDeactivation((client) => client.close());
     bind(KubernetesSecretProviderClassSource)
-      .toResolvedValue((logger: Logger) => started(new KubernetesSecretProviderClassSource({ client, logger })), [Logger])
+      .toResolvedValue((client: KubernetesClient, logger: Logger) => started(new KubernetesSecretProviderClassSource({ client, logger })), [KubernetesClient, Logger])
       .inSingletonScope()
       .onDeactivation((source) => source.stop());
     bind(SecretProviderClassSource).toService(KubernetesSecretProviderClassSource);
     bind(KubernetesPodSource)
-      .toResolvedValue((logger: Logger) => started(new KubernetesPodSource({ client, nodeName: options.nodeName, logger })), [Logger])
+      .toResolvedValue((client: KubernetesClient, logger: Logger) => started(new KubernetesPodSource({ client, nodeName, logger })), [KubernetesClient, Logger])
       .inSingletonScope()
       .onDeactivation((source) => source.stop());
     bind(PodSource).toService(KubernetesPodSource);
-    bind(PodStatusStore).toConstantValue(new KubernetesPodStatusStore({ client }));
-    bind(SecretSink).toConstantValue(new KubernetesSecretSink({ client }));
-    bind(TokenSource).toConstantValue(new KubernetesTokenSource({ client }));
+    bind(KubernetesPodStatusStore)
+      .toResolvedValue((client: KubernetesClient, logger: Logger) => started(new KubernetesPodStatusStore({ client, nodeName, logger })), [KubernetesClient, Logger])
+      .inSingletonScope()
+      .onDeactivation((store) => store.stop());
+    bind(PodStatusStore).toService(KubernetesPodStatusStore);
+    bind(SecretSink)
+      .toResolvedValue((client: KubernetesClient) => new KubernetesSecretSink({ client }), [KubernetesClient])
+      .inSingletonScope();
+    bind(TokenSource)
+      .toResolvedValue((client: KubernetesClient) => new KubernetesTokenSource({ client }), [KubernetesClient])
+      .inSingletonScope();
     bind(KubernetesTokenAudiences)
-      .toResolvedValue((logger: Logger) => started(new KubernetesTokenAudiences({ client, driverName: options.driverName, logger })), [Logger])
+      .toResolvedValue(
+        (client: KubernetesClient, logger: Logger) => started(new KubernetesTokenAudiences({ client, driverName: options.driverName, logger })),
+        [KubernetesClient, Logger],
+      )
       .inSingletonScope()
       .onDeactivation((audiences) => audiences.stop());
     bind(TokenAudiences).toService(KubernetesTokenAudiences);
     bind(EventRecorder)
-      .toResolvedValue((clock: Clock, logger: Logger) => new KubernetesEventRecorder({ client, clock, nodeName: options.nodeName, logger }), [Clock, Logger])
+      .toResolvedValue(
+        (client: KubernetesClient, clock: Clock, logger: Logger) => new KubernetesEventRecorder({ client, clock, nodeName, logger }),
+        [KubernetesClient, Clock, Logger],
+      )
       .inSingletonScope();
   });
 }
 
 /**
- * Resolves once the class and pod caches of a container loaded with `kubernetesModule` hold their first
- * list (the driver's readiness). Resolving them starts their watches if nothing has yet.
+ * Resolves once the class, pod and pod status caches of a container loaded with `kubernetesModule` hold
+ * their first list (the driver's readiness). Resolving them starts their watches if nothing has yet.
  */
 export async function kubernetesCachesSynced(container: Container): Promise<void> {
-  await Promise.all([container.get(KubernetesSecretProviderClassSource).whenSynced(), container.get(KubernetesPodSource).whenSynced()]);
+  await Promise.all(
+    [KubernetesSecretProviderClassSource, KubernetesPodSource, KubernetesPodStatusStore].map((cache) => container.get<{ whenSynced(): Promise<void> }>(cache).whenSynced()),
+  );
 }
 
 /**

@@ -5,7 +5,6 @@ import { dirname, join } from 'node:path';
 import { CsiNodeClient } from '../../../src/adapters/fake-kubelet/csi-node-client.js';
 import { DRIVER_NAME, FakeKubelet, type FakePod } from '../../../src/adapters/fake-kubelet/fake-kubelet.js';
 import type { PodStatusResource, SecretProviderClassResource, SecretResource } from '../../../src/adapters/kube-objects/object-shapes.js';
-import { mergePatch } from '../../../src/adapters/kubernetes/custom-resources.js';
 import type { PublishCommand } from '../../../src/domain/volume-binding.js';
 import type { ControllerClient } from '../../../src/gen/csi/v1/Controller.js';
 import type { IdentityClient } from '../../../src/gen/csi/v1/Identity.js';
@@ -13,7 +12,7 @@ import type { NodeClient } from '../../../src/gen/csi/v1/Node.js';
 import type { NodePublishVolumeRequest } from '../../../src/gen/csi/v1/NodePublishVolumeRequest.js';
 import { loadCsiProtos } from '../../../src/gen/load.js';
 import type { ControlPlane } from '../../support/control-plane.js';
-import { Admin, CSI } from '../../support/kube-admin.js';
+import { Admin, CSI, mergePatch } from '../../support/kube-admin.js';
 import { TmpfsSandbox } from '../../support/tmpfs-sandbox.js';
 import type { NodeDriver, NodeDriverSetup } from '../node-drivers.js';
 

@@ -99,14 +99,14 @@ describe('Restart recovery: rebuilding the bindings a restarted driver forgot', 
       await expectRejection(harness.publish(pod, CLASS_NAME, { volumeId: 'csi-another' }), 'AlreadyPublished');
     });
 
-    it('removes the pod status record when kubelet unpublishes a recovered volume', async () => {
+    it('takes a recovered volume away when kubelet unpublishes it, and stops rotating it', async () => {
       const pod = await publishedThenRestarted();
       await recover();
 
       await harness.unpublish(pod.target);
 
-      expect(harness.podStatus(pod)).to.equal(undefined);
       expect(harness.exists(pod.target)).to.equal(false);
+      expect(harness.registry.get(pod.target)).to.equal(undefined);
     });
 
     it('leaves a target kubelet published first to kubelet', async () => {

@@ -26,9 +26,12 @@ describe('Unpublishing a volume', () => {
     expect(await harness.mountedFiles(pod.target)).to.deep.equal([]);
   });
 
-  it('deletes the pod status object and, for a bare pod, the Secret it owned', async () => {
+  it('leaves the pod status object and the Secret it owns to the garbage collector, which removes them with the pod', async () => {
     await harness.unpublish(pod.target);
 
+    expect(harness.podStatus(pod)?.status?.mounted).to.equal(true);
+    expect(harness.secret('app-synced')).not.to.equal(undefined);
+    harness.cluster.delete('Pod', pod.namespace, pod.name);
     expect(harness.podStatus(pod)).to.equal(undefined);
     expect(harness.secret('app-synced')).to.equal(undefined);
   });
