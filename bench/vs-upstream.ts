@@ -52,6 +52,7 @@ const FLAGS: readonly FlagDefinition[] = [
   { name: 'drivers', kind: 'list', default: ['ours', 'v1.6.0', 'v1.4.8'], help: 'drivers to run: ours, v1.6.0, v1.4.8' },
   { name: 'node-options', kind: 'string', default: '', help: "NODE_OPTIONS of this driver (default: deploy/daemonset.yaml's)" },
   { name: 'provider-latency', kind: 'duration', default: 0, help: 'fixed latency of the fake provider' },
+  { name: 'cpu-prof-dir', kind: 'string', default: '', help: 'write a V8 CPU profile of each run of this driver here (node --cpu-prof)' },
   { name: 'tiny', kind: 'bool', default: false, help: 'a smoke run: 12 mounts, 2 s interval, 1 round (overrides the sizes above)' },
   { name: 'help', kind: 'bool', default: false, help: 'print this help and exit' },
 ];
@@ -62,6 +63,8 @@ const CLASS = 'bench-secrets';
 const OBJECTS = ['db-password', 'api-key'];
 const DRIVER_NAME = 'secrets-store.csi.k8s.io';
 const UPSTREAM_VERSIONS = ['v1.6.0', 'v1.4.8'];
+const UNPUBLISH_ATTEMPTS = 10;
+const UNPUBLISH_RETRY_MS = 200;
 
 interface Settings {
   readonly mounts: number;
@@ -78,6 +81,7 @@ interface Settings {
   readonly drivers: readonly string[];
   readonly nodeOptions: string;
   readonly providerLatencyMs: number;
+  readonly cpuProfDir: string;
 }
 
 /** One figure of one run; NaN when the run could not measure it. */
@@ -112,6 +116,7 @@ try {
     for (const driver of rotated(settings.drivers, round)) {
       process.stderr.write(`round ${round + 1}/${settings.rounds}: ${driver}\n`);
       const figures = await runDriver({ driver, round, kubeconfig, providers, controlUrl });
+      process.stderr.write(`${JSON.stringify({ driver, round: round + 1, figures })}\n`);
       runs.get(driver)!.push(figures);
     }
   }
@@ -142,6 +147,7 @@ function settingsFrom(flags: Record<string, unknown>): Settings {
     drivers,
     nodeOptions: (flags['node-options'] as string) || daemonSetNodeOptions(),
     providerLatencyMs: flags['provider-latency'] as number,
+    cpuProfDir: flags['cpu-prof-dir'] as string,
   };
   if (settings.lowRate + settings.backToBack > settings.mounts) throw new Error('--low-rate + --back-to-back must not exceed --mounts');
   return settings;
@@ -309,12 +315,25 @@ async function runDriver(context: RunContext): Promise<Figures> {
     figures['storeChangeStillOld'] = change.result.stillOld;
     figures['cpuPerRotatedMount'] = (change.cpuSeconds * 1000) / targets.length;
 
-    // 5. Unpublish.
-    const lowUnpublish = await paced(lowRate, (target) => client.unpublish(target));
+    // 5. Unpublish; a refused call is retried, as kubelet retries it.
+    let retries = 0;
+    const unpublish = async (target: Target): Promise<void> => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await client.unpublish(target);
+        } catch (error) {
+          if (attempt >= UNPUBLISH_ATTEMPTS) throw error;
+          retries++;
+          await sleep(UNPUBLISH_RETRY_MS);
+        }
+      }
+    };
+    const lowUnpublish = await paced(lowRate, unpublish);
     figures['unpublishLowP50'] = percentile(lowUnpublish, 50);
-    const rest = await concurrently(targets.slice(settings.lowRate), settings.concurrency, (target) => client.unpublish(target));
+    const rest = await concurrently(targets.slice(settings.lowRate), settings.concurrency, unpublish);
     figures['unpublishCnP50'] = percentile(rest.durations, 50);
     figures['unpublishCnRate'] = rest.rate;
+    figures['unpublishRetries'] = retries;
   } finally {
     clearInterval(sampler);
     client.close();
@@ -331,8 +350,9 @@ function startDriver(context: RunContext, socket: string, kubeletRoot: string, l
   const log = openSync(logPath, 'a');
   try {
     if (context.driver === 'ours') {
+      const profile = settings.cpuProfDir === '' ? [] : ['--cpu-prof', `--cpu-prof-dir=${settings.cpuProfDir}`];
       const args = [
-        compiledMain(), 'driver', '--cluster=kubernetes', `--kubeconfig=${context.kubeconfig}`, `--endpoint=unix://${socket}`, `--nodeid=${NODE}`,
+        ...profile, compiledMain(), 'driver', '--cluster=kubernetes', `--kubeconfig=${context.kubeconfig}`, `--endpoint=unix://${socket}`, `--nodeid=${NODE}`,
         `--provider-volume=${context.providers}`, '--additional-provider-volume-paths=', `--kubelet-root=${kubeletRoot}`,
         '--metrics-addr=127.0.0.1:0', '--health-addr=127.0.0.1:0', '--enable-secret-rotation=true', `--rotation-poll-interval=${interval}`,
       ];
@@ -500,6 +520,7 @@ function renderTable(runs: ReadonlyMap<string, Figures[]>): string {
     { label: 'driver CPU per rotated mount (ms)', key: 'cpuPerRotatedMount', digits: 2 },
     { label: `unpublish C=${settings.concurrency} p50 (ms)`, key: 'unpublishCnP50', digits: 0 },
     { label: `unpublish C=${settings.concurrency} (per s)`, key: 'unpublishCnRate', digits: 0 },
+    { label: 'unpublish calls refused and retried', key: 'unpublishRetries', digits: 0 },
     { label: `API reads (GET+LIST) during ${n} first publishes`, key: 'apiReadsFirstPublishes', digits: 0 },
   ];
   const drivers = [...runs.keys()];

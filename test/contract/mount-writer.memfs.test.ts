@@ -88,3 +88,46 @@ describe('AtomicMountWriter retirement grace (memfs, manual clock)', () => {
     clock.advance(graceMs);
   });
 });
+
+describe('AtomicMountWriter comparing against what it swapped in (memfs)', () => {
+  const target = '/target';
+  let fs: FileSystem;
+  let reads: string[];
+  const clock = { now: () => Date.UTC(2026, 11, 1, 12, 0, 0) };
+
+  beforeEach(async () => {
+    const plain = memfsFileSystem(new Volume());
+    await plain.mkdir(target, { mode: 0o750 });
+    reads = [];
+    fs = { ...plain, readFile: async (path) => (reads.push(path), plain.readFile(path)) };
+  });
+
+  it('does not read back a payload it swapped in itself', async () => {
+    const writer = new AtomicMountWriter(fs, { clock, uniqueSuffix: counterSuffix() });
+    await writer.write(target, [aFile('a', 'v1'), aFile('b/c', 'v1')]);
+    expect(await writer.write(target, [aFile('a', 'v1'), aFile('b/c', 'v1')])).to.deep.equal({ changed: false });
+    expect(reads).to.deep.equal([]);
+  });
+
+  it('compares in full what another writer (a restarted driver) put in place, then remembers it', async () => {
+    await new AtomicMountWriter(fs, { clock, uniqueSuffix: counterSuffix() }).write(target, [aFile('a', 'v1')]);
+    const restarted = new AtomicMountWriter(fs, { clock, uniqueSuffix: counterSuffix() });
+    expect(await restarted.write(target, [aFile('a', 'v1')])).to.deep.equal({ changed: false });
+    expect(reads).to.have.length(1);
+    await restarted.write(target, [aFile('a', 'v1')]);
+    expect(reads).to.have.length(1);
+  });
+
+  it('swaps in a changed payload, and compares in full once ..data was moved behind its back', async () => {
+    const writer = new AtomicMountWriter(fs, { clock, uniqueSuffix: counterSuffix() });
+    await writer.write(target, [aFile('a', 'v1')]);
+    expect(await writer.write(target, [aFile('a', 'v2')])).to.deep.equal({ changed: true });
+    const current = await fs.readlink(`${target}/..data`);
+    await fs.mkdir(`${target}/..2001_01_01_00_00_00.000000001`, { mode: 0o755 });
+    await fs.writeFile(`${target}/..2001_01_01_00_00_00.000000001/a`, new TextEncoder().encode('v2'), 0o644);
+    await fs.unlink(`${target}/..data`);
+    await fs.symlink('..2001_01_01_00_00_00.000000001', `${target}/..data`);
+    expect(await writer.write(target, [aFile('a', 'v2')])).to.deep.equal({ changed: false });
+    expect(reads, `..data moved away from ${current}`).not.to.deep.equal([]);
+  });
+});

@@ -1,6 +1,6 @@
 import type { ProviderMountResponse } from '../../domain/provider-request.js';
 import type { FakeSecretStore } from './fake-secret-store.js';
-import { InvalidAttributesError, parseMountAttributes } from './mount-attributes.js';
+import { InvalidAttributesError, type MountAttributesParser } from './mount-attributes.js';
 
 export interface FakeMountInput {
   readonly attributes: string;
@@ -13,9 +13,9 @@ export interface FakeMountInput {
  * current contents and version from the store. Shared by the gRPC server and the in-process provider
  * so both behave alike. Throws InvalidAttributesError for a request a real provider would reject.
  */
-export function answerFakeMount(store: FakeSecretStore, input: FakeMountInput): ProviderMountResponse {
+export function answerFakeMount(store: FakeSecretStore, attributes: MountAttributesParser, input: FakeMountInput): ProviderMountResponse {
   if (input.targetPath === '') throw new InvalidAttributesError('target_path is empty');
-  const { objects, seeds } = parseMountAttributes(input.attributes);
+  const { objects, seeds } = attributes.parse(input.attributes);
   const defaultMode = Number.parseInt(input.permission, 10);
   const objectVersions = [];
   const files = [];

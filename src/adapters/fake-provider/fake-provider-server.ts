@@ -110,7 +110,7 @@ async function answerMount(
     }
     if (failure?.code) return callback(null, { error: { code: failure.code } });
     try {
-      const answer = mountResponse(state.store, call.request);
+      const answer = mountResponse(state, call.request);
       callback(null, state.answerTransform ? state.answerTransform(answer, call.request) : answer);
     } catch (error) {
       const invalid = error instanceof InvalidAttributesError;
@@ -123,8 +123,8 @@ async function answerMount(
 }
 
 /** The shared fake answer (see fake-mount.ts) in wire shape. */
-function mountResponse(store: FakeSecretStore, request: MountRequest__Output): MountResponse {
-  const answer = answerFakeMount(store, request);
+function mountResponse(state: FakeProviderState, request: MountRequest__Output): MountResponse {
+  const answer = answerFakeMount(state.store, state.attributes, request);
   return {
     objectVersion: answer.objectVersions.map(({ id, version }) => ({ id, version })),
     files: answer.files.map(({ path, mode, contents }) => ({ path, mode, contents })),

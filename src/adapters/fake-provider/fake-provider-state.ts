@@ -2,6 +2,7 @@ import type { status } from '@grpc/grpc-js';
 import type { MountRequest__Output } from '../../gen/v1alpha1/MountRequest.js';
 import type { MountResponse } from '../../gen/v1alpha1/MountResponse.js';
 import type { FakeSecretStore } from './fake-secret-store.js';
+import { MountAttributesParser } from './mount-attributes.js';
 
 /** A failure the fake provider injects into Mount calls until cleared (or for `times` calls). */
 export interface FakeFailure {
@@ -38,6 +39,7 @@ export class FakeProviderState {
   lastAuthority: string | undefined;
   failure: FakeFailure | undefined;
   answerTransform: FakeAnswerTransform | undefined;
+  readonly attributes = new MountAttributesParser();
 
   constructor(readonly store: FakeSecretStore) {}
 

@@ -3,7 +3,7 @@ import type { ProviderMountRequest, ProviderMountResponse } from '../../domain/p
 import type { SecretProvider } from '../../ports/secret-provider.js';
 import { answerFakeMount } from './fake-mount.js';
 import { FakeSecretStore } from './fake-secret-store.js';
-import { InvalidAttributesError } from './mount-attributes.js';
+import { InvalidAttributesError, MountAttributesParser } from './mount-attributes.js';
 
 /** What the next Mount calls should do instead of answering normally. */
 export type InProcessFailure =
@@ -18,6 +18,7 @@ export type InProcessFailure =
 export class InProcessSecretProvider implements SecretProvider {
   readonly requests: { providerName: string; request: ProviderMountRequest }[] = [];
   private failure: InProcessFailure | undefined;
+  private readonly attributes = new MountAttributesParser();
 
   constructor(readonly store: FakeSecretStore = new FakeSecretStore()) {}
 
@@ -37,7 +38,7 @@ export class InProcessSecretProvider implements SecretProvider {
     }
     if (this.failure?.kind === 'provider-error') return { objectVersions: [], files: [], errorCode: this.failure.code };
     try {
-      return answerFakeMount(this.store, request);
+      return answerFakeMount(this.store, this.attributes, request);
     } catch (error) {
       if (error instanceof InvalidAttributesError) return { objectVersions: [], files: [], errorCode: `InvalidAttributes: ${error.message}` };
       throw error;

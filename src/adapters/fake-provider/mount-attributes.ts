@@ -18,11 +18,34 @@ export interface FakeMountAttributes {
 export class InvalidAttributesError extends Error {}
 
 /**
+ * Parses MountRequest attributes, remembering the YAML values of the `objects` and `seed` texts it
+ * has seen: every pod of a class sends the same ones, and YAML parsing is what a Mount costs most.
+ */
+export class MountAttributesParser {
+  private readonly texts = new Map<string, unknown>();
+
+  parse(attributesJson: string): FakeMountAttributes {
+    return parseMountAttributes(attributesJson, (text, attribute) => {
+      if (this.texts.has(text)) return this.texts.get(text);
+      const parsed = parseYamlText(text, attribute);
+      if (this.texts.size >= PARSED_TEXTS_KEPT) this.texts.clear();
+      this.texts.set(text, parsed);
+      return parsed;
+    });
+  }
+}
+
+const PARSED_TEXTS_KEPT = 256;
+
+/** The YAML value of an attribute text; the parsers below only read it, so a remembered value can be shared. */
+type YamlReader = (text: string, attribute: string) => unknown;
+
+/**
  * Parses the JSON `attributes` text. `objects` is YAML or JSON: a list of `{name, path?, mode?}` (or
  * of plain names), or a plain comma/space separated list of names. `seed` is an optional YAML map of
  * name -> contents text or `{contents?, version?}`.
  */
-export function parseMountAttributes(attributesJson: string): FakeMountAttributes {
+export function parseMountAttributes(attributesJson: string, readYaml: YamlReader = parseYamlText): FakeMountAttributes {
   let attributes: unknown;
   try {
     attributes = JSON.parse(attributesJson);
@@ -31,13 +54,12 @@ export function parseMountAttributes(attributesJson: string): FakeMountAttribute
   }
   if (!isRecord(attributes)) throw new InvalidAttributesError('attributes must be a JSON object');
   return {
-    objects: parseObjects(stringAttribute(attributes, 'objects')),
-    seeds: parseSeeds(stringAttribute(attributes, 'seed')),
+    objects: parseObjects(readYaml(stringAttribute(attributes, 'objects'), 'objects')),
+    seeds: parseSeeds(readYaml(stringAttribute(attributes, 'seed'), 'seed')),
   };
 }
 
-function parseObjects(text: string): FakeObjectSpec[] {
-  const parsed = parseYamlText(text, 'objects');
+function parseObjects(parsed: unknown): FakeObjectSpec[] {
   if (parsed === null || parsed === undefined) return [];
   if (typeof parsed === 'string') return parsed.split(/[\s,]+/).filter(Boolean).map((name) => objectSpec({ name }));
   if (!Array.isArray(parsed)) throw new InvalidAttributesError('objects must be a list');
@@ -53,8 +75,7 @@ function objectSpec(entry: unknown): FakeObjectSpec {
   return { name: entry.name, path: (entry.path as string | undefined) ?? entry.name, mode: entry.mode as number | undefined };
 }
 
-function parseSeeds(text: string): Map<string, FakeObjectSeed> {
-  const parsed = parseYamlText(text, 'seed');
+function parseSeeds(parsed: unknown): Map<string, FakeObjectSeed> {
   const seeds = new Map<string, FakeObjectSeed>();
   if (parsed === null || parsed === undefined) return seeds;
   if (!isRecord(parsed)) throw new InvalidAttributesError('seed must be a map of object name to contents');

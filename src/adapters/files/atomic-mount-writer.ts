@@ -24,6 +24,7 @@ import {
   type UniqueSuffixSource,
 } from './version-dir-name.js';
 import { RetiredVersions, type RetirementPolicy } from './retired-versions.js';
+import { payloadDigest, SwappedVersions } from './swapped-versions.js';
 import { comparePaths, listPath, readFiles, treeMatchesPayload, type TreeFile } from './version-tree.js';
 
 export interface AtomicMountWriterOptions {
@@ -57,10 +58,13 @@ const NAME_ATTEMPTS = 5;
  * that resolved `..data` just before the swap still finds its files (see RetiredVersions).
  * `read` returns the files behind the user-visible entries (its own links through `..data`, plain
  * files a legacy provider wrote) and never follows a link it did not make.
+ * A payload equal to the one this writer last swapped into the target, whose `..data` still points
+ * there, is not read back to be compared (see SwappedVersions).
  */
 export class AtomicMountWriter implements MountWriter {
   private readonly names: VersionDirNames;
   private readonly retired: RetiredVersions;
+  private readonly swapped = new SwappedVersions();
 
   constructor(
     private readonly fs: FileSystem,
@@ -71,6 +75,7 @@ export class AtomicMountWriter implements MountWriter {
   }
 
   async write(target: string, files: readonly SecretFile[], ownership: VolumeOwnership = UPSTREAM_OWNERSHIP): Promise<WriteResult> {
+    const digest = payloadDigest(files, ownership);
     const payload = validatePayload(files);
     return withFileErrors({ target, action: 'write', payload, usage: () => this.fs.usage(target) }, async () => {
       await requireTargetDirectory(this.fs, target);
@@ -78,11 +83,13 @@ export class AtomicMountWriter implements MountWriter {
       refuseDataLinkOutside(layout);
       await refuseLinksOutside(this.fs, layout, payload.map((file) => file.path));
       const names = topLevelNames(payload.map((file) => file.path));
-      if (await this.alreadyHolds(layout, names, payload, ownership)) {
+      if (await this.alreadyHolds(layout, names, payload, ownership, digest)) {
         await this.repair(layout, names);
+        if (digest !== undefined) this.swapped.remember(target, layout.currentVersion!, digest);
         return { changed: false };
       }
-      await this.publish(layout, names, payload, ownership);
+      const versionDir = await this.publish(layout, names, payload, ownership);
+      if (digest !== undefined) this.swapped.remember(target, versionDir, digest);
       return { changed: true };
     });
   }
@@ -99,6 +106,7 @@ export class AtomicMountWriter implements MountWriter {
   }
 
   async clear(target: string): Promise<void> {
+    this.swapped.forget(target);
     await withFileErrors({ target, action: 'clear' }, async () => {
       if (!(await this.targetExists(target))) return;
       const layout = await inspectTarget(this.fs, target);
@@ -137,16 +145,21 @@ export class AtomicMountWriter implements MountWriter {
     return true;
   }
 
-  /** The current version holds exactly the payload and no foreign entry hides one of its names. */
+  /**
+   * The current version holds exactly the payload and no foreign entry hides one of its names. A
+   * version this writer swapped in with the same digest (payload and ownership) is not read back.
+   */
   private async alreadyHolds(
     layout: TargetLayout,
     names: readonly string[],
     payload: readonly SecretFile[],
     ownership: VolumeOwnership,
+    digest: string | undefined,
   ): Promise<boolean> {
     if (layout.currentVersion === undefined) return false;
     const hidden = names.some((name) => layout.entries.has(name) && !isOwnUserLink(layout.entries.get(name)));
     if (hidden) return false;
+    if (digest !== undefined && this.swapped.versionHolding(layout.target, digest) === layout.currentVersion) return true;
     const root = `${layout.target}/${layout.currentVersion}`;
     const version = await this.fs.lstat(root);
     if ((version.mode & 0o777) !== ownership.directoryMode || !belongsTo(version.gid, ownership)) return false;
@@ -159,8 +172,8 @@ export class AtomicMountWriter implements MountWriter {
     await this.removeHiddenEntries(layout, layout.currentVersion!);
   }
 
-  /** Steps 3-7 of wire.md 4; anything failing before the rename is undone. */
-  private async publish(layout: TargetLayout, names: readonly string[], payload: readonly SecretFile[], ownership: VolumeOwnership): Promise<void> {
+  /** Steps 3-7 of wire.md 4; anything failing before the rename is undone. Returns the version directory swapped in. */
+  private async publish(layout: TargetLayout, names: readonly string[], payload: readonly SecretFile[], ownership: VolumeOwnership): Promise<string> {
     const versionDir = await this.writeVersionMakingRoom(layout.target, payload, ownership);
     let createdLinks: string[] = [];
     try {
@@ -176,6 +189,7 @@ export class AtomicMountWriter implements MountWriter {
       if (layout.currentVersion !== undefined) await this.retired.retire(layout.target, layout.currentVersion);
       await this.removeHiddenEntries(layout, versionDir);
     });
+    return versionDir;
   }
 
   /** Space beats grace: when the volume is full, retired versions go early and the write is retried once. */

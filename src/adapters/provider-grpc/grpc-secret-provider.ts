@@ -37,7 +37,8 @@ export const DEFAULT_RETRY: ProviderRetryOptions = { attempts: 3, backoffMs: 100
 
 /**
  * SecretProvider over the provider API: plaintext gRPC on `<dir>/<provider>.sock`. Keeps one client
- * per provider, replaced when its socket moves, its channel is closed or the provider stops answering;
+ * per provider, replaced (and its socket looked up again) when its channel is closed or the provider
+ * stops answering, which is how a moved or restarted provider is found;
  * retries UNAVAILABLE a bounded number of times within the call budget. Safe to call concurrently.
  */
 export class GrpcSecretProvider implements SecretProvider {
@@ -61,7 +62,8 @@ export class GrpcSecretProvider implements SecretProvider {
     const wireRequest = toWireMountRequest(request);
     for (let attempt = 1; ; attempt++) {
       if (signal?.aborted) throw cancelledCall(providerName);
-      const connection = this.connectionFor(providerName, await findProviderSocket(providerName, this.socketDirs));
+      // The socket is looked up again only for a new client: a moved or restarted provider fails the call (UNAVAILABLE), which drops it.
+      const connection = this.openConnection(providerName) ?? this.connectionFor(providerName, await findProviderSocket(providerName, this.socketDirs));
       try {
         return fromWireMountResponse(await connection.mount(wireRequest, deadline, signal));
       } catch (error) {
@@ -85,6 +87,11 @@ export class GrpcSecretProvider implements SecretProvider {
   close(): void {
     for (const connection of this.connections.values()) connection.close();
     this.connections.clear();
+  }
+
+  private openConnection(providerName: string): ProviderConnection | undefined {
+    const existing = this.connections.get(providerName);
+    return existing !== undefined && !existing.isClosed() ? existing : undefined;
   }
 
   private connectionFor(providerName: string, socketPath: string): ProviderConnection {
