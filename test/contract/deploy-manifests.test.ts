@@ -217,9 +217,12 @@ describe('deploy/daemonset.yaml read back by the driver flag parser', () => {
   it('has the measured resources and heap cap of the chart defaults', () => {
     const [daemonSet] = documents(readFileSync(join(ROOT, 'deploy/daemonset.yaml'), 'utf8'), 'deploy/daemonset.yaml') as DaemonSet[];
     const driver = driverContainer(daemonSet!);
-    const chartDriver = (readValues(`${CHART}/values.yaml`)['linux'] as { driver: { resources: unknown; maxOldSpaceSizeMiB: number } }).driver;
+    const chartDriver = (readValues(`${CHART}/values.yaml`)['linux'] as { driver: { resources: unknown; maxOldSpaceSizeMiB: number; maxSemiSpaceSizeMiB: number } }).driver;
     expect(driver.resources).to.deep.equal(chartDriver.resources);
-    expect(driver.env).to.deep.include({ name: 'NODE_OPTIONS', value: `--max-old-space-size=${chartDriver.maxOldSpaceSizeMiB}` });
+    expect(driver.env).to.deep.include({
+      name: 'NODE_OPTIONS',
+      value: `--max-old-space-size=${chartDriver.maxOldSpaceSizeMiB} --max-semi-space-size=${chartDriver.maxSemiSpaceSizeMiB}`,
+    });
   });
 });
 
@@ -360,7 +363,7 @@ describe('deploy/ and the Helm chart: rendered, linted, read back by the driver 
     expect(driver.image).to.equal('registry.example.com/secrets-store-csi:0.1.0-test');
     expect(spec.priorityClassName).to.equal('system-node-critical');
     expect(driver.env).to.deep.include({ name: 'EXTRA', value: '1' });
-    expect(driver.env).to.deep.include({ name: 'NODE_OPTIONS', value: '--max-old-space-size=192' });
+    expect(driver.env).to.deep.include({ name: 'NODE_OPTIONS', value: '--max-old-space-size=192 --max-semi-space-size=1' });
     expect(driver.volumeMounts).to.deep.include({ name: 'scratch', mountPath: '/scratch' });
     expect(spec.volumes).to.deep.include({ name: 'scratch', emptyDir: {} });
     expect(driver.readinessProbe?.httpGet).to.deep.equal({ path: '/readyz', port: 'health' });

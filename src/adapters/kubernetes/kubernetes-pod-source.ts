@@ -59,7 +59,7 @@ export function nodePodsCacheOptions(
     watch: options.client.watch,
     fieldSelector,
     list: async () => {
-      const list = await listOf<PodResource>(options.client, apiPaths.pods, { fieldSelector });
+      const list = await listOf<PodResource>(options.client, apiPaths.pods, { fieldSelector }, options.keep);
       options.onList?.();
       return list;
     },

@@ -5,6 +5,7 @@ import type { PodStatusResource } from '../kube-objects/object-shapes.js';
 import { toStoredPodStatus } from '../kube-objects/pod-status-mapping.js';
 import { csiCollection, POD_STATUSES } from './custom-resources.js';
 import type { KubernetesClient } from './kubernetes-client.js';
+import { slimObject } from './slim-objects.js';
 import { listOf, WatchedSource } from './watched-source.js';
 
 export interface KubernetesPodStatusFeedOptions {
@@ -20,7 +21,8 @@ export class KubernetesPodStatusFeed extends WatchedSource<PodStatusResource> im
       resource: POD_STATUSES,
       path: csiCollection(POD_STATUSES),
       watch: options.client.watch,
-      list: () => listOf<PodStatusResource>(options.client, csiCollection(POD_STATUSES), {}),
+      keep: slimObject,
+      list: () => listOf<PodStatusResource>(options.client, csiCollection(POD_STATUSES), {}, slimObject),
       ...(options.logger ? { logger: options.logger } : {}),
       ...(options.retryDelayMs !== undefined ? { retryDelayMs: options.retryDelayMs } : {}),
     });

@@ -44,7 +44,7 @@ export class KubernetesPodStatusStore extends WatchedSource<PodStatusResource> i
       watch: options.client.watch,
       labelSelector,
       keep: slimObject,
-      list: () => listOf<PodStatusResource>(options.client, csiCollection(POD_STATUSES), { labelSelector }),
+      list: () => listOf<PodStatusResource>(options.client, csiCollection(POD_STATUSES), { labelSelector }, slimObject),
       ...(options.logger ? { logger: options.logger } : {}),
       ...(options.retryDelayMs !== undefined ? { retryDelayMs: options.retryDelayMs } : {}),
     });

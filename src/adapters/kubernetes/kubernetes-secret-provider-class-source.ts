@@ -30,7 +30,7 @@ export class KubernetesSecretProviderClassSource extends WatchedSource<SecretPro
       path: csiCollection(SECRET_PROVIDER_CLASSES),
       watch: options.client.watch,
       keep: slimObject,
-      list: () => listOf<SecretProviderClassResource>(options.client, csiCollection(SECRET_PROVIDER_CLASSES), {}),
+      list: () => listOf<SecretProviderClassResource>(options.client, csiCollection(SECRET_PROVIDER_CLASSES), {}, slimObject),
       ...(options.logger ? { logger: options.logger } : {}),
       ...(options.retryDelayMs !== undefined ? { retryDelayMs: options.retryDelayMs } : {}),
     });

@@ -27,7 +27,7 @@ export class KubernetesSyncedSecrets extends WatchedSource<SecretResource> imple
       watch: options.client.watch,
       labelSelector,
       keep: withoutSecretData,
-      list: () => listOf<SecretResource>(options.client, apiPaths.secretsOfAllNamespaces, { labelSelector }),
+      list: () => listOf<SecretResource>(options.client, apiPaths.secretsOfAllNamespaces, { labelSelector }, withoutSecretData),
       ...(options.logger ? { logger: options.logger } : {}),
       ...(options.retryDelayMs !== undefined ? { retryDelayMs: options.retryDelayMs } : {}),
     });

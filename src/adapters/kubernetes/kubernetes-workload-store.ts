@@ -6,6 +6,7 @@ import { KIND_INFO, type WorkloadResource } from '../kube-objects/object-shapes.
 import { toWorkload } from '../kube-objects/workload-mapping.js';
 import { apiError, apiFailure } from './api-errors.js';
 import { apiPaths, type KubernetesClient } from './kubernetes-client.js';
+import { slimObject } from './slim-objects.js';
 import { WatchedCache } from './watched-cache.js';
 import { listOf } from './watched-source.js';
 
@@ -32,9 +33,10 @@ export class KubernetesWorkloadStore implements WorkloadStore {
         const cache = new WatchedCache<WorkloadResource>({
           resource: plural,
           path: apiPaths.apps(plural),
+          keep: slimObject,
           watch: options.client.watch,
           list: async () => {
-            const { items, resourceVersion } = await listOf<WorkloadResource>(options.client, apiPaths.apps(plural), {});
+            const { items, resourceVersion } = await listOf<WorkloadResource>(options.client, apiPaths.apps(plural), {}, slimObject);
             // List items carry no kind: set it, as the watch's objects have it.
             return { items: items.map((item) => ({ ...item, kind, apiVersion: 'apps/v1' }) as WorkloadResource), resourceVersion };
           },

@@ -36,6 +36,9 @@ export class ProviderConnection {
       // Some providers reject any :authority but "localhost" (the Go driver's dialer sends it).
       'grpc.default_authority': 'localhost',
       'grpc.max_receive_message_length': options.maxCallRecvMsgSize,
+      // Per-call statistics nobody reads, and grpc-js' own retry buffering (retries are ours): both cost CPU on every call.
+      'grpc.enable_channelz': 0,
+      'grpc.enable_retries': 0,
     });
   }
 
