@@ -26,7 +26,8 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parse as parseYaml } from 'yaml';
 import { CsiNodeClient } from '../src/adapters/fake-kubelet/csi-node-client.js';
-import { volumeId } from '../src/adapters/fake-kubelet/fake-kubelet.js';
+import { FakeKubelet, type FakePod } from '../src/adapters/fake-kubelet/fake-kubelet.js';
+import type { PublishCommand } from '../src/domain/volume-binding.js';
 import { parseFlags, type FlagDefinition } from '../src/app/flags.js';
 import { CliProcess, mountsUnder, sleep } from '../test/e2e/processes.js';
 import { startControlPlane, type ControlPlane } from '../test/support/control-plane.js';
@@ -87,12 +88,11 @@ interface Settings {
 /** One figure of one run; NaN when the run could not measure it. */
 type Figures = Record<string, number>;
 
+/** One pod's inline volume as the kubelet-shaped client publishes it. */
 interface Target {
-  readonly podName: string;
-  readonly uid: string;
+  readonly command: PublishCommand;
   readonly volumeId: string;
   readonly targetPath: string;
-  readonly volumeContext: Record<string, string>;
 }
 
 const values = parseFlags(FLAGS, process.argv.slice(2));
@@ -230,25 +230,17 @@ async function resetCluster(controlPlane: ControlPlane): Promise<void> {
   await kubeConfig.makeApiClient(CoreV1Api).deleteCollectionNamespacedEvent({ namespace: NAMESPACE });
 }
 
-async function targetsFor(controlPlane: ControlPlane, kubeletRoot: string): Promise<Target[]> {
+async function targetsFor(controlPlane: ControlPlane, client: CsiNodeClient, kubeletRoot: string): Promise<Target[]> {
+  const kubelet = new FakeKubelet(client, kubeletRoot);
+  const volume = { name: 'secrets-store', volumeAttributes: { secretProviderClass: CLASS } };
   const pods = await controlPlane.adminKubeConfig().makeApiClient(CoreV1Api).listNamespacedPod({ namespace: NAMESPACE });
   const targets = pods.items
-    .map((pod) => ({ name: pod.metadata!.name!, uid: pod.metadata!.uid! }))
+    .map((pod): FakePod => ({ namespace: NAMESPACE, name: pod.metadata!.name!, uid: pod.metadata!.uid!, serviceAccountName: 'default', volumes: [volume] }))
     .sort((a, b) => (a.name < b.name ? -1 : 1))
-    .map(({ name, uid }) => ({
-      podName: name,
-      uid,
-      volumeId: volumeId(uid, 'secrets-store'),
-      targetPath: join(kubeletRoot, 'pods', uid, 'volumes', 'kubernetes.io~csi', 'secrets-store', 'mount'),
-      volumeContext: {
-        secretProviderClass: CLASS,
-        'csi.storage.k8s.io/pod.name': name,
-        'csi.storage.k8s.io/pod.namespace': NAMESPACE,
-        'csi.storage.k8s.io/pod.uid': uid,
-        'csi.storage.k8s.io/serviceAccount.name': 'default',
-        'csi.storage.k8s.io/ephemeral': 'true',
-      },
-    }));
+    .map((pod) => {
+      const command = kubelet.publishCommand(pod, volume);
+      return { command, volumeId: command.volumeId, targetPath: command.targetPath };
+    });
   // kubelet creates the volume directory before it publishes.
   await inParallel(targets, 50, (target) => mkdir(join(target.targetPath, '..'), { recursive: true }).then(() => undefined));
   return targets;
@@ -276,7 +268,7 @@ async function runDriver(context: RunContext): Promise<Figures> {
   const figures: Figures = {};
   try {
     await waitForSocket(socket, child, join(dir, 'driver.log'));
-    const targets = await targetsFor(plane, kubeletRoot);
+    const targets = await targetsFor(plane, client, kubeletRoot);
     await sleep(settings.settleMs);
     figures['rssBefore'] = treeRssMiB(pid);
 
@@ -284,14 +276,14 @@ async function runDriver(context: RunContext): Promise<Figures> {
     const cpuStart = treeCpuSeconds(pid);
     const apiStart = await apiServerRequests(plane.server, plane.adminToken);
     const lowRate = targets.slice(0, settings.lowRate);
-    const lowRateCalls = await paced(lowRate, (target) => client.publish(publishCommand(target)));
+    const lowRateCalls = await paced(lowRate, (target) => client.publish(target.command));
     figures['publishLowP50'] = percentile(lowRateCalls, 50);
     figures['publishLowP99'] = percentile(lowRateCalls, 99);
     figures['cpuPerPublishLow'] = ((treeCpuSeconds(pid) - cpuStart) * 1000) / lowRate.length;
-    const serial = await concurrently(targets.slice(settings.lowRate, settings.lowRate + settings.backToBack), 1, (target) => client.publish(publishCommand(target)));
+    const serial = await concurrently(targets.slice(settings.lowRate, settings.lowRate + settings.backToBack), 1, (target) => client.publish(target.command));
     figures['publishC1P50'] = percentile(serial.durations, 50);
     figures['publishC1Rate'] = serial.rate;
-    const parallel = await concurrently(targets.slice(settings.lowRate + settings.backToBack), settings.concurrency, (target) => client.publish(publishCommand(target)));
+    const parallel = await concurrently(targets.slice(settings.lowRate + settings.backToBack), settings.concurrency, (target) => client.publish(target.command));
     figures['publishCnP50'] = percentile(parallel.durations, 50);
     figures['publishCnRate'] = parallel.rate;
     figures['cpuFirstPublishes'] = treeCpuSeconds(pid) - cpuStart;
@@ -306,7 +298,7 @@ async function runDriver(context: RunContext): Promise<Figures> {
     figures['rssAfterMounts'] = treeRssMiB(pid);
 
     // 3. A republish round, nothing changed in the store.
-    const republish = await measured(pid, context.controlUrl, () => concurrently(targets, settings.concurrency, (target) => client.publish(publishCommand(target))));
+    const republish = await measured(pid, context.controlUrl, () => concurrently(targets, settings.concurrency, (target) => client.publish(target.command)));
     figures['apiWritesRepublish'] = republish.requests.writes;
 
     // 4. Store change: every object gets a new version; kubelet keeps republishing (spread over its resync period).
@@ -390,10 +382,6 @@ async function stopDriver(child: ChildProcess): Promise<void> {
   }
 }
 
-function publishCommand(target: Target) {
-  return { volumeId: target.volumeId, targetPath: target.targetPath, readonly: true, volumeContext: target.volumeContext, secrets: {} };
-}
-
 /** One call at a time, each started `--low-rate-gap` after the previous one started; returns each call's milliseconds. */
 async function paced(targets: readonly Target[], call: (target: Target) => Promise<void>): Promise<number[]> {
   const durations: number[] = [];
@@ -470,7 +458,7 @@ async function storeChange(targets: readonly Target[], client: CsiNodeClient, co
       if (due > now || inFlight >= settings.concurrency) continue;
       nextRepublish.set(target, due + settings.republishEveryMs);
       inFlight++;
-      void client.publish(publishCommand(target)).catch(() => undefined).finally(() => inFlight--);
+      void client.publish(target.command).catch(() => undefined).finally(() => inFlight--);
     }
     await inParallel([...old], 50, async (target) => {
       if (await holds(target, expected)) old.delete(target);

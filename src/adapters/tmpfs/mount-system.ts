@@ -1,4 +1,5 @@
 import * as fs from 'node:fs/promises';
+import { lstatSync, statfsSync, statSync } from 'node:fs';
 import { bestMountCalls, type MountCalls } from './mount-calls.js';
 
 /** What the mounter asks of a stat result. */
@@ -44,17 +45,18 @@ const KEEP_OWNER = -1;
 /**
  * The real system: mount(2)/umount2(2) through koffi when it loads, else mount(8)/umount(8) from one
  * long-lived shell (chosen at the first mount call, so nothing is loaded before one is needed);
- * node:fs/promises for the rest.
+ * node:fs/promises for the rest, except the stat calls every rotation check makes on the target and
+ * its parent: those are synchronous, since on a local path a thread-pool round trip costs more than the call.
  */
 export function nodeMountSystem(calls: () => Promise<MountCalls> = lazily(bestMountCalls)): MountSystem {
   return {
     mount: async (target, options) => (await calls()).mount(target, options),
     remount: async (target, options) => (await calls()).remount(target, options),
     unmount: async (target, lazy) => (await calls()).unmount(target, lazy),
-    lstat: (path) => fs.lstat(path),
-    stat: (path) => fs.stat(path),
+    lstat: async (path) => lstatSync(path),
+    stat: async (path) => statSync(path),
     statfs: async (path) => {
-      const stats = await fs.statfs(path);
+      const stats = statfsSync(path);
       return { bytes: stats.blocks * stats.bsize, freeBytes: stats.bavail * stats.bsize, inodes: stats.files, freeInodes: stats.ffree };
     },
     chmod: (path, mode) => fs.chmod(path, mode),
