@@ -80,13 +80,16 @@ describe('Kubernetes adapters on a real API server', function () {
     };
   });
 
-  secretSinkContract(async () => ({
-    sink: new KubernetesSecretSink({ client: client() }),
-    namespace: await plane!.createNamespace('secret-sink'),
-    putPod: (object) => admin.putPod(object),
-    readSecret: (namespace, name) => admin.readSecret(namespace, name),
-    close: async () => undefined,
-  }));
+  secretSinkContract(async () => {
+    const sink = new KubernetesSecretSink({ client: client(), retryDelayMs: 50 });
+    return {
+      sink,
+      namespace: await plane!.createNamespace('secret-sink'),
+      putPod: (object) => admin.putPod(object),
+      readSecret: (namespace, name) => admin.readSecret(namespace, name),
+      close: async () => sink.stop(),
+    };
+  });
 
   podSourceContract(async () => {
     const namespace = await plane!.createNamespace('pod-source');
@@ -161,6 +164,49 @@ describe('Kubernetes adapters on a real API server', function () {
     });
 
     const nobody = (): KubernetesClient => new KubernetesClient(delegatedCredentials(plane!.kubeConfigWithToken(plane!.nobodyToken)));
+    /** An admin client counting the reads that go past the caches. */
+    const counted = (): { client: KubernetesClient; reads: string[] } => {
+      const reads: string[] = [];
+      return { client: new KubernetesClient(delegatedCredentials(plane!.adminKubeConfig()), { onDirectRead: (resource) => reads.push(resource) }), reads };
+    };
+
+    it('reads managed Secrets from a watch once they are listed, its own writes included', async () => {
+      const { client, reads } = counted();
+      const sink = new KubernetesSecretSink({ client, retryDelayMs: 50 });
+      try {
+        await sink.create(aNewSecret({ namespace, name: 'synced' }));
+        expect(await sink.get(namespace, 'synced')).not.to.equal(undefined);
+        await sink.whenSynced();
+        const before = reads.length;
+        await sink.patch(namespace, 'synced', { data: { password: new TextEncoder().encode('v2') } });
+        const read = await sink.get(namespace, 'synced');
+        expect(new TextDecoder().decode(read!.data['password'])).to.equal('v2');
+        expect(await sink.get(namespace, 'synced')).to.deep.equal(read);
+        expect(reads.length, `direct reads: ${reads.join(', ')}`).to.equal(before);
+        // A Secret the driver does not manage is read from the API server.
+        await admin.core.createNamespacedSecret({ namespace, body: { metadata: { name: 'foreign' }, stringData: { a: 'b' } } });
+        expect(await sink.get(namespace, 'foreign')).not.to.equal(undefined);
+        expect(reads.slice(before)).to.deep.equal(['secrets']);
+      } finally {
+        sink.stop();
+      }
+    });
+
+    it('creates a pod status without reading it first, and reads the node\'s pod statuses from a watch', async () => {
+      const { client, reads } = counted();
+      const store = new KubernetesPodStatusStore({ client, nodeName: NODE, retryDelayMs: 50 });
+      store.start();
+      try {
+        await store.whenSynced();
+        const saved = await store.save(aPodStatusFor(pod, { objects: [{ id: 'secret/db', version: '1' }] }), ownerOf(pod));
+        await store.save(aPodStatusFor(pod, { objects: [{ id: 'secret/db', version: '2' }] }), ownerOf(pod));
+        expect((await store.get(saved.namespace, saved.name))?.objects).to.deep.equal([{ id: 'secret/db', version: '2' }]);
+        expect((await store.listByNode(NODE)).filter((status) => status.namespace === namespace)).to.have.length(1);
+        expect(reads).to.deep.equal([]);
+      } finally {
+        store.stop();
+      }
+    });
     const rejection = async (promise: Promise<unknown>): Promise<Error> => {
       try {
         await promise;

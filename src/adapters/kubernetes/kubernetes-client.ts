@@ -42,6 +42,7 @@ export const apiPaths = {
   pods: '/api/v1/pods',
   secretsOfAllNamespaces: '/api/v1/secrets',
   pod: (namespace: string, name: string) => `${namespaced('/api/v1', namespace)}/pods/${encodeURIComponent(name)}`,
+  allSecrets: '/api/v1/secrets',
   secrets: (namespace: string) => `${namespaced('/api/v1', namespace)}/secrets`,
   secret: (namespace: string, name: string) => `${apiPaths.secrets(namespace)}/${encodeURIComponent(name)}`,
   events: (namespace: string) => `${namespaced('/api/v1', namespace)}/events`,

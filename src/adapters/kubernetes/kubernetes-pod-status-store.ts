@@ -7,7 +7,9 @@ import { toPodStatusObject, toStoredPodStatus, withOwnedPodStatusFields } from '
 import { apiError, isNotFound, isWriteRace } from './api-errors.js';
 import { csiCollection, csiObject, POD_STATUSES } from './custom-resources.js';
 import type { KubernetesClient } from './kubernetes-client.js';
+import { RecentWrites } from './recent-writes.js';
 import { slimObject } from './slim-objects.js';
+import { keyOf } from './watched-cache.js';
 import { listOf, WatchedSource } from './watched-source.js';
 
 /** Write races (another writer created or changed the object first) are retried this many times. */
@@ -33,8 +35,8 @@ export interface KubernetesPodStatusStoreOptions {
 export class KubernetesPodStatusStore extends WatchedSource<PodStatusResource> implements PodStatusStore {
   private readonly client: KubernetesClient;
   private readonly nodeName: string;
-  /** This node's objects this store wrote, by namespace/name, until the watch delivers that version or a later one. */
-  private readonly written = new Map<string, PodStatusResource>();
+  /** This node's objects this store wrote that the watch has not delivered yet. */
+  private readonly written: RecentWrites<PodStatusResource>;
 
   constructor(options: KubernetesPodStatusStoreOptions) {
     const labelSelector = `${NODE_NAME_LABEL}=${options.nodeName}`;
@@ -50,13 +52,7 @@ export class KubernetesPodStatusStore extends WatchedSource<PodStatusResource> i
     });
     this.client = options.client;
     this.nodeName = options.nodeName;
-    this.cache.subscribe(({ type, object }) => {
-      const key = keyOf(object.metadata.namespace ?? '', object.metadata.name);
-      const mine = this.written.get(key);
-      if (mine !== undefined && (type === 'DELETED' || !isOlder(object.metadata.resourceVersion, mine.metadata.resourceVersion))) {
-        this.written.delete(key);
-      }
-    });
+    this.written = new RecentWrites(this.cache);
   }
 
   async get(namespace: string, name: string): Promise<StoredPodStatus | undefined> {
@@ -94,7 +90,7 @@ export class KubernetesPodStatusStore extends WatchedSource<PodStatusResource> i
   async listByNode(nodeName: string): Promise<StoredPodStatus[]> {
     if (nodeName === this.nodeName && this.cache.hasSynced()) {
       const objects = new Map(this.cache.list().map((object) => [keyOf(object.metadata.namespace ?? '', object.metadata.name), object]));
-      for (const [key, object] of this.written) if (object.metadata.labels?.[NODE_NAME_LABEL] === nodeName) objects.set(key, object);
+      for (const [key, object] of this.written.pending()) objects.set(key, object);
       return [...objects.values()].map(toStoredPodStatus);
     }
     try {
@@ -121,17 +117,12 @@ export class KubernetesPodStatusStore extends WatchedSource<PodStatusResource> i
 
   /** The newest copy this process has: its own last write, else the cache's. */
   private known(namespace: string, name: string): PodStatusResource | undefined {
-    const key = keyOf(namespace, name);
-    return this.written.get(key) ?? this.cache.get(namespace, name);
+    return this.written.get(namespace, name);
   }
 
-  /** Only this node's records: the watch delivers those, which ends their stay here. */
+  /** Only this node's records: the watch delivers those, which ends their stay among the recent writes. */
   private remember(object: PodStatusResource): void {
-    if (object.metadata.labels?.[NODE_NAME_LABEL] !== this.nodeName) return;
-    const key = keyOf(object.metadata.namespace ?? '', object.metadata.name);
-    const cached = this.cache.get(object.metadata.namespace ?? '', object.metadata.name);
-    if (cached !== undefined && !isOlder(cached.metadata.resourceVersion, object.metadata.resourceVersion)) return;
-    this.written.set(key, slimObject(object));
+    if (object.metadata.labels?.[NODE_NAME_LABEL] === this.nodeName) this.written.remember(slimObject(object));
   }
 
   /** The stored object from the API server (counted as a direct read), or undefined when there is none. */
@@ -143,19 +134,6 @@ export class KubernetesPodStatusStore extends WatchedSource<PodStatusResource> i
       throw error;
     }
   }
-}
-
-function keyOf(namespace: string, name: string): string {
-  return `${namespace}/${name}`;
-}
-
-/**
- * Whether resourceVersion `a` is older than `b`. They are opaque to clients, but the API server backed
- * by etcd hands out increasing integers; anything else is never called older, so the watch's copy wins.
- */
-function isOlder(a: string | undefined, b: string | undefined): boolean {
-  if (a === undefined || b === undefined || !/^\d+$/.test(a) || !/^\d+$/.test(b)) return false;
-  return a.length !== b.length ? a.length < b.length : a < b;
 }
 
 /** The fields save writes: labels, owner references and status (the server owns the rest of metadata). */

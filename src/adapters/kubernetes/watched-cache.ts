@@ -257,6 +257,7 @@ export class WatchedCache<T extends KubeObject> {
   }
 }
 
-function keyOf(namespace: string, name: string): string {
+/** How a cache keys an object: `namespace/name`. */
+export function keyOf(namespace: string, name: string): string {
   return `${namespace}/${name}`;
 }

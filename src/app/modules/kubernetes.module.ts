@@ -64,9 +64,11 @@ export function kubernetesModule(options: KubernetesModuleOptions): ContainerMod
       .inSingletonScope()
       .onDeactivation((store) => store.stop());
     bind(PodStatusStore).toService(KubernetesPodStatusStore);
-    bind(SecretSink)
-      .toResolvedValue((client: KubernetesClient) => new KubernetesSecretSink({ client }), [KubernetesClient])
-      .inSingletonScope();
+    bind(KubernetesSecretSink)
+      .toResolvedValue((client: KubernetesClient, logger: Logger) => new KubernetesSecretSink({ client, logger }), [KubernetesClient, Logger])
+      .inSingletonScope()
+      .onDeactivation((sink) => sink.stop());
+    bind(SecretSink).toService(KubernetesSecretSink);
     bind(TokenSource)
       .toResolvedValue((client: KubernetesClient) => new KubernetesTokenSource({ client }), [KubernetesClient])
       .inSingletonScope();
