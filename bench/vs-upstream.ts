@@ -234,13 +234,15 @@ async function targetsFor(controlPlane: ControlPlane, client: CsiNodeClient, kub
   const kubelet = new FakeKubelet(client, kubeletRoot);
   const volume = { name: 'secrets-store', volumeAttributes: { secretProviderClass: CLASS } };
   const pods = await controlPlane.adminKubeConfig().makeApiClient(CoreV1Api).listNamespacedPod({ namespace: NAMESPACE });
-  const targets = pods.items
+  const fakePods = pods.items
     .map((pod): FakePod => ({ namespace: NAMESPACE, name: pod.metadata!.name!, uid: pod.metadata!.uid!, serviceAccountName: 'default', volumes: [volume] }))
-    .sort((a, b) => (a.name < b.name ? -1 : 1))
-    .map((pod) => {
-      const command = kubelet.publishCommand(pod, volume);
+    .sort((a, b) => (a.name < b.name ? -1 : 1));
+  const targets = await Promise.all(
+    fakePods.map(async (pod) => {
+      const command = await kubelet.publishCommand(pod, volume);
       return { command, volumeId: command.volumeId, targetPath: command.targetPath };
-    });
+    }),
+  );
   // kubelet creates the volume directory before it publishes.
   await inParallel(targets, 50, (target) => mkdir(join(target.targetPath, '..'), { recursive: true }).then(() => undefined));
   return targets;
