@@ -189,7 +189,7 @@ describe('e2e: the standalone node agent (driver --cluster memory)', function ()
     expect((await readdir(paths.stateDir)).filter((name) => name.endsWith('.tmp'))).to.deep.equal([]);
   });
 
-  it('unpublish exits 0 and leaves nothing mounted; SIGTERM then stops the driver with exit 0', async () => {
+  it('unpublish exits 0 and leaves nothing mounted (the pod statuses stay with their Pods, as upstream); SIGTERM then stops the driver with exit 0', async () => {
     for (const pod of ['app-0', 'app-1']) {
       const result = await oneShot(['unpublish', `--endpoint=unix://${paths.csiSocket}`, `--kubelet-root=${paths.kubeletRoot}`, `--pod-name=${pod}`, '--volume=secrets']);
       expect(result.code, result.stderr).to.equal(0);
@@ -197,7 +197,8 @@ describe('e2e: the standalone node agent (driver --cluster memory)', function ()
       expect(existsSync(join(targetOf(pod), '..'))).to.equal(false);
     }
     expect(mountsUnder(paths.kubeletRoot)).to.deep.equal([]);
-    expect((await stateObjects()).filter((object) => object.kind === 'SecretProviderClassPodStatus')).to.deep.equal([]);
+    const statuses = (await stateObjects()).filter((object) => object.kind === 'SecretProviderClassPodStatus');
+    expect(statuses.map((object) => object.metadata.name).sort()).to.deep.equal(['app-0-default-app-secrets', 'app-1-default-app-secrets']);
     expect(await driver!.stop('SIGTERM', 15_000)).to.deep.equal({ code: 0, signal: null });
   });
 });

@@ -54,6 +54,7 @@ const DRIVER_METRICS: readonly MetricShape[] = [
   { name: 'rotation_skipped_total', type: 'counter', labels: ['reason', 'os_type'] },
   { name: 'mounted_content_age_seconds', type: 'gauge', labels: ['provider', 'os_type'] },
   { name: 'provider_healthy', type: 'gauge', labels: ['provider', 'os_type'] },
+  { name: 'api_server_reads_total', type: 'counter', labels: ['resource', 'os_type'] },
 ];
 
 /** Process metrics a Go driver's scrape config also finds (client_golang's process collector names). */

@@ -1,14 +1,15 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { ApiCredentials } from './api-credentials.js';
+import { apiFailure } from './api-errors.js';
 
-/** An HTTP status other than 2xx from the API server; `body` is its Status object as text. */
+/** An HTTP status other than 2xx from the API server; `body` is its Status object as text, its message the Status message. */
 export class ApiStatusError extends Error {
   constructor(
     readonly code: number,
     readonly body: string,
   ) {
-    super(`the API server answered HTTP ${code}`);
+    super(`HTTP ${code}: ${apiFailure({ code, body }).message}`);
     this.name = 'ApiStatusError';
   }
 }
