@@ -9,26 +9,32 @@ export interface RegisteredBinding {
   readonly intervalMs: number;
 }
 
+/** Hears a target's new entry, or undefined when its binding was deleted. */
+export type RegistryListener = (targetPath: string, entry: RegisteredBinding | undefined) => void;
+
 /**
  * The bindings mounted on this node, by target path. The registry is the rotation loop's work list;
- * listeners hear about additions so the loop can reschedule.
+ * listeners hear about every put and delete so the loop keeps its queue without looking at every binding.
  */
 export class BindingRegistry {
   private readonly entries = new Map<string, RegisteredBinding>();
-  private readonly listeners = new Set<() => void>();
+  private readonly listeners = new Set<RegistryListener>();
 
   get(targetPath: string): RegisteredBinding | undefined {
     return this.entries.get(targetPath);
   }
 
   put(entry: RegisteredBinding): void {
-    this.entries.set(entry.binding.request.target.path, entry);
-    for (const listener of this.listeners) listener();
+    const targetPath = entry.binding.request.target.path;
+    this.entries.set(targetPath, entry);
+    for (const listener of this.listeners) listener(targetPath, entry);
   }
 
   delete(targetPath: string): RegisteredBinding | undefined {
     const entry = this.entries.get(targetPath);
+    if (entry === undefined) return undefined;
     this.entries.delete(targetPath);
+    for (const listener of this.listeners) listener(targetPath, undefined);
     return entry;
   }
 
@@ -52,7 +58,7 @@ export class BindingRegistry {
     return ages;
   }
 
-  onPut(listener: () => void): () => void {
+  onChange(listener: RegistryListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }

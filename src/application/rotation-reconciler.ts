@@ -1,6 +1,6 @@
 import { describeError, DomainError } from '../domain/errors.js';
 import { fetchSharing, sharingCandidate } from '../domain/fetch-key.js';
-import { checksToStart, type CheckGroup, type WaitingCheck } from '../domain/rotation-fair-share.js';
+import { RotationQueue, type WaitingCheck } from '../domain/rotation-fair-share.js';
 import {
   effectiveInterval,
   isDue,
@@ -43,7 +43,6 @@ export interface ReconcilerSettings extends RotationSettings {
 
 /** A check holding a slot of the pool. */
 interface RunningCheck {
-  readonly group: CheckGroup;
   readonly controller: AbortController;
   readonly done: Promise<void>;
 }
@@ -55,6 +54,9 @@ interface RunningCheck {
  * hangs keeps to its share and the others keep their schedule). A slot is given back when its check
  * ends, so one slow check never holds back the next due checks of others. A change of a class makes its
  * bindings due at once; so does a new `rotate-requested-at` value on a pod.
+ *
+ * The pool's queue (`RotationQueue`) follows the registry one put or delete at a time, so starting the
+ * next check never looks at every binding.
  *
  * Each check's provider call has its own deadline (`callTimeoutMs`), and a check can be given up: an
  * unpublish of its target cancels it (TargetLocks), as does `stop()`.
@@ -77,9 +79,12 @@ export class RotationReconciler {
   private dispatching: Promise<void> | undefined;
   private dispatchAgain = false;
   private idleWaiters: (() => void)[] = [];
-  private readonly candidates = new WeakMap<RegisteredBinding, WaitingCheck>();
-  /** Due bindings the last dispatch left waiting for a slot: the end of a running check starts them, no timer. */
-  private waitingForSlot = new Set<string>();
+  private readonly queue: RotationQueue;
+  /** Targets by sharing group (`sharingCandidate`), and each target's group: a wave's members. */
+  private readonly sharingGroups = new Map<string, Set<string>>();
+  private readonly sharingGroupOf = new Map<string, string>();
+  /** When the armed timer fires (the queue's earliest due time when it was armed). */
+  private timerAt: number | undefined;
   /** Without a started loop, checks run only when asked: for the bindings due at the time of asking. */
   private askedAt = -Infinity;
 
@@ -94,27 +99,32 @@ export class RotationReconciler {
     private readonly scheduler: Scheduler,
     private readonly random: Random,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    // The queue mirrors the registry and the targets set aside for kubelet's calls whether or not the
+    // loop runs: `runDueChecks` works without `start`.
+    this.queue = new RotationQueue(settings.workers);
+    for (const entry of registry.all()) this.track(entry.binding.request.target.path, entry);
+    registry.onChange((target, entry) => {
+      this.track(target, entry);
+      this.wake();
+    });
+    locks.onRelease((target) => {
+      this.queue.release(target);
+      this.wake();
+    });
+  }
 
   start(): void {
     if (this.started || !this.settings.enabled) return;
     this.started = true;
-    this.unsubscribe = [
-      this.classes.onChange((change) => this.classChanged(change)),
-      this.pods.onChange((pod) => this.podChanged(pod)),
-      this.registry.onPut(() => this.wake()),
-      this.locks.onRelease((target) => {
-        if (this.registry.get(target) !== undefined) this.wake();
-      }),
-    ];
+    this.unsubscribe = [this.classes.onChange((change) => this.classChanged(change)), this.pods.onChange((pod) => this.podChanged(pod))];
     this.wake();
   }
 
   /** Stops the timer and gives up the checks that run (each stops at its next step). */
   async stop(): Promise<void> {
     this.started = false;
-    this.cancelTimer?.();
-    this.cancelTimer = undefined;
+    this.disarmTimer();
     for (const unsubscribe of this.unsubscribe) unsubscribe();
     this.unsubscribe = [];
     for (const check of this.running.values()) check.controller.abort(new DomainError('Cancelled', 'the rotation loop stopped'));
@@ -212,43 +222,46 @@ export class RotationReconciler {
     return this.started ? this.clock.now() : this.askedAt;
   }
 
+  /** Starts the checks the pool admits, first bringing in those due at `now` and their sharing waves. */
   private async startAdmittedChecks(now: number): Promise<void> {
-    await this.openSharingWaves(this.registry.all(), now);
-    // Looked at again after the class reads: a binding unpublished meanwhile is no longer a candidate.
-    const all = this.registry.all();
-    for (const target of this.waves.targets()) if (this.registry.get(target) === undefined) this.waves.finished(target);
-    const waiting: WaitingCheck[] = [];
-    const mounted = new Map<string, Map<string, CheckGroup>>();
-    for (const entry of all) {
-      const candidate = this.candidateOf(entry);
-      const classes = mounted.get(candidate.provider) ?? new Map<string, CheckGroup>();
-      if (classes.size === 0) mounted.set(candidate.provider, classes);
-      if (!classes.has(candidate.classKey)) classes.set(candidate.classKey, candidate);
-      if (this.running.has(candidate.id) || this.locks.isHeld(candidate.id)) continue;
-      // A member of a sharing wave waits with the due ones (behind them in its class, by its own due time).
-      if (isDue(entry.schedule, now) || this.waves.of(candidate.id) !== undefined) waiting.push(candidate);
-    }
-    this.waitingForSlot = new Set(waiting.map((check) => check.id));
-    if (waiting.length === 0) return;
-    const pool = {
-      workers: this.settings.workers,
-      mounted: [...mounted.values()].flatMap((classes) => [...classes.values()]),
-      running: [...this.running.values()].map((check) => check.group),
-    };
-    for (const check of checksToStart(pool, waiting)) {
-      this.waitingForSlot.delete(check.id);
-      this.startCheck(this.registry.get(check.id)!);
+    await this.openSharingWaves(this.queue.admitDue(now));
+    for (let next = this.queue.next(); next !== undefined; next = this.queue.next()) {
+      // kubelet holds the target: its release brings the binding back.
+      if (this.locks.isHeld(next.id)) {
+        this.queue.setAside(next.id);
+        continue;
+      }
+      this.queue.start(next.id);
+      this.startCheck(this.registry.get(next.id)!);
     }
   }
 
-  /** The pool's view of a binding (kept per registry entry: a dispatch looks at every binding). */
-  private candidateOf(entry: RegisteredBinding): WaitingCheck {
-    let candidate = this.candidates.get(entry);
-    if (candidate === undefined) {
-      candidate = { ...groupOf(entry), id: entry.binding.request.target.path, dueAt: entry.schedule.nextDueAt };
-      this.candidates.set(entry, candidate);
+  /** Keeps the queue and the sharing groups in step with the registry's entry for `target` (undefined: deleted). */
+  private track(target: string, entry: RegisteredBinding | undefined): void {
+    const group = entry && sharingCandidate(entry.binding.providerName, entry.binding.request);
+    const previous = this.sharingGroupOf.get(target);
+    if (previous !== group) {
+      if (previous !== undefined) this.leaveSharingGroup(previous, target);
+      if (group !== undefined) {
+        this.sharingGroupOf.set(target, group);
+        const members = this.sharingGroups.get(group) ?? new Set<string>();
+        this.sharingGroups.set(group, members.add(target));
+      }
     }
-    return candidate;
+    if (entry === undefined) {
+      this.queue.remove(target);
+      this.waves.finished(target);
+      return;
+    }
+    const { request } = entry.binding;
+    this.queue.put({ id: target, provider: entry.binding.providerName, classKey: `${request.pod.namespace}/${request.className}`, dueAt: entry.schedule.nextDueAt });
+  }
+
+  private leaveSharingGroup(group: string, target: string): void {
+    this.sharingGroupOf.delete(target);
+    const members = this.sharingGroups.get(group);
+    members?.delete(target);
+    if (members?.size === 0) this.sharingGroups.delete(group);
   }
 
   /** Starts one check in its own slot; the slot is given back (and the pool refilled) when it ends. */
@@ -275,9 +288,10 @@ export class RotationReconciler {
       .finally(() => {
         this.running.delete(target);
         this.waves.finished(target);
+        this.queue.finish(target);
         void this.dispatch();
       });
-    this.running.set(target, { group: this.candidateOf(entry), controller, done });
+    this.running.set(target, { controller, done });
   }
 
   /** A check that threw instead of reporting (a lookup failed): logged, and retried with backoff. */
@@ -289,27 +303,27 @@ export class RotationReconciler {
     this.registry.put({ ...entry, schedule });
   }
 
-  /** Opens a sharing wave for each due binding whose class shares fetches (see the class comment). */
-  private async openSharingWaves(all: readonly RegisteredBinding[], now: number): Promise<void> {
+  /**
+   * Opens a sharing wave for each binding just due whose class shares fetches (see the class comment):
+   * its sharing group's other bindings that are not being checked wait with it from now on.
+   */
+  private async openSharingWaves(due: readonly WaitingCheck[]): Promise<void> {
     const opening: RegisteredBinding[] = [];
-    for (const entry of all) {
-      const { path } = entry.binding.request.target;
-      if (!isDue(entry.schedule, now) || this.running.has(path) || this.waves.of(path) !== undefined) continue;
+    for (const check of due) {
+      const entry = this.registry.get(check.id);
+      if (entry === undefined || this.waves.of(check.id) !== undefined) continue;
       const { namespace } = entry.binding.request.pod;
-      const shares = this.classSharing.get(this.candidateOf(entry).classKey) ?? (await this.sharesFetches(namespace, entry.binding.request.className));
+      const shares = this.classSharing.get(check.classKey) ?? (await this.sharesFetches(namespace, entry.binding.request.className));
       if (shares) opening.push(entry);
     }
-    if (opening.length === 0) return;
-    const groupOfEntry = (entry: RegisteredBinding): string => sharingCandidate(entry.binding.providerName, entry.binding.request);
-    const sharingClasses = new Set(opening.map((entry) => this.candidateOf(entry).classKey));
-    const members = new Map<string, string[]>();
-    for (const entry of all) {
-      const { path } = entry.binding.request.target;
-      if (!sharingClasses.has(this.candidateOf(entry).classKey) || this.running.has(path)) continue;
-      const group = groupOfEntry(entry);
-      members.set(group, [...(members.get(group) ?? []), path]);
+    for (const entry of opening) {
+      const group = this.sharingGroupOf.get(entry.binding.request.target.path);
+      if (group === undefined || this.waves.isOpen(group)) continue;
+      const members = [...(this.sharingGroups.get(group) ?? [])].filter((target) => !this.running.has(target));
+      const dueAt = entry.schedule.nextDueAt;
+      this.waves.open(group, members, dueAt);
+      for (const target of members) this.queue.pullIn(target, dueAt);
     }
-    for (const entry of opening) this.waves.open(groupOfEntry(entry), members.get(groupOfEntry(entry)) ?? [], entry.schedule.nextDueAt);
   }
 
   /** Whether a class opted in to fetch sharing (a class that cannot be read does not), remembered until it changes. */
@@ -375,29 +389,27 @@ export class RotationReconciler {
   }
 
   /**
-   * A timer for the next time a check can start: the earliest due time of a binding that is neither
-   * checked nor held now. A due binding the last dispatch left waiting for a slot needs no timer (the end
-   * of a running check starts it), nor does one kubelet holds (its release wakes the loop); any other due
-   * binding (it fell due after the dispatch looked, a timer may fire a little early) gets one at once.
+   * A timer for the next time a check can start: the earliest due time of a binding that is not waiting
+   * for a slot, running or set aside (RotationQueue.nextDueAt). Due bindings left waiting for a slot need
+   * none (the end of a running check starts them), nor do those kubelet holds (their release does).
    */
   private scheduleTimer(): void {
-    this.cancelTimer?.();
-    this.cancelTimer = undefined;
-    if (!this.started) return;
-    const now = this.clock.now();
-    let earliest = Infinity;
-    for (const entry of this.registry.all()) {
-      const target = entry.binding.request.target.path;
-      if (this.running.has(target) || this.locks.isHeld(target)) continue;
-      const dueAt = this.waves.of(target)?.dueAt ?? entry.schedule.nextDueAt;
-      if (dueAt <= now && this.waitingForSlot.has(target)) continue;
-      earliest = Math.min(earliest, dueAt);
-    }
-    if (earliest === Infinity) return;
-    this.cancelTimer = this.scheduler.after(Math.max(0, earliest - now), () => {
+    const dueAt = this.started ? this.queue.nextDueAt : undefined;
+    if (dueAt !== undefined && dueAt === this.timerAt) return; // the armed timer stands
+    this.disarmTimer();
+    if (dueAt === undefined) return;
+    this.timerAt = dueAt;
+    this.cancelTimer = this.scheduler.after(Math.max(0, dueAt - this.clock.now()), () => {
       this.cancelTimer = undefined;
+      this.timerAt = undefined;
       void this.dispatch();
     });
+  }
+
+  private disarmTimer(): void {
+    this.cancelTimer?.();
+    this.cancelTimer = undefined;
+    this.timerAt = undefined;
   }
 
   private notifyIfIdle(): void {
@@ -408,12 +420,6 @@ export class RotationReconciler {
     this.idleWaiters = [];
     for (const resolve of waiters) resolve();
   }
-}
-
-/** The pool's view of a binding: its provider and its class. */
-function groupOf(entry: RegisteredBinding): CheckGroup {
-  const { request } = entry.binding;
-  return { provider: entry.binding.providerName, classKey: `${request.pod.namespace}/${request.className}` };
 }
 
 function podKey(pod: { readonly namespace: string; readonly name: string }): string {

@@ -49,9 +49,4 @@ export class SharingWaves {
     wave.pass.close();
     this.byGroup.delete(wave.group);
   }
-
-  /** Targets waiting in some wave (to drop those that are gone). */
-  targets(): string[] {
-    return [...this.byTarget.keys()];
-  }
 }

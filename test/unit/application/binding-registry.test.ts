@@ -66,17 +66,23 @@ describe('BindingRegistry', () => {
     expect(registry.ofClass('default', 'app-secrets').map(targetOf).sort()).to.deep.equal(mine.map(targetOf).sort());
   });
 
-  it('tells listeners about every put until they unsubscribe, and not about deletes', () => {
-    let heard = 0;
-    const unsubscribe = registry.onPut(() => heard++);
+  it('tells listeners about every put and delete (the new entry, or undefined) until they unsubscribe', () => {
+    const heard: [string, RegisteredBinding | undefined][] = [];
+    const unsubscribe = registry.onChange((target, entry) => heard.push([target, entry]));
     const entry = anEntry();
+    const later = { ...entry, intervalMs: 5000 };
 
     registry.put(entry);
-    registry.put(entry);
+    registry.put(later);
+    registry.delete(targetOf(entry));
     registry.delete(targetOf(entry));
     unsubscribe();
     registry.put(entry);
 
-    expect(heard).to.equal(2);
+    expect(heard).to.deep.equal([
+      [targetOf(entry), entry],
+      [targetOf(entry), later],
+      [targetOf(entry), undefined],
+    ]);
   });
 });

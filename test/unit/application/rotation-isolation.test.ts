@@ -222,3 +222,32 @@ describe('Rotation pool: an unpublish while a dispatch reads a class', () => {
     }
   });
 });
+
+describe('Rotation pool: a target kubelet holds when it falls due', () => {
+  it('is checked once kubelet lets go, not before and not twice, then on its interval again', async () => {
+    const harness = new DriverHarness();
+    try {
+      harness.addClass();
+      const pod = harness.addPod();
+      await harness.publish(pod);
+      const locks = harness.container.get(TargetLocks);
+      let letGo!: () => void;
+      const kubeletCall = locks.run(pod.target, () => new Promise<void>((resolve) => (letGo = resolve)));
+      const calls = harness.provider.calls;
+
+      await harness.advance(harness.rotation.intervalMs * 2);
+      expect(harness.provider.calls, 'checked while kubelet held the target').to.equal(calls);
+
+      letGo();
+      await kubeletCall;
+      await harness.advance(0);
+      expect(harness.provider.calls, 'checked once kubelet let go').to.equal(calls + 1);
+      await harness.advance(harness.rotation.intervalMs - 1);
+      expect(harness.provider.calls, 'not checked again before its interval').to.equal(calls + 1);
+      await harness.advance(1);
+      expect(harness.provider.calls, 'checked again one interval later').to.equal(calls + 2);
+    } finally {
+      await harness.stop();
+    }
+  });
+});
