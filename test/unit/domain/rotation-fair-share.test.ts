@@ -313,6 +313,10 @@ describe('domain/rotation-fair-share', () => {
           let now = 0;
           const eligibleAt = (entry: ModelEntry): number => Math.min(entry.dueAt, entry.waveDueAt ?? Infinity);
           const idsIn = (place: ModelEntry['place']): string[] => [...model.entries()].filter(([, e]) => e.place === place).map(([id]) => id).sort();
+          const pickIn = (place: ModelEntry['place'], pick: number): string | undefined => {
+            const ids = idsIn(place);
+            return ids[pick % Math.max(1, ids.length)];
+          };
           const expectedNext = (): string | undefined => {
             const mounted = [...model.values()].map((e) => e.runningIn ?? e.group);
             const running = [...model.values()].flatMap((e) => (e.runningIn ? [e.runningIn] : []));
@@ -360,8 +364,7 @@ describe('domain/rotation-fair-share', () => {
                 break;
               }
               case 'finish': {
-                const runningIds = idsIn('running');
-                const finished = runningIds[step.pick % Math.max(1, runningIds.length)];
+                const finished = pickIn('running', step.pick);
                 if (finished === undefined) break;
                 queue.finish(finished);
                 const done = model.get(finished)!;
@@ -374,8 +377,7 @@ describe('domain/rotation-fair-share', () => {
                 break;
               }
               case 'setAside': {
-                const waitingIds = idsIn('waiting');
-                const aside = waitingIds[step.pick % Math.max(1, waitingIds.length)];
+                const aside = pickIn('waiting', step.pick);
                 if (aside === undefined) break;
                 queue.setAside(aside);
                 model.get(aside)!.place = 'aside';
