@@ -147,6 +147,8 @@ function flagsAskedFor(values: Record<string, unknown>): Map<string, unknown> {
   set('min-rotation-poll-interval', values['minRotationPollInterval']);
   set('rotation-jitter', values['rotationJitter']);
   set('rotation-workers', values['rotationWorkers']);
+  set('rotation-call-timeout', values['rotationCallTimeout']);
+  set('payload-memory-budget', values['payloadMemoryBudget']);
   set('provider-qps', values['providerQPS']);
   set('provider-burst', values['providerBurst']);
   set('provider-health-check', values['providerHealthCheck']);
