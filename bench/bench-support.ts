@@ -2,6 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parse as parseYaml } from 'yaml';
+import { projectRoot } from '../test/support/project-root.js';
 
 /** The compiled CLI next to the compiled bench (dist/bench -> dist/src/app/main.js). */
 export function compiledMain(): string {
@@ -51,4 +53,13 @@ export function percentile(sorted: readonly number[], p: number): number {
 export function cpuSeconds(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** The NODE_OPTIONS the shipped DaemonSet gives the driver container: the bench runs the driver as deployed. */
+export function daemonSetNodeOptions(): string {
+  const daemonSet = parseYaml(readFileSync(join(projectRoot(import.meta.url), 'deploy/daemonset.yaml'), 'utf8')) as {
+    spec: { template: { spec: { containers: { name: string; env?: { name: string; value?: string }[] }[] } } };
+  };
+  const driver = daemonSet.spec.template.spec.containers.find((container) => container.name === 'secrets-store');
+  return driver?.env?.find((variable) => variable.name === 'NODE_OPTIONS')?.value ?? '';
 }

@@ -29,17 +29,18 @@ import type { PublishCommand } from '../src/domain/volume-binding.js';
 import { CliProcess, sleep } from '../test/e2e/processes.js';
 import { projectRoot } from '../test/support/project-root.js';
 import { TmpfsSandbox } from '../test/support/tmpfs-sandbox.js';
-import { peakRssMiB } from './bench-support.js';
+import { daemonSetNodeOptions, peakRssMiB } from './bench-support.js';
 
 const FLAGS: readonly FlagDefinition[] = [
   { name: 'pods', kind: 'int', default: 40, help: 'pods published at the same time (one volume each)' },
   { name: 'payload-bytes', kind: 'int', default: 4_000_000, help: 'size of the one object each provider answer carries' },
-  { name: 'node-options', kind: 'string', default: '--max-old-space-size=128', help: 'NODE_OPTIONS of the driver (the chart sets the heap cap)' },
+  { name: 'node-options', kind: 'string', default: '', help: "NODE_OPTIONS of the driver (default: deploy/daemonset.yaml's, the heap cap the chart sets)" },
   { name: 'driver-flag', kind: 'list', default: [], help: 'extra driver flags, e.g. --driver-flag=--payload-memory-budget=33554432 (wins over the derived one)' },
   { name: 'timeout', kind: 'duration', default: 300_000, help: 'give up after this long' },
 ];
 
 const options = parseFlags(FLAGS, process.argv.slice(2));
+const nodeOptions = (options['node-options'] as string) || daemonSetNodeOptions();
 const pods = options['pods'] as number;
 const payloadBytes = options['payload-bytes'] as number;
 const deadline = Date.now() + (options['timeout'] as number);
@@ -78,7 +79,7 @@ try {
       `--payload-memory-budget=${budget.bytes}`,
       ...(options['driver-flag'] as string[]),
     ],
-    { NODE_OPTIONS: options['node-options'] as string },
+    { NODE_OPTIONS: nodeOptions },
   );
   await driver.waitForStderr(/driver started/, 30_000);
   client = new CsiNodeClient(csiSocket);
@@ -99,7 +100,7 @@ try {
 
   const rejected = retries.reduce((sum, count) => sum + count, 0);
   console.log(
-    `large payloads: ${pods} concurrent publishes of ${(payloadBytes / 1e6).toFixed(1)} MB (${options['node-options']}, payload memory budget ` +
+    `large payloads: ${pods} concurrent publishes of ${(payloadBytes / 1e6).toFixed(1)} MB (${nodeOptions}, payload memory budget ` +
       `${(budget.bytes / MiB).toFixed(1)} MiB: ${budget.derivation}): all mounted in ${publishSeconds.toFixed(1)} s after ${rejected} retried refusals; ` +
       `rotation pass over all in ${rotationSeconds.toFixed(1)} s`,
   );
@@ -215,7 +216,7 @@ async function waitForVersionEverywhere(version: string): Promise<void> {
 /** The budget the driver derives in the chart's container: its memory limit, and V8's heap limit under --node-options. */
 function chartBudget(): ReturnType<typeof defaultPayloadMemoryBudget> {
   const heapLimit = execFileSync(process.execPath, ['-p', 'require("v8").getHeapStatistics().heap_size_limit'], {
-    env: { ...process.env, NODE_OPTIONS: options['node-options'] as string },
+    env: { ...process.env, NODE_OPTIONS: nodeOptions },
     encoding: 'utf8',
   });
   const maxAnswer = Number(/--max-call-recv-msg-size=(\d+)/.exec((options['driver-flag'] as string[]).join(' '))?.[1] ?? 4_194_304);

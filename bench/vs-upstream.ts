@@ -19,12 +19,11 @@
 import 'reflect-metadata';
 import { CoreV1Api, CustomObjectsApi, StorageV1Api, type V1Pod } from '@kubernetes/client-node';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, openSync, closeSync, readFileSync } from 'node:fs';
+import { existsSync, openSync, closeSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { parse as parseYaml } from 'yaml';
 import { CsiNodeClient } from '../src/adapters/fake-kubelet/csi-node-client.js';
 import { FakeKubelet, type FakePod } from '../src/adapters/fake-kubelet/fake-kubelet.js';
 import type { PublishCommand } from '../src/domain/volume-binding.js';
@@ -32,10 +31,9 @@ import { parseFlags, type FlagDefinition } from '../src/app/flags.js';
 import { CliProcess, mountsUnder, sleep } from '../test/e2e/processes.js';
 import { startControlPlane, type ControlPlane } from '../test/support/control-plane.js';
 import { CSI } from '../test/support/kube-admin.js';
-import { projectRoot } from '../test/support/project-root.js';
 import { UPSTREAM_BUILD_SCRIPT, upstreamDriverPeer } from '../test/support/upstream-driver.js';
 import { apiServerRequests, countsSince, type RequestCounts } from './api-server-requests.js';
-import { compiledMain, peakRssMiB, percentile } from './bench-support.js';
+import { compiledMain, daemonSetNodeOptions, peakRssMiB, percentile } from './bench-support.js';
 import { treeCpuSeconds, treeRssMiB } from './process-tree.js';
 
 const FLAGS: readonly FlagDefinition[] = [
@@ -151,15 +149,6 @@ function settingsFrom(flags: Record<string, unknown>): Settings {
   };
   if (settings.lowRate + settings.backToBack > settings.mounts) throw new Error('--low-rate + --back-to-back must not exceed --mounts');
   return settings;
-}
-
-/** The NODE_OPTIONS the shipped DaemonSet gives the driver container: the bench runs the driver as deployed. */
-function daemonSetNodeOptions(): string {
-  const daemonSet = parseYaml(readFileSync(join(projectRoot(import.meta.url), 'deploy/daemonset.yaml'), 'utf8')) as {
-    spec: { template: { spec: { containers: { name: string; env?: { name: string; value?: string }[] }[] } } };
-  };
-  const driver = daemonSet.spec.template.spec.containers.find((container) => container.name === 'secrets-store');
-  return driver?.env?.find((variable) => variable.name === 'NODE_OPTIONS')?.value ?? '';
 }
 
 function driverBinaries(drivers: readonly string[]): Map<string, string> {
