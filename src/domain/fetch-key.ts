@@ -116,6 +116,8 @@ function canonicalMap(map: StringMap): string {
   );
 }
 
+const UTF8 = new TextEncoder();
+
 /**
  * FNV-1a 64 over the UTF-8 bytes of `text`, as 16 hex digits. Computed on four 16-bit limbs so it
  * stays in plain number arithmetic (the 64-bit prime is 2^40 + 0x1b3).
@@ -125,8 +127,10 @@ export function fnv1a64(text: string): string {
   let h1 = 0x8422;
   let h2 = 0x9ce4;
   let h3 = 0xcbf2;
-  for (const byte of new TextEncoder().encode(text)) {
-    h0 ^= byte;
+  // One encoder for every key: each rotation check's provider call makes a key.
+  const bytes = UTF8.encode(text);
+  for (let index = 0; index < bytes.length; index++) {
+    h0 ^= bytes[index]!;
     const t0 = h0 * 0x1b3;
     let t1 = h1 * 0x1b3;
     let t2 = h2 * 0x1b3 + (h0 << 8);

@@ -276,6 +276,26 @@ describe('GrpcSecretProvider against a fake provider on a real unix socket', () 
       await eventually(() => expect([provider.cancelledMounts, provider.mountsInFlight]).to.deep.equal([1, 0]), 10_000);
     });
 
+    it('refuses a call given up before it starts, after the handshake as before it: Cancelled, and the provider sees no Mount', async () => {
+      const provider = await fake();
+      const secrets = client();
+      const givenUp = (): AbortSignal => {
+        const controller = new AbortController();
+        controller.abort();
+        return controller.signal;
+      };
+      const before = await rejectionOf(secrets.mount('fake', aMountRequest(), { signal: givenUp() }));
+      await secrets.mount('fake', aMountRequest());
+
+      const after = await rejectionOf(secrets.mount('fake', aMountRequest(), { signal: givenUp() }));
+
+      for (const error of [before, after]) {
+        expect(error.code).to.equal('Cancelled');
+        expect(error.message).to.equal('call to provider "fake" cancelled: the check was given up');
+      }
+      expect([provider.mountCount, provider.cancelledMounts]).to.deep.equal([1, 0]);
+    });
+
     it("gives a call its own deadline when it brings one, and names it when it passes", async () => {
       const provider = await fake();
       provider.setFailure({ delayMs: 600_000 });

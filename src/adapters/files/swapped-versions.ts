@@ -32,6 +32,10 @@ export class SwappedVersions {
   }
 }
 
+// hash.update() copies what it is given, so one buffer of each serves every digest.
+const OWNERSHIP_HEADER = Buffer.alloc(24);
+const FILE_HEADER = Buffer.alloc(20);
+
 /**
  * SHA-256 over the ownership the files get and each file's path, mode and contents, length-prefixed
  * so no two payloads share an encoding; undefined for a payload whose fields are not even of the
@@ -39,19 +43,16 @@ export class SwappedVersions {
  */
 export function payloadDigest(files: readonly SecretFile[], ownership: VolumeOwnership): string | undefined {
   const hash = createHash('sha256');
-  const owner = Buffer.alloc(24);
-  owner.writeDoubleBE(ownership.group ?? -1, 0);
-  owner.writeDoubleBE(ownership.fileMode, 8);
-  owner.writeDoubleBE(ownership.directoryMode, 16);
-  hash.update(owner);
+  OWNERSHIP_HEADER.writeDoubleBE(ownership.group ?? -1, 0);
+  OWNERSHIP_HEADER.writeDoubleBE(ownership.fileMode, 8);
+  OWNERSHIP_HEADER.writeDoubleBE(ownership.directoryMode, 16);
+  hash.update(OWNERSHIP_HEADER);
   for (const file of files) {
     if (typeof file.path !== 'string' || typeof file.mode !== 'number' || !(file.contents instanceof Uint8Array)) return undefined;
-    const path = Buffer.from(file.path, 'utf8');
-    const header = Buffer.alloc(20);
-    header.writeUInt32BE(path.length, 0);
-    header.writeDoubleBE(file.mode, 4);
-    header.writeDoubleBE(file.contents.length, 12);
-    hash.update(header).update(path).update(file.contents);
+    FILE_HEADER.writeUInt32BE(Buffer.byteLength(file.path, 'utf8'), 0);
+    FILE_HEADER.writeDoubleBE(file.mode, 4);
+    FILE_HEADER.writeDoubleBE(file.contents.length, 12);
+    hash.update(FILE_HEADER).update(file.path, 'utf8').update(file.contents);
   }
   return hash.digest('base64');
 }

@@ -26,6 +26,8 @@ export class ProviderConnection {
   private readonly providerName: string;
   private readonly client: CSIDriverProviderClient;
   private handshake: Promise<void> | undefined;
+  /** Set once the handshake has settled for good: later calls go straight to Mount. */
+  private handshakeDone = false;
   private callsUnderWay = 0;
   private retired = false;
 
@@ -46,7 +48,9 @@ export class ProviderConnection {
   async mount(request: MountRequest, deadline: Date, signal?: AbortSignal): Promise<MountResponse__Output> {
     this.callsUnderWay++;
     try {
-      await untilAborted(this.versionHandshake(deadline), signal);
+      // Every call but the first few: no promise and abort listener around a handshake long done.
+      if (!this.handshakeDone) await untilAborted(this.versionHandshake(deadline), signal);
+      else signal?.throwIfAborted();
       return await this.call(request, deadline, signal);
     } finally {
       this.callsUnderWay--;
@@ -84,7 +88,9 @@ export class ProviderConnection {
   }
 
   private versionHandshake(deadline: Date): Promise<void> {
-    this.handshake ??= this.callVersion(deadline).catch((error: unknown) => {
+    this.handshake ??= this.callVersion(deadline).then(() => {
+      this.handshakeDone = true;
+    }, (error: unknown) => {
       if (isServiceError(error) && !isConnectionFailure(error)) {
         // An old provider without Version still mounts: note it and carry on.
         this.logger.warn('provider Version handshake failed; continuing with Mount', {
@@ -92,6 +98,7 @@ export class ProviderConnection {
           socketPath: this.socketPath,
           code: statusName(error.code),
         });
+        this.handshakeDone = true;
         return;
       }
       this.handshake = undefined; // try again on the next call

@@ -99,7 +99,8 @@ export class TmpfsVolumeMounter implements VolumeMounter {
 
   async fit(target: string, settings: VolumeSettings): Promise<void> {
     const path = this.underRoot(target);
-    if ((await this.stateOf(path)) !== 'mounted') {
+    const { state, stats: root } = await this.inspect(path);
+    if (state !== 'mounted' || root === undefined) {
       throw new DomainError('Internal', `no tmpfs is mounted on "${path}": refusing to write secrets to the node's disk`);
     }
     const size = await this.system.statfs(path);
@@ -109,7 +110,7 @@ export class TmpfsVolumeMounter implements VolumeMounter {
         throw new DomainError('Internal', `growing the tmpfs on "${path}" to ${capacityOptions(grown)} failed: ${messageOf(error)}`);
       });
     }
-    const root = await this.system.stat(path);
+    // The root's stat from above: growing the size changes neither its mode nor its group.
     if ((root.mode & 0o7777) !== settings.mode) await this.system.chmod(path, settings.mode);
     if (settings.group !== undefined && root.gid !== settings.group) await this.system.setGroup(path, settings.group);
   }
@@ -159,15 +160,20 @@ export class TmpfsVolumeMounter implements VolumeMounter {
    * mount table would cost time growing with the number of mounts on the node.
    */
   private async stateOf(path: string): Promise<TargetState> {
+    return (await this.inspect(path)).state;
+  }
+
+  /** The path's state and, when it could be read, its stat (a rotation check needs both and pays for one). */
+  private async inspect(path: string): Promise<{ readonly state: TargetState; readonly stats?: PathStats }> {
     let stats: PathStats;
     try {
       stats = await this.system.stat(path);
     } catch (error) {
-      return targetState({ mountPoint: false, statError: errnoOf(error) ?? 'EUNKNOWN' });
+      return { state: targetState({ mountPoint: false, statError: errnoOf(error) ?? 'EUNKNOWN' }) };
     }
-    if (!stats.isDirectory()) return targetState({ mountPoint: false, isDirectory: false });
+    if (!stats.isDirectory()) return { state: targetState({ mountPoint: false, isDirectory: false }), stats };
     const parent = await this.system.stat(posix.dirname(path));
-    return targetState({ mountPoint: stats.dev !== parent.dev, isDirectory: true });
+    return { state: targetState({ mountPoint: stats.dev !== parent.dev, isDirectory: true }), stats };
   }
 
   private async kindOf(path: string): Promise<TargetComponentKind> {
