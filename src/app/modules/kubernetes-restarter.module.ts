@@ -32,30 +32,38 @@ export interface KubernetesRestarterModuleOptions {
  * start following the cluster when first resolved and stop when the container unbinds.
  */
 export function kubernetesRestarterModule(options: KubernetesRestarterModuleOptions): ContainerModule {
-  const client = new KubernetesClient(options.credentials, { userAgent: options.userAgent });
   return new ContainerModule(({ bind }) => {
+    // Resolved by every adapter below, so unbinding the container closes its kept-alive connections.
     bind(KubernetesClient)
-      .toConstantValue(client)
-      .onDeactivation(() => client.close());
+      .toResolvedValue(() => new KubernetesClient(options.credentials, { userAgent: options.userAgent }))
+      .inSingletonScope()
+      .onDeactivation((client) => client.close());
     bind(KubernetesWorkloadStore)
-      .toResolvedValue((logger: Logger) => started(new KubernetesWorkloadStore({ client, logger })), [Logger])
+      .toResolvedValue((client: KubernetesClient, logger: Logger) => started(new KubernetesWorkloadStore({ client, logger })), [KubernetesClient, Logger])
       .inSingletonScope()
       .onDeactivation((store) => store.stop());
     bind(WorkloadStore).toService(KubernetesWorkloadStore);
     bind(KubernetesPodStatusFeed)
-      .toResolvedValue((logger: Logger) => started(new KubernetesPodStatusFeed({ client, logger })), [Logger])
+      .toResolvedValue((client: KubernetesClient, logger: Logger) => started(new KubernetesPodStatusFeed({ client, logger })), [KubernetesClient, Logger])
       .inSingletonScope()
       .onDeactivation((feed) => feed.stop());
     bind(PodStatusFeed).toService(KubernetesPodStatusFeed);
     bind(KubernetesSyncedSecrets)
-      .toResolvedValue((logger: Logger) => started(new KubernetesSyncedSecrets({ client, logger })), [Logger])
+      .toResolvedValue((client: KubernetesClient, logger: Logger) => started(new KubernetesSyncedSecrets({ client, logger })), [KubernetesClient, Logger])
       .inSingletonScope()
       .onDeactivation((secrets) => secrets.stop());
     bind(SyncedSecrets).toService(KubernetesSyncedSecrets);
-    bind(PodOwners).toConstantValue(new KubernetesPodOwners({ client }));
-    bind(LeaseStore).toConstantValue(new KubernetesLeaseStore({ client, namespace: options.leaseNamespace }));
+    bind(PodOwners)
+      .toResolvedValue((client: KubernetesClient) => new KubernetesPodOwners({ client }), [KubernetesClient])
+      .inSingletonScope();
+    bind(LeaseStore)
+      .toResolvedValue((client: KubernetesClient) => new KubernetesLeaseStore({ client, namespace: options.leaseNamespace }), [KubernetesClient])
+      .inSingletonScope();
     bind(EventRecorder)
-      .toResolvedValue((clock: Clock, logger: Logger) => new KubernetesEventRecorder({ client, clock, logger, component: RESTARTER_COMPONENT }), [Clock, Logger])
+      .toResolvedValue(
+        (client: KubernetesClient, clock: Clock, logger: Logger) => new KubernetesEventRecorder({ client, clock, logger, component: RESTARTER_COMPONENT }),
+        [KubernetesClient, Clock, Logger],
+      )
       .inSingletonScope();
   });
 }
