@@ -1,20 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { bundledMain } from '../test/e2e/processes.js';
 import { projectRoot } from '../test/support/project-root.js';
-
-/** The compiled CLI next to the compiled bench (dist/bench -> dist/src/app/main.js). */
-export function compiledMain(): string {
-  const main = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'app', 'main.js');
-  if (!existsSync(main)) throw new Error(`compiled CLI not found at ${main}: run npm run build first`);
-  return main;
-}
 
 /** Starts `secrets-store-csi <args>` as a child process; its logs are dropped (they would be the measurement). */
 export function startCli(args: readonly string[]): ChildProcess {
-  return spawn(process.execPath, [compiledMain(), ...args], { stdio: 'ignore' });
+  return spawn(process.execPath, [bundledMain(), ...args], { stdio: 'ignore' });
 }
 
 export async function waitForFile(path: string, timeoutMs = 15_000): Promise<void> {

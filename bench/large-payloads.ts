@@ -26,7 +26,7 @@ import { startFakeProvider } from '../src/adapters/fake-provider/fake-provider-s
 import { parseFlags, type FlagDefinition } from '../src/app/flags.js';
 import { defaultPayloadMemoryBudget } from '../src/domain/payload-memory.js';
 import type { PublishCommand } from '../src/domain/volume-binding.js';
-import { CliProcess, sleep } from '../test/e2e/processes.js';
+import { bundledMain, CliProcess, sleep } from '../test/e2e/processes.js';
 import { projectRoot } from '../test/support/project-root.js';
 import { TmpfsSandbox } from '../test/support/tmpfs-sandbox.js';
 import { daemonSetNodeOptions, peakRssMiB } from './bench-support.js';
@@ -80,6 +80,7 @@ try {
       ...(options['driver-flag'] as string[]),
     ],
     { NODE_OPTIONS: nodeOptions },
+    bundledMain(),
   );
   await driver.waitForStderr(/driver started/, 30_000);
   client = new CsiNodeClient(csiSocket);

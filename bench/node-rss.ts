@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { CsiNodeClient } from '../src/adapters/fake-kubelet/csi-node-client.js';
 import { FakeKubelet, type FakePod } from '../src/adapters/fake-kubelet/fake-kubelet.js';
 import { parseFlags, type FlagDefinition } from '../src/app/flags.js';
-import { CliProcess, sleep } from '../test/e2e/processes.js';
+import { bundledMain, CliProcess, sleep } from '../test/e2e/processes.js';
 import { startControlPlane } from '../test/support/control-plane.js';
 import { Admin, CSI } from '../test/support/kube-admin.js';
 import { cpuSeconds, peakRssMiB } from './bench-support.js';
@@ -92,6 +92,7 @@ try {
       '--metrics-addr=127.0.0.1:0', '--health-addr=127.0.0.1:0', '--enable-secret-rotation', '--rotation-poll-interval', interval,
     ],
     nodeOptions ? { NODE_OPTIONS: nodeOptions } : {},
+    bundledMain(),
   );
   while (!existsSync(socket)) {
     if (!driver.running) throw new Error(`driver exited:\n${driver.stderr}`);

@@ -17,7 +17,7 @@ import { parseFlags, type FlagDefinition } from '../src/app/flags.js';
 import { podStatusName } from '../src/domain/pod-status.js';
 import { RestartAnnotation } from '../src/domain/restart-on-rotation.js';
 import { MANAGED_LABEL } from '../src/domain/secret-sync-plan.js';
-import { CliProcess } from '../test/e2e/processes.js';
+import { bundledMain, CliProcess } from '../test/e2e/processes.js';
 import { aPodResource } from '../test/support/cluster-builders.js';
 import { startControlPlane } from '../test/support/control-plane.js';
 import { Admin } from '../test/support/kube-admin.js';
@@ -98,6 +98,7 @@ try {
   restarter = CliProcess.start(
     ['restarter', '--kubeconfig', kubeconfig, '--metrics-addr', '127.0.0.1:0', '--health-addr', '127.0.0.1:0', '--debounce-window', '1s', '--cluster-restart-qps', '0', '-v', '5'],
     nodeOptions ? { NODE_OPTIONS: nodeOptions } : {},
+    bundledMain(),
   );
   const pid = restarter.pid!;
   await restarter.waitForStderr(/leading: this process restarts workloads now/, 120_000);

@@ -28,12 +28,12 @@ import { CsiNodeClient } from '../src/adapters/fake-kubelet/csi-node-client.js';
 import { FakeKubelet, type FakePod } from '../src/adapters/fake-kubelet/fake-kubelet.js';
 import type { PublishCommand } from '../src/domain/volume-binding.js';
 import { parseFlags, type FlagDefinition } from '../src/app/flags.js';
-import { CliProcess, mountsUnder, sleep } from '../test/e2e/processes.js';
+import { bundledMain, CliProcess, mountsUnder, sleep } from '../test/e2e/processes.js';
 import { startControlPlane, type ControlPlane } from '../test/support/control-plane.js';
 import { CSI } from '../test/support/kube-admin.js';
 import { UPSTREAM_BUILD_SCRIPT, upstreamDriverPeer } from '../test/support/upstream-driver.js';
 import { apiServerRequests, countsSince, type RequestCounts } from './api-server-requests.js';
-import { compiledMain, daemonSetNodeOptions, peakRssMiB, percentile } from './bench-support.js';
+import { daemonSetNodeOptions, peakRssMiB, percentile } from './bench-support.js';
 import { treeCpuSeconds, treeRssMiB } from './process-tree.js';
 
 const FLAGS: readonly FlagDefinition[] = [
@@ -335,7 +335,7 @@ function startDriver(context: RunContext, socket: string, kubeletRoot: string, l
     if (context.driver === 'ours') {
       const profile = settings.cpuProfDir === '' ? [] : ['--cpu-prof', `--cpu-prof-dir=${settings.cpuProfDir}`];
       const args = [
-        ...profile, compiledMain(), 'driver', '--cluster=kubernetes', `--kubeconfig=${context.kubeconfig}`, `--endpoint=unix://${socket}`, `--nodeid=${NODE}`,
+        ...profile, bundledMain(), 'driver', '--cluster=kubernetes', `--kubeconfig=${context.kubeconfig}`, `--endpoint=unix://${socket}`, `--nodeid=${NODE}`,
         `--provider-volume=${context.providers}`, '--additional-provider-volume-paths=', `--kubelet-root=${kubeletRoot}`,
         '--metrics-addr=127.0.0.1:0', '--health-addr=127.0.0.1:0', '--enable-secret-rotation=true', `--rotation-poll-interval=${interval}`,
       ];

@@ -13,6 +13,13 @@ export function compiledMain(): string {
   return main;
 }
 
+/** The bundled CLI (scripts/bundle.mjs): what the image and the package's bin run, so what benches measure. */
+export function bundledMain(): string {
+  const main = fileURLToPath(new URL('../../bundle/main.js', import.meta.url));
+  if (!existsSync(main)) throw new Error(`bundled CLI not found at ${main}: run npm run build first`);
+  return main;
+}
+
 export interface Exit {
   readonly code: number | null;
   readonly signal: NodeJS.Signals | null;
@@ -40,9 +47,9 @@ export class CliProcess {
     });
   }
 
-  /** `node <compiled main> ...args`. */
-  static start(args: readonly string[], env: Record<string, string | undefined> = {}): CliProcess {
-    return CliProcess.startBinary(process.execPath, [compiledMain(), ...args], env);
+  /** `node <main> ...args`: the compiled main unless told otherwise (benches run the bundled one). */
+  static start(args: readonly string[], env: Record<string, string | undefined> = {}, main = compiledMain()): CliProcess {
+    return CliProcess.startBinary(process.execPath, [main, ...args], env);
   }
 
   /** Any executable (a test peer such as the upstream driver), with the same kept output and bounded stops. */

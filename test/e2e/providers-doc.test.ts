@@ -6,7 +6,7 @@ import { parseDuration } from '../../src/domain/duration.js';
 import { docSteps, type DocStep } from '../support/doc-blocks.js';
 import { projectRoot } from '../support/project-root.js';
 import { TmpfsSandbox } from '../support/tmpfs-sandbox.js';
-import { compiledMain } from './processes.js';
+import { bundledMain } from './processes.js';
 
 const DOC = join(projectRoot(import.meta.url), 'docs/providers.md');
 
@@ -108,7 +108,7 @@ describe('e2e: docs/providers.md runs as written', function () {
     this.timeout(deadlineMs * steps.length);
     const bin = join(sandbox.root, 'bin');
     await mkdir(bin);
-    await writeFile(join(bin, 'secrets-store-csi'), `#!/bin/sh\nexec "${process.execPath}" "${compiledMain()}" "$@"\n`);
+    await writeFile(join(bin, 'secrets-store-csi'), `#!/bin/sh\nexec "${process.execPath}" "${bundledMain()}" "$@"\n`);
     await chmod(join(bin, 'secrets-store-csi'), 0o755);
     const sscsi = join(sandbox.root, 'sscsi');
     shell = new DocShell({ ...process.env, PATH: `${bin}:${process.env['PATH'] ?? ''}`, SSCSI: sscsi }, projectRoot(import.meta.url));
