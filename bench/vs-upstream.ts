@@ -16,6 +16,7 @@
 //   node dist/bench/vs-upstream.js                  # 1200 mounts, 30 s rotation interval, 3 rounds
 //   node dist/bench/vs-upstream.js --tiny           # a smoke run of every phase (what the test suite runs)
 //   node dist/bench/vs-upstream.js --drivers ours   # only some drivers
+//   node dist/bench/vs-upstream.js --drivers ours --ours-main dist/src/app/main.js   # this driver unbundled (or another build)
 import 'reflect-metadata';
 import { CoreV1Api, CustomObjectsApi, StorageV1Api, type V1Pod } from '@kubernetes/client-node';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -51,6 +52,7 @@ const FLAGS: readonly FlagDefinition[] = [
   { name: 'drivers', kind: 'list', default: ['ours', 'v1.6.0', 'v1.4.8'], help: 'drivers to run: ours, v1.6.0, v1.4.8' },
   { name: 'node-options', kind: 'string', default: '', help: "NODE_OPTIONS of this driver (default: deploy/daemonset.yaml's)" },
   { name: 'provider-latency', kind: 'duration', default: 0, help: 'fixed latency of the fake provider' },
+  { name: 'ours-main', kind: 'string', default: '', help: 'the CLI this driver runs from (default: the bundle, dist/bundle/main.js; e.g. dist/src/app/main.js, or another build)' },
   { name: 'cpu-prof-dir', kind: 'string', default: '', help: 'write a V8 CPU profile of each run of this driver here (node --cpu-prof)' },
   { name: 'tiny', kind: 'bool', default: false, help: 'a smoke run: 12 mounts, 2 s interval, 1 round (overrides the sizes above)' },
   { name: 'help', kind: 'bool', default: false, help: 'print this help and exit' },
@@ -81,6 +83,7 @@ interface Settings {
   readonly nodeOptions: string;
   readonly providerLatencyMs: number;
   readonly cpuProfDir: string;
+  readonly oursMain: string;
 }
 
 /** One figure of one run; NaN when the run could not measure it. */
@@ -146,6 +149,7 @@ function settingsFrom(flags: Record<string, unknown>): Settings {
     nodeOptions: (flags['node-options'] as string) || daemonSetNodeOptions(),
     providerLatencyMs: flags['provider-latency'] as number,
     cpuProfDir: flags['cpu-prof-dir'] as string,
+    oursMain: (flags['ours-main'] as string) || bundledMain(),
   };
   if (settings.lowRate + settings.backToBack > settings.mounts) throw new Error('--low-rate + --back-to-back must not exceed --mounts');
   return settings;
@@ -335,7 +339,7 @@ function startDriver(context: RunContext, socket: string, kubeletRoot: string, l
     if (context.driver === 'ours') {
       const profile = settings.cpuProfDir === '' ? [] : ['--cpu-prof', `--cpu-prof-dir=${settings.cpuProfDir}`];
       const args = [
-        ...profile, bundledMain(), 'driver', '--cluster=kubernetes', `--kubeconfig=${context.kubeconfig}`, `--endpoint=unix://${socket}`, `--nodeid=${NODE}`,
+        ...profile, settings.oursMain, 'driver', '--cluster=kubernetes', `--kubeconfig=${context.kubeconfig}`, `--endpoint=unix://${socket}`, `--nodeid=${NODE}`,
         `--provider-volume=${context.providers}`, '--additional-provider-volume-paths=', `--kubelet-root=${kubeletRoot}`,
         '--metrics-addr=127.0.0.1:0', '--health-addr=127.0.0.1:0', '--enable-secret-rotation=true', `--rotation-poll-interval=${interval}`,
       ];
