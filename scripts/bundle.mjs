@@ -1,7 +1,7 @@
 // Bundles the compiled CLI (dist/src/app/main.js) and its npm dependencies into dist/bundle/, the code the
 // image runs. A node agent at rest otherwise loads about 550 module files (inversify alone is some 230),
 // and every module costs memory of its own (records, resolution, source strings): the bundle starts the
-// driver about 8 MiB smaller (README, "Memory at rest"). Dynamic imports stay separate chunks, so a
+// driver about 10 MiB smaller (README, "Figures of this driver alone"). Dynamic imports stay separate chunks, so a
 // command or profile that is not used is still not loaded. koffi stays outside: it loads a native binary
 // from its own package directory.
 import { build } from 'esbuild';
