@@ -69,10 +69,17 @@ export class ApplyPayload {
     return { filesChanged, versions, secrets };
   }
 
+  /**
+   * A payload the writer holds with this ownership is already in place, and so is the fit: the volume's
+   * settings follow from the same files and ownership. Anything else fits the volume first (the check
+   * that a tmpfs is mounted there guards every write) and writes, which compares in full.
+   */
   private async writeFiles(request: VolumeRequest, spc: SecretProviderClass, payload: ProviderPayload): Promise<boolean> {
+    const target = request.target.path;
     const { ownership, settings } = volumeSettings(request.mountGroup, spc, payload.files);
-    await this.mounter.fit(request.target.path, settings);
-    return (await this.writer.write(request.target.path, payload.files, ownership)).changed;
+    if (await this.writer.holds(target, payload.files, ownership)) return false;
+    await this.mounter.fit(target, settings);
+    return (await this.writer.write(target, payload.files, ownership)).changed;
   }
 
   /** Writes a new rotation report into the pod status, keeping the mounted versions. */

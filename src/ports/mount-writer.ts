@@ -15,9 +15,16 @@ export interface WriteResult {
  * `clear` removes everything the writer put in the target and is idempotent. Files get exactly their
  * payload modes; with an ownership, directories get its mode and everything its group (a difference in
  * either is a change). A payload that does not fit is refused with VolumeFull, naming the sizes.
+ * `holds` answers from what this process wrote (memory only, never trusted across a restart): true
+ * exactly when the last `write` to the target (or its last full comparison) was this payload with this
+ * ownership, ended without a failure or leftover, no `clear` came since, and the target's `..data`
+ * still names the version it went into. It reads nothing but `..data` (one cheap call, none when the
+ * payload differs), writes nothing, and answers false when unsure; `write` then compares in full.
+ * Files are given as validated (sorted by path), as `write` gets them.
  * Not safe for concurrent calls on the same target; different targets are independent.
  */
 export interface MountWriter {
+  holds(target: string, files: readonly SecretFile[], ownership?: VolumeOwnership): Promise<boolean>;
   write(target: string, files: readonly SecretFile[], ownership?: VolumeOwnership): Promise<WriteResult>;
   read(target: string): Promise<SecretFile[]>;
   clear(target: string): Promise<void>;

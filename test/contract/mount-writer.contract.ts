@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { VERSION_DIR_PATTERN } from '../../src/adapters/files/version-dir-name.js';
 import { aFile } from '../support/builders.js';
 import { validPayloadPath } from '../support/domain-arbitraries.js';
+import { memorySpecs } from './mount-writer-memory.contract.js';
 import { failureSpecs, refusalSpecs, repairSpecs } from './mount-writer-recovery.contract.js';
 import { MountWriterSpec, bytes, isValidPayload, mtimes, richPayload, sorted, type MountWriterFixture } from './mount-writer-spec.js';
 
@@ -25,6 +26,7 @@ export function mountWriterContract(name: string, makeFixture: () => Promise<Mou
     refusalSpecs(spec);
     readAndClearSpecs(spec);
     sequenceSpecs(spec);
+    memorySpecs(spec);
   });
 }
 

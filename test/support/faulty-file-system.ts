@@ -14,6 +14,8 @@ interface PlannedFault {
  */
 export class FaultyFileSystem implements FileSystem {
   private faults: PlannedFault[] = [];
+  /** Every call that reached this file system, in order (cleared by `forgetCalls`). */
+  readonly calls: FileOperationName[] = [];
 
   constructor(private readonly inner: FileSystem) {}
 
@@ -24,6 +26,10 @@ export class FaultyFileSystem implements FileSystem {
   /** Forgets faults that have not fired yet. */
   reset(): void {
     this.faults = [];
+  }
+
+  forgetCalls(): void {
+    this.calls.length = 0;
   }
 
   lstat = this.guard('lstat', (path) => this.inner.lstat(path));
@@ -44,6 +50,7 @@ export class FaultyFileSystem implements FileSystem {
   private guard<K extends FileOperationName>(operation: K, call: FileSystem[K]): FileSystem[K] {
     const invoke = call as (...args: unknown[]) => Promise<unknown>;
     return (async (...args: unknown[]) => {
+      this.calls.push(operation);
       const fault = this.faults.find((planned) => planned.operation === operation);
       if (fault !== undefined) {
         if (fault.remainingSuccesses === 0) {

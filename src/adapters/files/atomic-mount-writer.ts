@@ -1,3 +1,4 @@
+import { alreadyApplied } from '../../domain/applied-payload.js';
 import { topLevelNames, validatePayload, type SecretFile } from '../../domain/secret-payload.js';
 import { UPSTREAM_OWNERSHIP, type VolumeOwnership } from '../../domain/volume-ownership.js';
 import type { Clock } from '../../ports/clock.js';
@@ -24,7 +25,7 @@ import {
   type UniqueSuffixSource,
 } from './version-dir-name.js';
 import { RetiredVersions, type RetirementPolicy } from './retired-versions.js';
-import { payloadDigest, SwappedVersions } from './swapped-versions.js';
+import { SwappedVersions } from './swapped-versions.js';
 import { comparePaths, listPath, readFiles, treeMatchesPayload, type TreeFile } from './version-tree.js';
 
 export interface AtomicMountWriterOptions {
@@ -59,7 +60,14 @@ const NAME_ATTEMPTS = 5;
  * `read` returns the files behind the user-visible entries (its own links through `..data`, plain
  * files a legacy provider wrote) and never follows a link it did not make.
  * A payload equal to the one this writer last swapped into the target, whose `..data` still points
- * there, is not read back to be compared (see SwappedVersions).
+ * there, is not read back to be compared (see SwappedVersions), and `holds` says so from memory and
+ * one readlink of `..data`. What is remembered goes at the start of every write (a failed one leaves
+ * nothing), with `clear`, and when a clean-up was left for later (a failed sweep, a retired version
+ * that could not be removed), so the next check takes the full path that finishes it.
+ * Tampering while the record holds (a user-visible link removed, a file edited in place by root on
+ * the node; the pod sees the volume read-only) is not looked for: the next changed payload, or the
+ * first check after a restart, repairs it. A moved or missing `..data` (another mount, an unmounted
+ * volume) is seen, and the full path runs.
  */
 export class AtomicMountWriter implements MountWriter {
   private readonly names: VersionDirNames;
@@ -71,27 +79,43 @@ export class AtomicMountWriter implements MountWriter {
     options: AtomicMountWriterOptions,
   ) {
     this.names = new VersionDirNames(options.clock, options.uniqueSuffix ?? nanosecondSuffixSource());
-    this.retired = new RetiredVersions(fs, options.clock, options.retirement);
+    this.retired = new RetiredVersions(fs, options.clock, options.retirement, (target) => this.swapped.forget(target));
+  }
+
+  async holds(target: string, files: readonly SecretFile[], ownership: VolumeOwnership = UPSTREAM_OWNERSHIP): Promise<boolean> {
+    const last = this.swapped.last(target);
+    if (last === undefined) return false;
+    const digest = this.swapped.digestOf(files, ownership);
+    if (digest !== last.fingerprint) return false;
+    const shown = await this.fs.readlink(`${target}/${DATA_LINK}`).catch(() => undefined);
+    return alreadyApplied(last, digest, shown);
   }
 
   async write(target: string, files: readonly SecretFile[], ownership: VolumeOwnership = UPSTREAM_OWNERSHIP): Promise<WriteResult> {
-    const digest = payloadDigest(files, ownership);
+    const digest = this.swapped.digestOf(files, ownership);
+    const swappedIn = this.swapped.versionHolding(target, digest);
+    this.swapped.forget(target);
     const payload = validatePayload(files);
-    return withFileErrors({ target, action: 'write', payload, usage: () => this.fs.usage(target) }, async () => {
-      await requireTargetDirectory(this.fs, target);
-      const layout = await inspectTarget(this.fs, target);
-      refuseDataLinkOutside(layout);
-      await refuseLinksOutside(this.fs, layout, payload.map((file) => file.path));
-      const names = topLevelNames(payload.map((file) => file.path));
-      if (await this.alreadyHolds(layout, names, payload, ownership, digest)) {
-        await this.repair(layout, names);
-        if (digest !== undefined) this.swapped.remember(target, layout.currentVersion!, digest);
-        return { changed: false };
-      }
-      const versionDir = await this.publish(layout, names, payload, ownership);
-      if (digest !== undefined) this.swapped.remember(target, versionDir, digest);
-      return { changed: true };
-    });
+    try {
+      return await withFileErrors({ target, action: 'write', payload, usage: () => this.fs.usage(target) }, async () => {
+        await requireTargetDirectory(this.fs, target);
+        const layout = await inspectTarget(this.fs, target);
+        refuseDataLinkOutside(layout);
+        await refuseLinksOutside(this.fs, layout, payload.map((file) => file.path));
+        const names = topLevelNames(payload.map((file) => file.path));
+        if (await this.alreadyHolds(layout, names, payload, ownership, swappedIn)) {
+          // Remembered before the repair: a sweep it leaves for later forgets the target again.
+          this.remember(target, layout.currentVersion!, digest);
+          await this.repair(layout, names);
+          return { changed: false };
+        }
+        await this.publish(layout, names, payload, ownership, digest);
+        return { changed: true };
+      });
+    } catch (error) {
+      this.swapped.forget(target);
+      throw error;
+    }
   }
 
   async read(target: string): Promise<SecretFile[]> {
@@ -146,7 +170,7 @@ export class AtomicMountWriter implements MountWriter {
   }
 
   /**
-   * The current version holds exactly the payload and no foreign entry hides one of its names. A
+   * The current version holds exactly the payload and no foreign entry hides one of its names. The
    * version this writer swapped in with the same digest (payload and ownership) is not read back.
    */
   private async alreadyHolds(
@@ -154,16 +178,20 @@ export class AtomicMountWriter implements MountWriter {
     names: readonly string[],
     payload: readonly SecretFile[],
     ownership: VolumeOwnership,
-    digest: string | undefined,
+    swappedIn: string | undefined,
   ): Promise<boolean> {
     if (layout.currentVersion === undefined) return false;
     const hidden = names.some((name) => layout.entries.has(name) && !isOwnUserLink(layout.entries.get(name)));
     if (hidden) return false;
-    if (digest !== undefined && this.swapped.versionHolding(layout.target, digest) === layout.currentVersion) return true;
+    if (swappedIn === layout.currentVersion) return true;
     const root = `${layout.target}/${layout.currentVersion}`;
     const version = await this.fs.lstat(root);
     if ((version.mode & 0o777) !== ownership.directoryMode || !belongsTo(version.gid, ownership)) return false;
     return treeMatchesPayload(this.fs, root, payload, ownership.group);
+  }
+
+  private remember(target: string, versionDir: string, digest: string | undefined): void {
+    if (digest !== undefined) this.swapped.remember(target, versionDir, digest);
   }
 
   private async repair(layout: TargetLayout, names: readonly string[]): Promise<void> {
@@ -172,8 +200,17 @@ export class AtomicMountWriter implements MountWriter {
     await this.removeHiddenEntries(layout, layout.currentVersion!);
   }
 
-  /** Steps 3-7 of wire.md 4; anything failing before the rename is undone. Returns the version directory swapped in. */
-  private async publish(layout: TargetLayout, names: readonly string[], payload: readonly SecretFile[], ownership: VolumeOwnership): Promise<string> {
+  /**
+   * Steps 3-7 of wire.md 4; anything failing before the rename is undone. The version swapped in is
+   * remembered unless the clean-up after the swap was left for a later write.
+   */
+  private async publish(
+    layout: TargetLayout,
+    names: readonly string[],
+    payload: readonly SecretFile[],
+    ownership: VolumeOwnership,
+    digest: string | undefined,
+  ): Promise<void> {
     const versionDir = await this.writeVersionMakingRoom(layout.target, payload, ownership);
     let createdLinks: string[] = [];
     try {
@@ -184,12 +221,13 @@ export class AtomicMountWriter implements MountWriter {
       throw error;
     }
     await this.replaceForeignEntries(layout, names);
-    await bestEffort(async () => {
+    this.remember(layout.target, versionDir, digest);
+    const clean = await bestEffort(async () => {
       await this.removeStaleUserLinks(layout, names);
       if (layout.currentVersion !== undefined) await this.retired.retire(layout.target, layout.currentVersion);
       await this.removeHiddenEntries(layout, versionDir);
     });
-    return versionDir;
+    if (!clean) this.swapped.forget(layout.target);
   }
 
   /** Space beats grace: when the volume is full, retired versions go early and the write is retried once. */
@@ -322,10 +360,12 @@ function belongsTo(gid: number, ownership: VolumeOwnership): boolean {
   return ownership.group === undefined || gid === ownership.group;
 }
 
-async function bestEffort(action: () => Promise<unknown>): Promise<void> {
+/** False when the action failed: what it left is for the next write, which removes orphan hidden entries and dangling links of dropped names. */
+async function bestEffort(action: () => Promise<unknown>): Promise<boolean> {
   try {
     await action();
+    return true;
   } catch {
-    // Left for the next write: it removes orphan hidden entries and dangling links of dropped names.
+    return false;
   }
 }

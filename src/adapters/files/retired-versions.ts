@@ -31,6 +31,8 @@ export class RetiredVersions {
     private readonly fs: FileSystem,
     private readonly clock: Clock,
     private readonly policy: RetirementPolicy | undefined,
+    /** Told of a target where a directory could not be removed: its next write must sweep it. */
+    private readonly leftBehind: (target: string) => void = () => undefined,
   ) {}
 
   async retire(target: string, name: string): Promise<void> {
@@ -63,7 +65,7 @@ export class RetiredVersions {
     try {
       await this.fs.removeTree(`${target}/${name}`);
     } catch {
-      // Still there: the next write sweeps it as an orphan.
+      this.leftBehind(target); // still there: the next write sweeps it as an orphan
     } finally {
       const names = this.waiting.get(target);
       names?.delete(name);

@@ -1,35 +1,49 @@
 import { createHash } from 'node:crypto';
+import { sameAsApplied, type AppliedPayload } from '../../domain/applied-payload.js';
 import type { SecretFile } from '../../domain/secret-payload.js';
 import type { VolumeOwnership } from '../../domain/volume-ownership.js';
 
-/** What a writer last put in place in one target: the version directory `..data` points to and the payload's digest. */
-interface Swapped {
-  readonly versionDir: string;
-  readonly digest: string;
-}
-
 /**
- * The versions this process swapped in, by target, so that a rotation check whose payload is the one
- * already in place costs a digest instead of reading the files back. Only a digest is kept (SHA-256
- * of the ownership, paths, modes and contents), never the contents. A target the process did not write (after a
- * restart) or whose `..data` moved to another version is not known, and the writer compares in full.
+ * The versions this process swapped in (or compared in full), by target, so that a rotation check whose
+ * payload is the one already in place costs a digest and a look at `..data` instead of reading the target
+ * back. Only a digest is kept (SHA-256 of the ownership, paths, modes and contents), never the contents,
+ * and it never leaves the writer. A target the process did not write (after a restart) is not known, and
+ * the writer compares in full.
  */
 export class SwappedVersions {
-  private readonly byTarget = new Map<string, Swapped>();
+  private readonly byTarget = new Map<string, AppliedPayload>();
+  /** One digest per payload and ownership: a check asks `holds`, then may `write` the same files. */
+  private readonly digests = new WeakMap<readonly SecretFile[], { readonly ownership: VolumeOwnership; readonly digest: string | undefined }>();
 
-  /** The version directory holding `digest` in `target`, when this process put it there. */
-  versionHolding(target: string, digest: string): string | undefined {
-    const swapped = this.byTarget.get(target);
-    return swapped?.digest === digest ? swapped.versionDir : undefined;
+  last(target: string): AppliedPayload | undefined {
+    return this.byTarget.get(target);
   }
 
-  remember(target: string, versionDir: string, digest: string): void {
-    this.byTarget.set(target, { versionDir, digest });
+  /** The version directory holding `digest` in `target`, when this process put it there. */
+  versionHolding(target: string, digest: string | undefined): string | undefined {
+    const last = this.byTarget.get(target);
+    return sameAsApplied(last, digest) ? last.version : undefined;
+  }
+
+  remember(target: string, version: string, fingerprint: string): void {
+    this.byTarget.set(target, { fingerprint, version });
   }
 
   forget(target: string): void {
     this.byTarget.delete(target);
   }
+
+  digestOf(files: readonly SecretFile[], ownership: VolumeOwnership): string | undefined {
+    const known = this.digests.get(files);
+    if (known !== undefined && sameOwnership(known.ownership, ownership)) return known.digest;
+    const digest = payloadDigest(files, ownership);
+    this.digests.set(files, { ownership, digest });
+    return digest;
+  }
+}
+
+function sameOwnership(a: VolumeOwnership, b: VolumeOwnership): boolean {
+  return a.group === b.group && a.fileMode === b.fileMode && a.directoryMode === b.directoryMode;
 }
 
 // hash.update() copies what it is given, so one buffer of each serves every digest.

@@ -3,6 +3,16 @@ import { toKubeTime as kubeTime } from '../../../src/adapters/kube-objects/objec
 import { readSecretRotationMarker, syncedVersionsDigest } from '../../../src/domain/restart-on-rotation.js';
 import { expectNoSecretLeaked } from '../../support/driver-assertions.js';
 import { aSyncedPassword, DriverHarness, objectsParameter, type TestPod } from '../../support/driver-harness.js';
+import type { VolumeSettings } from '../../../src/domain/volume-ownership.js';
+import type { VolumeMounter } from '../../../src/ports/volume-mounter.js';
+
+/** The mounter, with each target it is asked to fit noted in `fits`. */
+function countingFits(inner: VolumeMounter, fits: string[]): VolumeMounter {
+  return new Proxy(inner, {
+    get: (mounter, name, receiver) =>
+      name === 'fit' ? (target: string, settings: VolumeSettings) => (fits.push(target), mounter.fit(target, settings)) : Reflect.get(mounter, name, receiver),
+  });
+}
 
 describe('Rotating a mounted volume on the rotation interval', () => {
   let harness: DriverHarness;
@@ -129,6 +139,29 @@ describe('Rotating a mounted volume on the rotation interval', () => {
       expect(harness.secret('app-synced')?.metadata.resourceVersion).to.equal(secretVersion);
       expect(harness.events()).to.have.length(events);
       expect(harness.metrics.count('rotation_reconcile_total', { rotated: 'false' })).to.equal(1);
+    });
+
+    it('does not even fit the volume: the writer holds that payload, so the check ends before the files', async () => {
+      const fits: string[] = [];
+      const counted = new DriverHarness({ mounter: (inner) => countingFits(inner, fits) });
+      try {
+        counted.addClass({ parameters: { objects: objectsParameter('db-password') } });
+        const counting = counted.addPod();
+        await counted.publish(counting);
+        const afterPublish = fits.length;
+        expect(afterPublish, 'the first mount fits the volume').to.be.greaterThan(0);
+
+        await counted.advance(counted.rotation.intervalMs);
+        expect(counted.provider.calls).to.equal(2);
+        expect(fits, 'an unchanged check').to.have.length(afterPublish);
+
+        counted.store.rotate('db-password');
+        await counted.advance(counted.rotation.intervalMs);
+        expect(fits, 'a changed payload fits again').to.have.length(afterPublish + 1);
+        expect(await counted.mountedText(counting.target)).to.deep.equal({ 'db-password': 'db-password-v2' });
+      } finally {
+        await counted.stop();
+      }
     });
   });
 
