@@ -112,8 +112,10 @@ describe('AtomicMountWriter comparing against what it swapped in (memfs)', () =>
   it('compares in full what another writer (a restarted driver) put in place, then remembers it', async () => {
     await new AtomicMountWriter(fs, { clock, uniqueSuffix: counterSuffix() }).write(target, [aFile('a', 'v1')]);
     const restarted = new AtomicMountWriter(fs, { clock, uniqueSuffix: counterSuffix() });
+    expect(await restarted.holds(target, [aFile('a', 'v1')]), 'before its first full comparison').to.equal(false);
     expect(await restarted.write(target, [aFile('a', 'v1')])).to.deep.equal({ changed: false });
     expect(reads).to.have.length(1);
+    expect(await restarted.holds(target, [aFile('a', 'v1')]), 'after it').to.equal(true);
     await restarted.write(target, [aFile('a', 'v1')]);
     expect(reads).to.have.length(1);
   });
