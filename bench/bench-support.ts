@@ -50,9 +50,18 @@ export function cpuSeconds(pid: number): number {
 
 /** The NODE_OPTIONS the shipped DaemonSet gives the driver container: the bench runs the driver as deployed. */
 export function daemonSetNodeOptions(): string {
+  return daemonSetEnv('NODE_OPTIONS');
+}
+
+/** The process tuning of the shipped DaemonSet's driver container (NODE_OPTIONS aside): its GLIBC_TUNABLES. */
+export function daemonSetTuning(): Record<string, string> {
+  return { GLIBC_TUNABLES: daemonSetEnv('GLIBC_TUNABLES') };
+}
+
+function daemonSetEnv(name: string): string {
   const daemonSet = parseYaml(readFileSync(join(projectRoot(import.meta.url), 'deploy/daemonset.yaml'), 'utf8')) as {
     spec: { template: { spec: { containers: { name: string; env?: { name: string; value?: string }[] }[] } } };
   };
   const driver = daemonSet.spec.template.spec.containers.find((container) => container.name === 'secrets-store');
-  return driver?.env?.find((variable) => variable.name === 'NODE_OPTIONS')?.value ?? '';
+  return driver?.env?.find((variable) => variable.name === name)?.value ?? '';
 }

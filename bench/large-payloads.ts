@@ -29,7 +29,7 @@ import type { PublishCommand } from '../src/domain/volume-binding.js';
 import { bundledMain, CliProcess, sleep } from '../test/e2e/processes.js';
 import { projectRoot } from '../test/support/project-root.js';
 import { TmpfsSandbox } from '../test/support/tmpfs-sandbox.js';
-import { daemonSetNodeOptions, peakRssMiB } from './bench-support.js';
+import { daemonSetNodeOptions, daemonSetTuning, peakRssMiB } from './bench-support.js';
 
 const FLAGS: readonly FlagDefinition[] = [
   { name: 'pods', kind: 'int', default: 40, help: 'pods published at the same time (one volume each)' },
@@ -79,7 +79,7 @@ try {
       `--payload-memory-budget=${budget.bytes}`,
       ...(options['driver-flag'] as string[]),
     ],
-    { NODE_OPTIONS: nodeOptions },
+    { ...daemonSetTuning(), NODE_OPTIONS: nodeOptions },
     bundledMain(),
   );
   await driver.waitForStderr(/driver started/, 30_000);

@@ -17,7 +17,7 @@ import { parseFlags, type FlagDefinition } from '../src/app/flags.js';
 import { bundledMain, CliProcess, sleep } from '../test/e2e/processes.js';
 import { startControlPlane } from '../test/support/control-plane.js';
 import { Admin, CSI } from '../test/support/kube-admin.js';
-import { cpuSeconds, peakRssMiB } from './bench-support.js';
+import { cpuSeconds, daemonSetTuning, peakRssMiB } from './bench-support.js';
 
 const FLAGS: readonly FlagDefinition[] = [
   { name: 'pods', kind: 'int', default: 110, help: 'running pods on the node (kubelet default maximum: 110)' },
@@ -91,7 +91,7 @@ try {
       '--provider-volume', providers, '--additional-provider-volume-paths=', '--kubelet-root', kubeletRoot,
       '--metrics-addr=127.0.0.1:0', '--health-addr=127.0.0.1:0', '--enable-secret-rotation', '--rotation-poll-interval', interval,
     ],
-    nodeOptions ? { NODE_OPTIONS: nodeOptions } : {},
+    { ...daemonSetTuning(), ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}) },
     bundledMain(),
   );
   while (!existsSync(socket)) {

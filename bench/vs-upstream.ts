@@ -34,7 +34,7 @@ import { startControlPlane, type ControlPlane } from '../test/support/control-pl
 import { CSI } from '../test/support/kube-admin.js';
 import { UPSTREAM_BUILD_SCRIPT, upstreamDriverPeer } from '../test/support/upstream-driver.js';
 import { apiServerRequests, countsSince, type RequestCounts } from './api-server-requests.js';
-import { daemonSetNodeOptions, peakRssMiB, percentile } from './bench-support.js';
+import { daemonSetNodeOptions, daemonSetTuning, peakRssMiB, percentile } from './bench-support.js';
 import { treeCpuSeconds, treeRssMiB } from './process-tree.js';
 
 const FLAGS: readonly FlagDefinition[] = [
@@ -343,7 +343,7 @@ function startDriver(context: RunContext, socket: string, kubeletRoot: string, l
         `--provider-volume=${context.providers}`, '--additional-provider-volume-paths=', `--kubelet-root=${kubeletRoot}`,
         '--metrics-addr=127.0.0.1:0', '--health-addr=127.0.0.1:0', '--enable-secret-rotation=true', `--rotation-poll-interval=${interval}`,
       ];
-      return spawn(process.execPath, args, { stdio: ['ignore', log, log], env: { ...process.env, NODE_OPTIONS: settings.nodeOptions } });
+      return spawn(process.execPath, args, { stdio: ['ignore', log, log], env: { ...process.env, ...daemonSetTuning(), NODE_OPTIONS: settings.nodeOptions } });
     }
     // Run from the provider directory with `--provider-volume=.`: v1.4.8's gRPC client sends the socket path as
     // :authority, and the fake provider's HTTP/2 server refuses one with slashes; "fake.sock" passes.
@@ -511,7 +511,7 @@ function renderTable(runs: ReadonlyMap<string, Figures[]>): string {
   const withOurs = drivers.includes('ours');
   const header = ['figure', ...drivers, ...(withOurs ? upstream.map((driver) => `ours / ${driver}`) : [])];
   const lines = [
-    `medians of ${settings.rounds} interleaved round(s); ${n} mounts, rotation every ${settings.intervalMs / 1000} s, provider latency ${settings.providerLatencyMs} ms, NODE_OPTIONS="${settings.nodeOptions}"`,
+    `medians of ${settings.rounds} interleaved round(s); ${n} mounts, rotation every ${settings.intervalMs / 1000} s, provider latency ${settings.providerLatencyMs} ms, NODE_OPTIONS="${settings.nodeOptions}", GLIBC_TUNABLES="${daemonSetTuning()['GLIBC_TUNABLES']}"`,
     '',
     `| ${header.join(' | ')} |`,
     `|${header.map(() => '---').join('|')}|`,

@@ -219,12 +219,16 @@ describe('deploy/daemonset.yaml read back by the driver flag parser', () => {
   it('has the measured resources and heap cap of the chart defaults', () => {
     const [daemonSet] = documents(readFileSync(join(ROOT, 'deploy/daemonset.yaml'), 'utf8'), 'deploy/daemonset.yaml') as DaemonSet[];
     const driver = driverContainer(daemonSet!);
-    const chartDriver = (readValues(`${CHART}/values.yaml`)['linux'] as { driver: { resources: unknown; maxOldSpaceSizeMiB: number; maxSemiSpaceSizeMiB: number } }).driver;
+    const chartDriver = (readValues(`${CHART}/values.yaml`)['linux'] as {
+      driver: { resources: unknown; maxOldSpaceSizeMiB: number; maxSemiSpaceSizeMiB: number; mallocTunables: string };
+    }).driver;
     expect(driver.resources).to.deep.equal(chartDriver.resources);
     expect(driver.env).to.deep.include({
       name: 'NODE_OPTIONS',
       value: `--max-old-space-size=${chartDriver.maxOldSpaceSizeMiB} --max-semi-space-size=${chartDriver.maxSemiSpaceSizeMiB}`,
     });
+    expect(chartDriver.mallocTunables).to.match(/^glibc\.malloc\./);
+    expect(driver.env).to.deep.include({ name: 'GLIBC_TUNABLES', value: chartDriver.mallocTunables });
   });
 });
 
@@ -366,6 +370,7 @@ describe('deploy/ and the Helm chart: rendered, linted, read back by the driver 
     expect(spec.priorityClassName).to.equal('system-node-critical');
     expect(driver.env).to.deep.include({ name: 'EXTRA', value: '1' });
     expect(driver.env).to.deep.include({ name: 'NODE_OPTIONS', value: '--max-old-space-size=192 --max-semi-space-size=1' });
+    expect(driver.env).to.deep.include({ name: 'GLIBC_TUNABLES', value: 'glibc.malloc.arena_max=1:glibc.malloc.trim_threshold=131072' });
     expect(driver.volumeMounts).to.deep.include({ name: 'scratch', mountPath: '/scratch' });
     expect(spec.volumes).to.deep.include({ name: 'scratch', emptyDir: {} });
     expect(driver.readinessProbe?.httpGet).to.deep.equal({ path: '/readyz', port: 'health' });
