@@ -1,27 +1,18 @@
-import { status, type ServiceError } from '@grpc/grpc-js';
 import { DomainError } from '../../domain/errors.js';
+import { GrpcCallError, GrpcStatus, statusName } from './grpc-status.js';
 
-/** The canonical name of a gRPC status code, e.g. `UNAVAILABLE`. */
-export function statusName(code: number): string {
-  return status[code] ?? `STATUS_${code}`;
-}
-
-export function isServiceError(value: unknown): value is ServiceError {
-  return value instanceof Error && typeof (value as Partial<ServiceError>).code === 'number' && 'metadata' in value;
-}
-
-/** grpc-js' own refusal of an answer over `grpc.max_receive_message_length`: `(<size> vs <limit>)`. */
+/** The unary channel's refusal of an answer over the size limit (grpc-js' wording): `(<size> vs <limit>)`. */
 const TOO_LARGE = /^Received message larger than max \((\d+) vs\.? (\d+)\)/;
 
 /** A failed provider call as the core sees it. */
-export function toProviderFailure(providerName: string, socketPath: string, error: ServiceError, timeoutMs: number): DomainError {
-  if (error.code === status.UNAVAILABLE) {
+export function toProviderFailure(providerName: string, socketPath: string, error: GrpcCallError, timeoutMs: number): DomainError {
+  if (error.code === GrpcStatus.UNAVAILABLE) {
     return new DomainError('ProviderUnavailable', `provider "${providerName}" at ${socketPath} is unavailable: ${error.details}`);
   }
-  if (error.code === status.DEADLINE_EXCEEDED) {
+  if (error.code === GrpcStatus.DEADLINE_EXCEEDED) {
     return new DomainError('ProviderUnavailable', `provider "${providerName}" at ${socketPath} timed out after ${timeoutMs}ms`);
   }
-  const tooLarge = error.code === status.RESOURCE_EXHAUSTED ? TOO_LARGE.exec(error.details) : null;
+  const tooLarge = error.code === GrpcStatus.RESOURCE_EXHAUSTED ? TOO_LARGE.exec(error.details) : null;
   if (tooLarge) {
     return new DomainError(
       'ProviderMessageTooLarge',

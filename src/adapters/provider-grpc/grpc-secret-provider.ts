@@ -1,11 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { status } from '@grpc/grpc-js';
 import { DomainError } from '../../domain/errors.js';
 import type { ProviderMountRequest, ProviderMountResponse } from '../../domain/provider-request.js';
-import { loadProviderProtos, type ProviderProtos } from '../../gen/load.js';
 import type { Logger } from '../../ports/logger.js';
 import type { ProviderCallOptions, SecretProvider } from '../../ports/secret-provider.js';
-import { cancelledCall, isServiceError, toProviderFailure } from './grpc-failure.js';
+import { cancelledCall, toProviderFailure } from './grpc-failure.js';
+import { GrpcCallError, GrpcStatus } from './grpc-status.js';
 import { fromWireMountResponse, toWireMountRequest } from './mount-mapping.js';
 import { ProviderConnection } from './provider-connection.js';
 import { findProviderSocket, validateProviderName } from './socket-discovery.js';
@@ -30,10 +29,13 @@ export interface GrpcSecretProviderOptions {
    */
   readonly callTimeoutMs?: number;
   readonly retry?: Partial<ProviderRetryOptions>;
+  /** Sent as `user-agent` (`secrets-store-csi/<version>` in the driver). */
+  readonly userAgent?: string;
 }
 
 export const DEFAULT_CALL_TIMEOUT_MS = 30_000;
 export const DEFAULT_RETRY: ProviderRetryOptions = { attempts: 3, backoffMs: 100 };
+export const DEFAULT_USER_AGENT = 'secrets-store-csi';
 
 /**
  * SecretProvider over the provider API: plaintext gRPC on `<dir>/<provider>.sock`. Keeps one client
@@ -46,7 +48,6 @@ export class GrpcSecretProvider implements SecretProvider {
   private readonly socketDirs: readonly string[];
   private readonly callTimeoutMs: number;
   private readonly retry: ProviderRetryOptions;
-  private protos: ProviderProtos | undefined;
 
   constructor(private readonly options: GrpcSecretProviderOptions, private readonly logger: Logger) {
     this.socketDirs = [...options.additionalProviderVolumePaths, options.providerVolume];
@@ -68,9 +69,9 @@ export class GrpcSecretProvider implements SecretProvider {
         return fromWireMountResponse(await connection.mount(wireRequest, deadline, signal));
       } catch (error) {
         if (signal?.aborted) throw cancelledCall(providerName);
-        if (!isServiceError(error)) throw error instanceof DomainError ? error : new DomainError('Internal', 'internal error');
-        if (error.code !== status.UNAVAILABLE) throw toProviderFailure(providerName, connection.socketPath, error, timeoutMs);
-        // A dead or restarting provider: start over with a fresh channel instead of waiting out grpc-js' reconnect backoff
+        if (!(error instanceof GrpcCallError)) throw error instanceof DomainError ? error : new DomainError('Internal', 'internal error');
+        if (error.code !== GrpcStatus.UNAVAILABLE) throw toProviderFailure(providerName, connection.socketPath, error, timeoutMs);
+        // A dead or restarting provider: start over with a fresh channel instead of waiting on the old session's end
         // (the old one serves the calls already on it to their end).
         this.dropConnection(providerName, connection);
         const backoffMs = this.retry.backoffMs * 2 ** (attempt - 1);
@@ -98,10 +99,8 @@ export class GrpcSecretProvider implements SecretProvider {
     const existing = this.connections.get(providerName);
     if (existing && existing.socketPath === socketPath && !existing.isClosed()) return existing;
     existing?.retire();
-    this.protos ??= loadProviderProtos();
     const connection = new ProviderConnection(
-      this.protos,
-      { providerName, socketPath, maxCallRecvMsgSize: this.options.maxCallRecvMsgSize },
+      { providerName, socketPath, maxCallRecvMsgSize: this.options.maxCallRecvMsgSize, userAgent: this.options.userAgent ?? DEFAULT_USER_AGENT },
       this.logger,
     );
     this.connections.set(providerName, connection);

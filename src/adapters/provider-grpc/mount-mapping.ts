@@ -1,6 +1,5 @@
 import type { ProviderMountRequest, ProviderMountResponse } from '../../domain/provider-request.js';
-import type { MountRequest } from '../../gen/v1alpha1/MountRequest.js';
-import type { MountResponse__Output } from '../../gen/v1alpha1/MountResponse.js';
+import type { MountRequest, MountResponse } from './provider-messages.js';
 
 /** The wire MountRequest: every field copied 1:1 (the core already built the JSON texts). */
 export function toWireMountRequest(request: ProviderMountRequest): MountRequest {
@@ -14,7 +13,7 @@ export function toWireMountRequest(request: ProviderMountRequest): MountRequest 
 }
 
 /** The core's view of a MountResponse, unvalidated: an absent error is an empty `errorCode`. */
-export function fromWireMountResponse(response: MountResponse__Output): ProviderMountResponse {
+export function fromWireMountResponse(response: MountResponse): ProviderMountResponse {
   return {
     objectVersions: response.objectVersion.map(({ id, version }) => ({ id, version })),
     errorCode: response.error?.code ?? '',

@@ -1,15 +1,24 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { credentials } from '@grpc/grpc-js';
 import { PROVIDER_NAME_PATTERN } from '../../domain/secret-provider-class.js';
-import { loadProviderProtos, type ProviderProtos } from '../../gen/load.js';
-import type { VersionResponse__Output } from '../../gen/v1alpha1/VersionResponse.js';
 import type { ProviderProbe, ProviderVersionAnswer } from '../../ports/provider-probe.js';
-import { isServiceError, toProviderFailure } from './grpc-failure.js';
+import { DEFAULT_USER_AGENT } from './grpc-secret-provider.js';
+import { toProviderFailure } from './grpc-failure.js';
+import { GrpcCallError } from './grpc-status.js';
 import { PROVIDER_API_VERSION } from './provider-connection.js';
+import { VERSION_METHOD } from './provider-messages.js';
 import { findProviderSocket, isSocket } from './socket-discovery.js';
+import { UnaryChannel } from './unary-channel.js';
 
 const SOCKET_SUFFIX = '.sock';
+/** A VersionResponse is a few short strings: this is ample. */
+const DEFAULT_MAX_VERSION_ANSWER_BYTES = 4 * 1024 * 1024;
+
+export interface ProviderProbeOptions {
+  /** As for mounts: `--max-call-recv-msg-size`. */
+  readonly maxCallRecvMsgSize?: number;
+  readonly userAgent?: string;
+}
 
 /**
  * ProviderProbe over the provider API: lists `<dir>/<provider>.sock` in the discovery directories and
@@ -17,10 +26,11 @@ const SOCKET_SUFFIX = '.sock';
  * disturbs) the channel mounts use, and sees the socket as a new mount would.
  */
 export class GrpcProviderProbe implements ProviderProbe {
-  private protos: ProviderProtos | undefined;
-
   /** `dirs`: the discovery directories in search order (`--additional-provider-volume-paths`, then `--provider-volume`). */
-  constructor(private readonly dirs: readonly string[]) {}
+  constructor(
+    private readonly dirs: readonly string[],
+    private readonly options: ProviderProbeOptions = {},
+  ) {}
 
   async discover(): Promise<string[]> {
     const names = new Set<string>();
@@ -36,20 +46,18 @@ export class GrpcProviderProbe implements ProviderProbe {
 
   async version(providerName: string, timeoutMs: number): Promise<ProviderVersionAnswer> {
     const socketPath = await findProviderSocket(providerName, this.dirs);
-    this.protos ??= loadProviderProtos();
-    const client = new this.protos.v1alpha1.CSIDriverProvider(`unix://${socketPath}`, credentials.createInsecure(), {
-      // As for mounts: some providers reject any :authority but "localhost".
-      'grpc.default_authority': 'localhost',
+    const channel = new UnaryChannel({
+      socketPath,
+      maxReceiveMessageSize: this.options.maxCallRecvMsgSize ?? DEFAULT_MAX_VERSION_ANSWER_BYTES,
+      userAgent: this.options.userAgent ?? DEFAULT_USER_AGENT,
     });
     try {
-      const answer = await new Promise<VersionResponse__Output>((resolve, reject) => {
-        client.version({ version: PROVIDER_API_VERSION }, { deadline: Date.now() + timeoutMs }, (error, response) => (error ? reject(error) : resolve(response!)));
-      });
+      const answer = await channel.call(VERSION_METHOD, { version: PROVIDER_API_VERSION }, new Date(Date.now() + timeoutMs));
       return { version: answer.version, runtimeName: answer.runtimeName, runtimeVersion: answer.runtimeVersion };
     } catch (error) {
-      throw isServiceError(error) ? toProviderFailure(providerName, socketPath, error, timeoutMs) : error;
+      throw error instanceof GrpcCallError ? toProviderFailure(providerName, socketPath, error, timeoutMs) : error;
     } finally {
-      client.close();
+      channel.close();
     }
   }
 }

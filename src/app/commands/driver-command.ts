@@ -75,9 +75,8 @@ interface ClusterProfile {
 async function kubernetesProfile(config: DriverConfig, io: CliIo): Promise<ClusterProfile> {
   const credentials = await apiCredentialsFromFlag(config.kubeconfig, io.env);
   const { kubernetesCachesSynced, kubernetesModule, warnAboutPrunedStatusFields } = await import('../modules/kubernetes.module.js');
-  const userAgent = `secrets-store-csi/${buildInfo(io.env).version}`;
   return {
-    module: kubernetesModule({ credentials, userAgent, nodeName: config.nodeId, driverName: config.driverName }),
+    module: kubernetesModule({ credentials, userAgent: driverUserAgent(io.env), nodeName: config.nodeId, driverName: config.driverName }),
     whenSynced: kubernetesCachesSynced,
     started: (container, logger) => void warnAboutPrunedStatusFields(container, logger),
   };
@@ -111,7 +110,7 @@ async function serve(config: DriverConfig, { clock, logger, cluster, mountMode, 
         {
           cluster: cluster.module,
           files: nodeFilesModule(mountMode, config.kubeletRoot),
-          provider: grpcProviderModule(config),
+          provider: grpcProviderModule({ ...config, userAgent: driverUserAgent(io.env) }),
           ...(cluster.whenSynced ? { whenSynced: cluster.whenSynced } : {}),
         },
         buildInfo(io.env).version,
@@ -133,4 +132,9 @@ async function serve(config: DriverConfig, { clock, logger, cluster, mountMode, 
 /** The node agent's readiness and the profile's own conditions (the memory cluster's state file). */
 function withChecks(readiness: Readiness, more: readonly ReadinessCheck[]): Readiness {
   return { ...readiness, checks: [...readiness.checks, ...more] };
+}
+
+/** How the node agent names itself to the API server and to providers. */
+function driverUserAgent(env: CliIo['env']): string {
+  return `secrets-store-csi/${buildInfo(env).version}`;
 }

@@ -14,7 +14,7 @@ export function grpcProviderModule(options: GrpcSecretProviderOptions): Containe
       .onDeactivation((provider) => provider.close());
     bind(SecretProvider).toService(GrpcSecretProvider);
     // Searched in the order mounts search them.
-    bind(ProviderProbe).toConstantValue(new GrpcProviderProbe([...options.additionalProviderVolumePaths, options.providerVolume]));
+    bind(ProviderProbe).toConstantValue(new GrpcProviderProbe([...options.additionalProviderVolumePaths, options.providerVolume], options));
   });
 }
 
