@@ -11,6 +11,8 @@ import { INJECTED_FAILURE_MESSAGE, startFakeProvider, type FakeProviderControls,
 import { FakeSecretStore } from '../../src/adapters/fake-provider/fake-secret-store.js';
 import { eventually } from '../contract/eventually.js';
 import { text } from '../support/builders.js';
+import { answer, framed, TestPeer } from '../support/grpc-test-peer.js';
+import { MOUNT_RESPONSE } from '../../src/adapters/provider-grpc/provider-messages.js';
 
 interface LogEntry {
   readonly level: string;
@@ -327,6 +329,25 @@ describe('GrpcSecretProvider against a fake provider on a real unix socket', () 
       expect(failures.filter((message) => !message.endsWith(INJECTED_FAILURE_MESSAGE))).to.deep.equal([]);
       expect(answered + failures.length).to.equal(800);
       expect(answered).to.be.greaterThan(0);
+    });
+
+    it('retries a call whose connection the provider drops mid-call on a new connection, and mounts', async () => {
+      const mounted = framed(MOUNT_RESPONSE.encode({ objectVersion: [{ id: 'db-password', version: 'v1' }], error: null, files: [] }));
+      let mounts = 0;
+      const peer = await TestPeer.listen(join(providerDir, 'dropping.sock'), (stream, headers) => {
+        if (headers[':path'] !== '/v1alpha1.CSIDriverProvider/Mount') return answer(stream);
+        if (++mounts === 1) return stream.session?.destroy();
+        answer(stream, mounted);
+      });
+      try {
+        const response = await client({ retry: { attempts: 2, backoffMs: 5 } }).mount('dropping', aMountRequest());
+        expect(response.objectVersions).to.deep.equal([{ id: 'db-password', version: 'v1' }]);
+        expect(mounts).to.equal(2);
+        expect(peer.sessions).to.have.length(2);
+        expect(logger.entries.filter((entry) => entry.message === 'provider unavailable; retrying')).to.have.length(1);
+      } finally {
+        await peer.stop();
+      }
     });
 
     it('opens a fresh client after close()', async () => {

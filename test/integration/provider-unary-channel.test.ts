@@ -1,0 +1,278 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect } from 'chai';
+import { GrpcCallError, GrpcStatus } from '../../src/adapters/provider-grpc/grpc-status.js';
+import { VERSION_METHOD, VERSION_RESPONSE, type VersionResponse } from '../../src/adapters/provider-grpc/provider-messages.js';
+import { UnaryChannel } from '../../src/adapters/provider-grpc/unary-channel.js';
+import { eventually } from '../contract/eventually.js';
+import { answer, framed, GRPC_HEADERS, PEER_VERSION, TestPeer } from '../support/grpc-test-peer.js';
+
+async function failureOf(promise: Promise<unknown>): Promise<GrpcCallError> {
+  try {
+    await promise;
+  } catch (error) {
+    expect(error).to.be.instanceOf(GrpcCallError);
+    return error as GrpcCallError;
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('UnaryChannel: unary gRPC over HTTP/2 on a real unix socket', () => {
+  let root: string;
+  let socketPath: string;
+  const peers: TestPeer[] = [];
+  const channels: UnaryChannel[] = [];
+
+  beforeEach(async () => {
+    root = await mkdtemp(join(tmpdir(), 'unary-'));
+    socketPath = join(root, 'peer.sock');
+  });
+
+  afterEach(async () => {
+    for (const channel of channels.splice(0)) channel.close();
+    for (const peer of peers.splice(0)) await peer.stop();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  async function peer(handle: (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, call: number) => void): Promise<TestPeer> {
+    const started = await TestPeer.listen(socketPath, handle);
+    peers.push(started);
+    return started;
+  }
+
+  function channel(maxReceiveMessageSize = 4 * 1024 * 1024): UnaryChannel {
+    const opened = new UnaryChannel({ socketPath, maxReceiveMessageSize, userAgent: 'secrets-store-csi/9.9.9' });
+    channels.push(opened);
+    return opened;
+  }
+
+  const inSeconds = (seconds: number): Date => new Date(Date.now() + seconds * 1000);
+  const call = (on: UnaryChannel, deadline = inSeconds(30), signal?: AbortSignal): Promise<VersionResponse> =>
+    on.call(VERSION_METHOD, { version: 'v1alpha1' }, deadline, signal);
+
+  it('sends a gRPC request the way the upstream driver does and decodes the answer', async () => {
+    const server = await peer((stream) => answer(stream));
+    expect(await call(channel())).to.deep.equal(PEER_VERSION);
+    const { headers } = server.calls[0]!;
+    expect(headers).to.include({
+      ':method': 'POST',
+      ':scheme': 'http',
+      ':authority': 'localhost',
+      ':path': '/v1alpha1.CSIDriverProvider/Version',
+      'content-type': 'application/grpc',
+      te: 'trailers',
+      'user-agent': 'secrets-store-csi/9.9.9',
+    });
+    expect(headers['grpc-timeout']).to.match(/^\d{1,8}m$/);
+    expect(Number(String(headers['grpc-timeout']).slice(0, -1))).to.be.within(1, 30_000);
+  });
+
+  it('uses one HTTP/2 session for every call, and a new one after the peer closed it', async () => {
+    const server = await peer((stream) => answer(stream));
+    const shared = channel();
+    await Promise.all([call(shared), call(shared), call(shared)]);
+    expect(server.sessions).to.have.length(1);
+
+    server.sessions[0]!.close();
+    await eventually(() => expect(server.sessions[0]!.closed).to.equal(true), 10_000);
+    await eventually(async () => expect(await call(shared)).to.deep.equal(PEER_VERSION), 10_000);
+    expect(server.sessions).to.have.length(2);
+  });
+
+  it('reads a message that arrives in many small DATA frames', async () => {
+    await peer((stream) => {
+      const body = framed(VERSION_RESPONSE.encode(PEER_VERSION));
+      stream.respond(GRPC_HEADERS, { waitForTrailers: true });
+      stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+      for (const byte of body) stream.write(Buffer.from([byte]));
+      stream.end();
+    });
+    expect(await call(channel())).to.deep.equal(PEER_VERSION);
+  });
+
+  const statusCases: { name: string; respond: (stream: ServerHttp2Stream) => void; code: number; details: string }[] = [
+    {
+      name: 'a trailers-only error, its message percent-decoded',
+      respond: (stream) => stream.respond({ ...GRPC_HEADERS, 'grpc-status': '7', 'grpc-message': 'denied%3A%20no%20access%20%E2%9C%93%2C%20100%' }, { endStream: true }),
+      code: GrpcStatus.PERMISSION_DENIED,
+      details: 'denied: no access ✓, 100%',
+    },
+    {
+      name: 'an error in trailers after the headers',
+      respond: (stream) => {
+        stream.respond(GRPC_HEADERS, { waitForTrailers: true });
+        stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '5', 'grpc-message': 'no such object' }));
+        stream.end();
+      },
+      code: GrpcStatus.NOT_FOUND,
+      details: 'no such object',
+    },
+    ...[
+      [503, GrpcStatus.UNAVAILABLE],
+      [502, GrpcStatus.UNAVAILABLE],
+      [504, GrpcStatus.UNAVAILABLE],
+      [429, GrpcStatus.UNAVAILABLE],
+      [400, GrpcStatus.INTERNAL],
+      [401, GrpcStatus.UNAUTHENTICATED],
+      [403, GrpcStatus.PERMISSION_DENIED],
+      [404, GrpcStatus.UNIMPLEMENTED],
+      [500, GrpcStatus.UNKNOWN],
+    ].map(([http, code]) => ({
+      name: `HTTP ${http} with an HTML body and no grpc-status`,
+      respond: (stream: ServerHttp2Stream) => {
+        stream.respond({ ':status': http!, 'content-type': 'text/html' });
+        stream.end('<html><body>Service Unavailable</body></html>');
+      },
+      code: code!,
+      details: `Received HTTP status code ${http}`,
+    })),
+    {
+      name: 'a status OK without a message',
+      respond: (stream) => stream.respond({ ...GRPC_HEADERS, 'grpc-status': '0' }, { endStream: true }),
+      code: GrpcStatus.UNIMPLEMENTED,
+      details: 'No message received',
+    },
+    {
+      name: 'an answer ending without trailers',
+      respond: (stream) => {
+        stream.respond(GRPC_HEADERS);
+        stream.end(framed(VERSION_RESPONSE.encode(PEER_VERSION)));
+      },
+      code: GrpcStatus.INTERNAL,
+      details: 'Received RST_STREAM with code 0 (Call ended without gRPC status)',
+    },
+    {
+      name: 'trailers without grpc-status',
+      respond: (stream) => {
+        stream.respond(GRPC_HEADERS, { waitForTrailers: true });
+        stream.on('wantTrailers', () => stream.sendTrailers({ 'x-note': 'none' }));
+        stream.end(framed(VERSION_RESPONSE.encode(PEER_VERSION)));
+      },
+      code: GrpcStatus.UNKNOWN,
+      details: 'No status information received',
+    },
+    {
+      name: 'a message that is no VersionResponse',
+      respond: (stream) => answer(stream, framed(Buffer.from([0x0a, 0x09, 0x61]))),
+      code: GrpcStatus.INTERNAL,
+      details: 'Response message parsing error: length 9 runs past the end of the message at byte 1',
+    },
+    {
+      name: 'a malformed grpc-status',
+      respond: (stream) => stream.respond({ ...GRPC_HEADERS, 'grpc-status': 'bad' }, { endStream: true }),
+      code: GrpcStatus.UNKNOWN,
+      details: 'Malformed grpc-status "bad"',
+    },
+    {
+      name: 'a stream reset by the peer',
+      respond: (stream) => stream.close(0x2), // INTERNAL_ERROR
+      code: GrpcStatus.INTERNAL,
+      details: 'Received RST_STREAM with code 2',
+    },
+  ];
+  for (const { name, respond, code, details } of statusCases) {
+    it(`fails on ${name} as grpc-js does: ${details}`, async () => {
+      await peer(respond);
+      const error = await failureOf(call(channel()));
+      expect([error.code, error.details]).to.deep.equal([code, details]);
+    });
+  }
+
+  it('refuses an answer over the size limit from its length prefix, without waiting for the rest, and resets the stream', async () => {
+    const server = await peer((stream) => {
+      stream.respond(GRPC_HEADERS);
+      const prefix = Buffer.alloc(5);
+      prefix.writeUInt32BE(1_000_000, 1);
+      stream.write(prefix); // and never the message
+    });
+    const error = await failureOf(call(channel(1024)));
+    expect([error.code, error.details]).to.deep.equal([GrpcStatus.RESOURCE_EXHAUSTED, 'Received message larger than max (1000000 vs 1024)']);
+    expect(await server.calls[0]!.closed).to.equal(0x8); // CANCEL
+  });
+
+  it('refuses a compressed message: it accepts no compression', async () => {
+    const server = await peer((stream) => answer(stream, framed(VERSION_RESPONSE.encode(PEER_VERSION), 1)));
+    const error = await failureOf(call(channel()));
+    expect(error.code).to.equal(GrpcStatus.INTERNAL);
+    expect(error.details).to.include('compressed flag 1');
+    expect(server.calls[0]!.headers['grpc-accept-encoding']).to.equal('identity');
+  });
+
+  it('refuses a second message in a unary answer', async () => {
+    await peer((stream) => answer(stream, Buffer.concat([framed(VERSION_RESPONSE.encode(PEER_VERSION)), framed(VERSION_RESPONSE.encode(PEER_VERSION))])));
+    const error = await failureOf(call(channel()));
+    expect([error.code, error.details]).to.deep.equal([GrpcStatus.UNIMPLEMENTED, 'Too many responses received']);
+  });
+
+  it('fails a call past its deadline DEADLINE_EXCEEDED, and the peer sees it cancelled', async () => {
+    const server = await peer(() => undefined);
+    const error = await failureOf(call(channel(), new Date(Date.now() + 200)));
+    expect([error.code, error.details]).to.deep.equal([GrpcStatus.DEADLINE_EXCEEDED, 'Deadline exceeded']);
+    expect(await server.calls[0]!.closed).to.equal(0x8);
+  });
+
+  it('fails a call whose deadline has passed without sending it', async () => {
+    const server = await peer((stream) => answer(stream));
+    const error = await failureOf(call(channel(), new Date(Date.now() - 1)));
+    expect(error.code).to.equal(GrpcStatus.DEADLINE_EXCEEDED);
+    expect(server.calls).to.have.length(0);
+  });
+
+  it('cancels a call whose signal aborts, and the peer sees it cancelled', async () => {
+    const server = await peer(() => undefined);
+    const controller = new AbortController();
+    const pending = call(channel(), inSeconds(60), controller.signal);
+    await eventually(() => expect(server.calls).to.have.length(1), 10_000);
+    controller.abort();
+    const error = await failureOf(pending);
+    expect([error.code, error.details]).to.deep.equal([GrpcStatus.CANCELLED, 'Cancelled on client']);
+    expect(await server.calls[0]!.closed).to.equal(0x8);
+  });
+
+  it('fails UNAVAILABLE when no socket exists', async () => {
+    const error = await failureOf(call(channel()));
+    expect(error.code).to.equal(GrpcStatus.UNAVAILABLE);
+    expect(error.details).to.include('ENOENT');
+  });
+
+  it('fails UNAVAILABLE when nobody listens on the socket (ECONNREFUSED)', async () => {
+    // A socket file left behind by a killed process: it never got to remove it.
+    const killed = spawnSync(process.execPath, ['-e', `require('node:net').createServer().listen(${JSON.stringify(socketPath)}, () => process.kill(process.pid, 'SIGKILL'))`]);
+    expect(killed.signal).to.equal('SIGKILL');
+    const error = await failureOf(call(channel()));
+    expect(error.code).to.equal(GrpcStatus.UNAVAILABLE);
+    expect(error.details).to.include('ECONNREFUSED');
+  });
+
+  it('fails UNAVAILABLE when the peer drops the connection mid-call, and the next call connects again', async () => {
+    const server = await peer((stream, _headers, callNumber) => (callNumber === 1 ? stream.session?.destroy() : answer(stream)));
+    const shared = channel();
+    const error = await failureOf(call(shared));
+    expect(error.code).to.equal(GrpcStatus.UNAVAILABLE);
+    expect(await call(shared)).to.deep.equal(PEER_VERSION);
+    expect(server.sessions).to.have.length(2);
+  });
+
+  it('fails UNAVAILABLE when the peer sends GOAWAY before serving the call', async () => {
+    const server = await peer((stream) => answer(stream));
+    const shared = channel();
+    await call(shared);
+    server.sessions[0]!.goaway(0, 0); // NO_ERROR, no stream served
+    const error = await failureOf(call(shared)).catch(() => undefined);
+    // Either the call lands on the closing session and is refused, or the channel already saw GOAWAY and connects anew.
+    if (error !== undefined) expect(error.code).to.equal(GrpcStatus.UNAVAILABLE);
+    await eventually(async () => expect(await call(shared)).to.deep.equal(PEER_VERSION), 10_000);
+  });
+
+  it('fails every call after close() UNAVAILABLE', async () => {
+    await peer((stream) => answer(stream));
+    const closed = channel();
+    await call(closed);
+    closed.close();
+    expect(closed.isClosed()).to.equal(true);
+    expect((await failureOf(call(closed))).code).to.equal(GrpcStatus.UNAVAILABLE);
+  });
+});

@@ -1,0 +1,58 @@
+import { createServer, type Http2Server, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
+import { VERSION_RESPONSE, type VersionResponse } from '../../src/adapters/provider-grpc/provider-messages.js';
+
+/** What the peer answers Version with unless told otherwise. */
+export const PEER_VERSION: VersionResponse = { version: 'v1alpha1', runtimeName: 'test-peer', runtimeVersion: '1.0.0' };
+export const GRPC_HEADERS = { ':status': 200, 'content-type': 'application/grpc' };
+
+/** One gRPC message with its 5-byte prefix. */
+export function framed(message: Buffer, compressedFlag = 0): Buffer {
+  const prefix = Buffer.alloc(5);
+  prefix[0] = compressedFlag;
+  prefix.writeUInt32BE(message.length, 1);
+  return Buffer.concat([prefix, message]);
+}
+
+/** Answers a call as a gRPC server does: headers, the message, trailers with status OK. */
+export function answer(stream: ServerHttp2Stream, body: Buffer = framed(VERSION_RESPONSE.encode(PEER_VERSION))): void {
+  stream.respond(GRPC_HEADERS, { waitForTrailers: true });
+  stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+  stream.end(body);
+}
+
+export interface SeenCall {
+  readonly headers: IncomingHttpHeaders;
+  readonly stream: ServerHttp2Stream;
+  /** The stream's RST_STREAM code once it closed. */
+  readonly closed: Promise<number>;
+}
+
+/** An HTTP/2 server on a unix socket whose answers each test writes by hand, as a gRPC provider would or would not. */
+export class TestPeer {
+  readonly calls: SeenCall[] = [];
+  readonly sessions: ServerHttp2Session[] = [];
+  private constructor(private readonly server: Http2Server) {}
+
+  static async listen(socketPath: string, handle: (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, call: number) => void): Promise<TestPeer> {
+    const server = createServer();
+    const peer = new TestPeer(server);
+    server.on('session', (session) => peer.sessions.push(session));
+    server.on('stream', (stream, headers) => {
+      const closed = new Promise<number>((resolve) => stream.on('close', () => resolve(stream.rstCode)));
+      stream.on('error', () => undefined); // a reset the test provokes
+      peer.calls.push({ headers, stream, closed });
+      // The request is read in full before the answer, as a gRPC server does for a unary call.
+      stream.resume();
+      const callNumber = peer.calls.length;
+      stream.on('end', () => handle(stream, headers, callNumber));
+    });
+    await new Promise<void>((resolve) => server.listen(socketPath, resolve));
+    return peer;
+  }
+
+  async stop(): Promise<void> {
+    for (const session of this.sessions) session.destroy();
+    await new Promise((resolve) => this.server.close(resolve));
+  }
+}
+
