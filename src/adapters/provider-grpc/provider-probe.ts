@@ -11,7 +11,7 @@ import { findProviderSocket, isSocket } from './socket-discovery.js';
 import { UnaryChannel } from './unary-channel.js';
 
 const SOCKET_SUFFIX = '.sock';
-/** A VersionResponse is a few short strings: this is ample. */
+/** gRPC's usual receive limit, for a probe not given `--max-call-recv-msg-size`: a VersionResponse is a few short strings. */
 const DEFAULT_MAX_VERSION_ANSWER_BYTES = 4 * 1024 * 1024;
 
 export interface ProviderProbeOptions {
