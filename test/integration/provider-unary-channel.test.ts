@@ -93,6 +93,14 @@ describe('UnaryChannel: unary gRPC over HTTP/2 on a real unix socket', () => {
     expect(await call(channel())).to.deep.equal(PEER_VERSION);
   });
 
+  it('serves many large answers at once on its one session', async () => {
+    const large: VersionResponse = { ...PEER_VERSION, runtimeName: 'x'.repeat(3 * 1024 * 1024) };
+    await peer((stream) => answer(stream, framed(VERSION_RESPONSE.encode(large))));
+    const shared = channel(4 * 1024 * 1024);
+    const answers = await Promise.all(Array.from({ length: 8 }, () => call(shared)));
+    expect(answers.map((received) => received.runtimeName.length)).to.deep.equal(Array(8).fill(large.runtimeName.length));
+  });
+
   const statusCases: { name: string; respond: (stream: ServerHttp2Stream) => void; code: number; details: string }[] = [
     {
       name: 'a trailers-only error, its message percent-decoded',

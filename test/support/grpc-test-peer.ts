@@ -34,7 +34,7 @@ export class TestPeer {
   private constructor(private readonly server: Http2Server) {}
 
   static async listen(socketPath: string, handle: (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, call: number) => void): Promise<TestPeer> {
-    const server = createServer();
+    const server = createServer({ maxSessionMemory: Number.MAX_SAFE_INTEGER }); // answers of several MiB at once
     const peer = new TestPeer(server);
     server.on('session', (session) => peer.sessions.push(session));
     server.on('stream', (stream, headers) => {

@@ -154,7 +154,12 @@ class Connection {
   private calls = 0;
 
   constructor(socketPath: string, onEnded: () => void) {
-    this.session = connect('http://localhost', { createConnection: () => connectSocket(socketPath) });
+    this.session = connect('http://localhost', {
+      createConnection: () => connectSocket(socketPath),
+      // Past Node's default (10 MB held by the session) new streams are refused with ENHANCE_YOUR_CALM, which a
+      // few 4 MiB answers in flight can reach; the payload memory budget is what bounds them (grpc-js lifts it too).
+      maxSessionMemory: Number.MAX_SAFE_INTEGER,
+    });
     this.session.unref();
     const ended = (): void => {
       this.ended = true;
