@@ -25,10 +25,10 @@ module.exports = {
     },
     {
       name: 'adapters-stay-apart',
-      comment: 'an adapter never imports another adapter folder (kube-objects holds the Kubernetes shapes both cluster adapters speak), the application or the composition root.',
+      comment: 'an adapter never imports another adapter folder (kube-objects holds the Kubernetes shapes both cluster adapters speak; grpc-wire the protobuf wire format and gRPC statuses both gRPC adapters speak), the application or the composition root.',
       severity: 'error',
       from: { path: '^src/adapters/([^/]+)/' },
-      to: { path: '^src/(adapters|application|app)/', pathNot: ['^src/adapters/$1/', '^src/adapters/kube-objects/'] },
+      to: { path: '^src/(adapters|application|app)/', pathNot: ['^src/adapters/$1/', '^src/adapters/kube-objects/', '^src/adapters/grpc-wire/'] },
     },
     {
       name: 'generated-code-is-leaf',

@@ -4,7 +4,7 @@ import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { GrpcCallError, GrpcStatus } from '../../src/adapters/provider-grpc/grpc-status.js';
+import { GrpcCallError, GrpcStatus } from '../../src/adapters/grpc-wire/grpc-status.js';
 import { VERSION_METHOD, VERSION_RESPONSE, type VersionResponse } from '../../src/adapters/provider-grpc/provider-messages.js';
 import { UnaryChannel } from '../../src/adapters/provider-grpc/unary-channel.js';
 import { eventually } from '../contract/eventually.js';

@@ -1,6 +1,6 @@
-import type { ControllerHandlers } from '../../gen/csi/v1/Controller.js';
 import type { Logger } from '../../ports/logger.js';
-import { unaryCall } from './unary-call.js';
+import type { CSI_METHODS } from './csi-messages.js';
+import { unaryCall, type HandlersOf } from './unary-call.js';
 
 /**
  * The Controller service of a node-only plugin. It is not advertised (no CONTROLLER_SERVICE plugin
@@ -8,7 +8,7 @@ import { unaryCall } from './unary-call.js';
  * capabilities and requires a non-empty list (Go decodes an empty one as nil), so the answer is one
  * UNKNOWN capability, which matches no real RPC. Other Controller methods answer UNIMPLEMENTED.
  */
-export function controllerHandlers(logger: Logger): ControllerHandlers {
+export function controllerHandlers(logger: Logger): HandlersOf<typeof CSI_METHODS.Controller> {
   return {
     ControllerGetCapabilities: unaryCall('ControllerGetCapabilities', logger, 'debug', async () => ({
       capabilities: [{ rpc: { type: 'UNKNOWN' } }],

@@ -1,10 +1,11 @@
-import { status } from '@grpc/grpc-js';
 import { MessageCap, truncateText } from '../../domain/bounded-text.js';
 import { isDomainError, type DomainErrorCode } from '../../domain/errors.js';
+import { GrpcStatus } from '../grpc-wire/grpc-status.js';
 
-/** A failure the adapter itself decides (request validation, unimplemented RPCs), with its status. */
+
+/** A failure the adapter itself decides (request validation, unimplemented RPCs), with its GrpcStatus. */
 export class CsiStatusError extends Error {
-  constructor(readonly code: status, message: string) {
+  constructor(readonly code: number, message: string) {
     super(message);
     this.name = 'CsiStatusError';
   }
@@ -12,7 +13,7 @@ export class CsiStatusError extends Error {
 
 /** What a failed call returns to kubelet. */
 export interface GrpcFailure {
-  readonly code: status;
+  readonly code: number;
   readonly details: string;
 }
 
@@ -24,7 +25,7 @@ const GENERIC_INTERNAL = 'internal error';
  * final; kubelet retries a failed mount either way. A final code therefore says "nothing is mounted",
  * which holds because a failed first publish cleans up before it rejects.
  */
-export function grpcStatusFor(code: DomainErrorCode): status {
+export function grpcStatusFor(code: DomainErrorCode): number {
   switch (code) {
     // The request or the user's configuration is wrong: retrying the same thing cannot help.
     case 'InvalidTargetPath':
@@ -38,9 +39,9 @@ export function grpcStatusFor(code: DomainErrorCode): status {
     case 'InvalidFileMode':
     case 'InvalidSecretType':
     case 'InvalidTlsData':
-      return status.INVALID_ARGUMENT;
+      return GrpcStatus.INVALID_ARGUMENT;
     case 'ClassNotFound':
-      return status.NOT_FOUND;
+      return GrpcStatus.NOT_FOUND;
     // The provider answered, or the cluster is in a state that must change first (a secret that is
     // missing in the store, an unmanaged Secret in the way): final for this call, fixed outside.
     case 'ProviderError':
@@ -48,28 +49,28 @@ export function grpcStatusFor(code: DomainErrorCode): status {
     case 'ProviderAnswerTooLarge':
     case 'SecretObjectFileMissing':
     case 'SecretNotManaged':
-      return status.FAILED_PRECONDITION;
+      return GrpcStatus.FAILED_PRECONDITION;
     // Transient: the provider is down, restarting or slow.
     case 'ProviderUnavailable':
-      return status.UNAVAILABLE;
+      return GrpcStatus.UNAVAILABLE;
     case 'OperationPending':
-      return status.ABORTED;
+      return GrpcStatus.ABORTED;
     // Not now: the driver's payload memory budget is full, or (as upstream answers) the provider's
     // answer is larger than --max-call-recv-msg-size. kubelet retries.
     case 'PayloadMemoryExhausted':
     case 'ProviderMessageTooLarge':
-      return status.RESOURCE_EXHAUSTED;
+      return GrpcStatus.RESOURCE_EXHAUSTED;
     // A rotation check given up for an unpublish of its target; never a kubelet call's own outcome.
     case 'Cancelled':
-      return status.CANCELLED;
+      return GrpcStatus.CANCELLED;
     case 'AlreadyPublished':
-      return status.ALREADY_EXISTS;
+      return GrpcStatus.ALREADY_EXISTS;
     // Out of space or file handles: kubelet's retry may find room (a grown volume, files closed).
     case 'VolumeFull':
     case 'TooManyOpenFiles':
-      return status.RESOURCE_EXHAUSTED;
+      return GrpcStatus.RESOURCE_EXHAUSTED;
     case 'Internal':
-      return status.INTERNAL;
+      return GrpcStatus.INTERNAL;
     default:
       return unreachable(code);
   }
@@ -83,9 +84,9 @@ export function toGrpcFailure(error: unknown): GrpcFailure {
   if (error instanceof CsiStatusError) return { code: error.code, details: forKubelet(error.message) };
   if (isDomainError(error)) {
     const code = grpcStatusFor(error.code);
-    return { code, details: code === status.INTERNAL ? GENERIC_INTERNAL : forKubelet(error.message) };
+    return { code, details: code === GrpcStatus.INTERNAL ? GENERIC_INTERNAL : forKubelet(error.message) };
   }
-  return { code: status.INTERNAL, details: GENERIC_INTERNAL };
+  return { code: GrpcStatus.INTERNAL, details: GENERIC_INTERNAL };
 }
 
 function forKubelet(message: string): string {

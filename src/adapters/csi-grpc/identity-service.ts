@@ -1,6 +1,6 @@
-import type { IdentityHandlers } from '../../gen/csi/v1/Identity.js';
 import type { Logger } from '../../ports/logger.js';
-import { unaryCall } from './unary-call.js';
+import type { CSI_METHODS } from './csi-messages.js';
+import { unaryCall, type HandlersOf } from './unary-call.js';
 
 export interface PluginIdentity {
   /** `--drivername`, e.g. secrets-store.csi.k8s.io. */
@@ -12,7 +12,7 @@ export interface PluginIdentity {
  * CSI Identity for a node-only plugin: no plugin capabilities (advertising CONTROLLER_SERVICE would
  * make kubelet and csi-sanity expect a controller), and always ready once serving.
  */
-export function identityHandlers(identity: PluginIdentity, logger: Logger): IdentityHandlers {
+export function identityHandlers(identity: PluginIdentity, logger: Logger): HandlersOf<typeof CSI_METHODS.Identity> {
   return {
     GetPluginInfo: unaryCall('GetPluginInfo', logger, 'debug', async () => ({
       name: identity.driverName,

@@ -1,14 +1,12 @@
-import { status } from '@grpc/grpc-js';
-import type { NodeHandlers } from '../../gen/csi/v1/Node.js';
-import type { NodePublishVolumeRequest__Output } from '../../gen/csi/v1/NodePublishVolumeRequest.js';
-import type { NodeUnpublishVolumeRequest__Output } from '../../gen/csi/v1/NodeUnpublishVolumeRequest.js';
 import { DomainError, toDomainError, type DomainErrorCode } from '../../domain/errors.js';
 import type { PublishCommand } from '../../domain/volume-binding.js';
 import type { Logger } from '../../ports/logger.js';
 import type { Metrics } from '../../ports/metrics.js';
 import type { NodeVolumes, UnpublishCommand } from '../../ports/node-volumes.js';
+import { GrpcStatus } from '../grpc-wire/grpc-status.js';
+import type { CSI_METHODS, NodePublishVolumeRequest, NodeUnpublishVolumeRequest } from './csi-messages.js';
 import { CsiStatusError } from './error-status.js';
-import { unaryCall } from './unary-call.js';
+import { unaryCall, type HandlersOf } from './unary-call.js';
 
 export interface NodeIdentity {
   /** `--nodeid`: the Kubernetes node name. */
@@ -21,15 +19,15 @@ export interface NodeIdentity {
  * kubelet then passes a pod's fsGroup as `volume_mount_group` and the driver gives the volume to that
  * group (kubelet itself never changes the ownership of a read-only volume).
  */
-export function nodeHandlers(volumes: NodeVolumes, identity: NodeIdentity, logger: Logger, metrics?: Metrics): NodeHandlers {
+export function nodeHandlers(volumes: NodeVolumes, identity: NodeIdentity, logger: Logger, metrics?: Metrics): HandlersOf<typeof CSI_METHODS.Node> {
   return {
-    NodePublishVolume: unaryCall('NodePublishVolume', logger, 'info', async (request: NodePublishVolumeRequest__Output) => {
+    NodePublishVolume: unaryCall('NodePublishVolume', logger, 'info', async (request: NodePublishVolumeRequest) => {
       // The core counts every failure it sees; a request refused here never reaches it, so count it here.
       const command = counted(() => toPublishCommand(request), (error) => metrics?.nodePublishError('', toDomainError(error).errorType));
       await volumes.publish(command);
       return {};
     }),
-    NodeUnpublishVolume: unaryCall('NodeUnpublishVolume', logger, 'info', async (request: NodeUnpublishVolumeRequest__Output) => {
+    NodeUnpublishVolume: unaryCall('NodeUnpublishVolume', logger, 'info', async (request: NodeUnpublishVolumeRequest) => {
       const command = counted(() => toUnpublishCommand(request), () => metrics?.nodeUnpublishError());
       await volumes.unpublish(command);
       return {};
@@ -40,6 +38,7 @@ export function nodeHandlers(volumes: NodeVolumes, identity: NodeIdentity, logge
     NodeGetInfo: unaryCall('NodeGetInfo', logger, 'debug', async () => ({
       nodeId: identity.nodeId,
       maxVolumesPerNode: 0,
+      accessibleTopology: null,
     })),
     NodeStageVolume: unimplemented('NodeStageVolume', logger),
     NodeUnstageVolume: unimplemented('NodeUnstageVolume', logger),
@@ -49,7 +48,7 @@ export function nodeHandlers(volumes: NodeVolumes, identity: NodeIdentity, logge
 }
 
 /** Checks what the CSI spec requires of the request, in the order csi-sanity probes it. */
-export function toPublishCommand(request: NodePublishVolumeRequest__Output): PublishCommand {
+export function toPublishCommand(request: NodePublishVolumeRequest): PublishCommand {
   // The codes the core uses for the same problems (INVALID_ARGUMENT, and the metric error_type).
   requireField(request.volumeId, 'volume_id', 'InvalidVolumeContext');
   requireField(request.targetPath, 'target_path', 'InvalidTargetPath');
@@ -67,7 +66,7 @@ export function toPublishCommand(request: NodePublishVolumeRequest__Output): Pub
   };
 }
 
-export function toUnpublishCommand(request: NodeUnpublishVolumeRequest__Output): UnpublishCommand {
+export function toUnpublishCommand(request: NodeUnpublishVolumeRequest): UnpublishCommand {
   requireField(request.volumeId, 'volume_id', 'InvalidVolumeContext');
   requireField(request.targetPath, 'target_path', 'InvalidTargetPath');
   return { volumeId: request.volumeId, targetPath: request.targetPath };
@@ -88,7 +87,7 @@ function counted<T>(parse: () => T, onRejected: (error: unknown) => void): T {
 }
 
 function unimplemented(method: string, logger: Logger) {
-  return unaryCall(method, logger, 'debug', async () => {
-    throw new CsiStatusError(status.UNIMPLEMENTED, `${method} is not implemented: the plugin has no node capability for it`);
+  return unaryCall(method, logger, 'debug', async (): Promise<never> => {
+    throw new CsiStatusError(GrpcStatus.UNIMPLEMENTED, `${method} is not implemented: the plugin has no node capability for it`);
   });
 }

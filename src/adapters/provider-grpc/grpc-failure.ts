@@ -1,5 +1,5 @@
 import { DomainError } from '../../domain/errors.js';
-import { GrpcCallError, GrpcStatus, statusName } from './grpc-status.js';
+import { GrpcCallError, GrpcStatus, statusName } from '../grpc-wire/grpc-status.js';
 
 /** The unary channel's refusal of an answer over the size limit (grpc-js' wording): `(<size> vs <limit>)`. */
 const TOO_LARGE = /^Received message larger than max \((\d+) vs\.? (\d+)\)/;

@@ -4,7 +4,7 @@ import type { ProviderMountRequest, ProviderMountResponse } from '../../domain/p
 import type { Logger } from '../../ports/logger.js';
 import type { ProviderCallOptions, SecretProvider } from '../../ports/secret-provider.js';
 import { cancelledCall, toProviderFailure } from './grpc-failure.js';
-import { GrpcCallError, GrpcStatus } from './grpc-status.js';
+import { GrpcCallError, GrpcStatus } from '../grpc-wire/grpc-status.js';
 import { fromWireMountResponse, toWireMountRequest } from './mount-mapping.js';
 import { ProviderConnection } from './provider-connection.js';
 import { findProviderSocket, validateProviderName } from './socket-discovery.js';

@@ -1,5 +1,5 @@
 import type { Logger } from '../../ports/logger.js';
-import { GrpcCallError, GrpcStatus, statusName } from './grpc-status.js';
+import { GrpcCallError, GrpcStatus, statusName } from '../grpc-wire/grpc-status.js';
 import { MOUNT_METHOD, VERSION_METHOD, type MountRequest, type MountResponse } from './provider-messages.js';
 import { UnaryChannel } from './unary-channel.js';
 

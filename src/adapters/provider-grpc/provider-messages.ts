@@ -1,4 +1,4 @@
-import { bytesField, int32Field, MessageCodec, messageField, repeatedMessageField, stringField } from './protobuf-codec.js';
+import { bytesField, int32Field, MessageCodec, messageField, repeatedMessageField, stringField, type UnaryMethod } from '../grpc-wire/protobuf-codec.js';
 
 // The provider API messages (proto/provider.proto, package v1alpha1), field numbers as in the proto.
 
@@ -81,13 +81,6 @@ export const VERSION_RESPONSE = new MessageCodec<VersionResponse>(() => ({ versi
   stringField(2, 'runtimeName'),
   stringField(3, 'runtimeVersion'),
 ]);
-
-/** A unary method of the provider service: its HTTP/2 path and message codecs. */
-export interface UnaryMethod<Request, Response> {
-  readonly path: string;
-  readonly request: MessageCodec<Request>;
-  readonly response: MessageCodec<Response>;
-}
 
 export const MOUNT_METHOD: UnaryMethod<MountRequest, MountResponse> = {
   path: '/v1alpha1.CSIDriverProvider/Mount',

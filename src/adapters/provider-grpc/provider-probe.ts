@@ -4,7 +4,7 @@ import { PROVIDER_NAME_PATTERN } from '../../domain/secret-provider-class.js';
 import type { ProviderProbe, ProviderVersionAnswer } from '../../ports/provider-probe.js';
 import { DEFAULT_USER_AGENT } from './grpc-secret-provider.js';
 import { toProviderFailure } from './grpc-failure.js';
-import { GrpcCallError } from './grpc-status.js';
+import { GrpcCallError } from '../grpc-wire/grpc-status.js';
 import { PROVIDER_API_VERSION } from './provider-connection.js';
 import { VERSION_METHOD } from './provider-messages.js';
 import { findProviderSocket, isSocket } from './socket-discovery.js';

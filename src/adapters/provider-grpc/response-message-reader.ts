@@ -1,4 +1,4 @@
-import { GrpcCallError, GrpcStatus } from './grpc-status.js';
+import { GrpcCallError, GrpcStatus } from '../grpc-wire/grpc-status.js';
 
 const FRAME_HEADER_BYTES = 5;
 

@@ -1,7 +1,7 @@
 import { connect, constants, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders } from 'node:http2';
 import { connect as connectSocket } from 'node:net';
-import { GrpcCallError, GrpcStatus, percentDecoded, statusFromHttp } from './grpc-status.js';
-import type { UnaryMethod } from './provider-messages.js';
+import { GrpcCallError, GrpcStatus, percentDecoded, statusFromHttp } from '../grpc-wire/grpc-status.js';
+import type { UnaryMethod } from '../grpc-wire/protobuf-codec.js';
 import { ResponseMessageReader } from './response-message-reader.js';
 
 export interface UnaryChannelOptions {

@@ -3,7 +3,7 @@ import { loadSync, type MethodDefinition } from '@grpc/proto-loader';
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { PROTO_LOADER_OPTIONS, protoDir } from '../../../../src/gen/load.js';
-import { ProtobufDecodeError, type MessageCodec } from '../../../../src/adapters/provider-grpc/protobuf-codec.js';
+import { ProtobufDecodeError, type MessageCodec } from '../../../../src/adapters/grpc-wire/protobuf-codec.js';
 import {
   MOUNT_METHOD,
   MOUNT_REQUEST,

@@ -92,6 +92,20 @@ export class ProtoReader {
     throw new ProtobufDecodeError('varint longer than 10 bytes', start);
   }
 
+  /** A varint as an unsigned 64-bit number, exact up to 2^53 and the nearest double above. */
+  varint53(): number {
+    const start = this.position;
+    let value = 0;
+    for (let i = 0; i < MAX_VARINT_BYTES; i++) {
+      if (this.position >= this.limit) throw new ProtobufDecodeError('truncated varint', start);
+      const byte = this.buffer[this.position++]!;
+      if (i === MAX_VARINT_BYTES - 1 && byte > 1) throw new ProtobufDecodeError('varint overflows 64 bits', start);
+      value += (byte & 0x7f) * 2 ** (7 * i);
+      if ((byte & 0x80) === 0) return value;
+    }
+    throw new ProtobufDecodeError('varint longer than 10 bytes', start);
+  }
+
   /** The end offset of a length-delimited field whose length comes next. */
   lengthDelimitedEnd(): number {
     const start = this.position;
