@@ -189,7 +189,8 @@ export function repeatedStringField<T>(number: number, key: KeysOf<T, string[]>)
       return total;
     },
     write(writer, message) {
-      for (const value of message[key] as string[]) writeString(writer, number, value);
+      // An empty string in a list is still an element: written, unlike a singular default.
+      for (const value of message[key] as string[]) writeString(writer, number, value, true);
     },
     read(reader, message) {
       (message[key] as string[]).push(reader.string());
