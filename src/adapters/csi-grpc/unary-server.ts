@@ -199,7 +199,11 @@ class UnaryCall {
   }
 
   private answerFailure(failure: GrpcFailure): void {
-    if (this.settle()) answerFailure(this.stream, failure);
+    if (!this.settle()) return;
+    answerFailure(this.stream, failure);
+    // Refused before the whole request came (too large, say): RST_STREAM NO_ERROR asks the client to stop
+    // sending the rest, as HTTP/2 allows once the response is complete (RFC 9113, 8.1).
+    if (!this.stream.readableEnded) this.stream.close(constants.NGHTTP2_NO_ERROR);
   }
 
   /** Marks the call answered: true when the answer is still to be written and the stream can take it. */
