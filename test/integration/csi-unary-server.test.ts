@@ -6,13 +6,13 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { expect } from 'chai';
 import type { PublishCommand } from '../../src/domain/volume-binding.js';
-import type { LogFields, Logger } from '../../src/ports/logger.js';
 import type { NodeVolumes, UnpublishCommand } from '../../src/ports/node-volumes.js';
 import { GrpcStatus } from '../../src/adapters/grpc-wire/grpc-status.js';
 import { CSI_METHODS } from '../../src/adapters/csi-grpc/csi-messages.js';
 import { startCsiServer, type CsiServer } from '../../src/adapters/csi-grpc/csi-server.js';
 import { MAX_RECEIVE_MESSAGE_BYTES } from '../../src/adapters/csi-grpc/unary-server.js';
 import { targetPathFor } from '../support/builders.js';
+import { CollectingLogger } from '../support/driver-harness.js';
 
 /** NodeVolumes whose unpublish waits until released, so a test holds a call in flight. */
 class GatedNodeVolumes implements NodeVolumes {
@@ -40,14 +40,6 @@ class GatedNodeVolumes implements NodeVolumes {
   }
 }
 
-class RecordingLogger implements Logger {
-  readonly lines: string[] = [];
-  debug(message: string, fields?: LogFields): void { this.lines.push(JSON.stringify({ message, ...fields })); }
-  info(message: string, fields?: LogFields): void { this.lines.push(JSON.stringify({ message, ...fields })); }
-  warn(message: string, fields?: LogFields): void { this.lines.push(JSON.stringify({ message, ...fields })); }
-  error(message: string, fields?: LogFields): void { this.lines.push(JSON.stringify({ message, ...fields })); }
-}
-
 /** What came back on one stream. */
 interface Answer {
   readonly headers: IncomingHttpHeaders;
@@ -73,7 +65,7 @@ describe('CSI unary gRPC server: the edges of the protocol, on a real unix socke
   let root: string;
   let socketPath: string;
   let volumes: GatedNodeVolumes;
-  let logger: RecordingLogger;
+  let logger: CollectingLogger;
   let server: CsiServer | undefined;
   let session: ClientHttp2Session;
 
@@ -81,7 +73,7 @@ describe('CSI unary gRPC server: the edges of the protocol, on a real unix socke
     root = await mkdtemp(join(tmpdir(), 'csi-unary-'));
     socketPath = join(root, 'csi.sock');
     volumes = new GatedNodeVolumes();
-    logger = new RecordingLogger();
+    logger = new CollectingLogger();
     server = await startCsiServer({ endpoint: `unix://${socketPath}`, driverName: 'secrets-store.csi.k8s.io', version: '1', nodeId: 'node-a', volumes, logger });
     session = openSession();
   });
@@ -214,7 +206,7 @@ describe('CSI unary gRPC server: the edges of the protocol, on a real unix socke
     stream.close(constants.NGHTTP2_CANCEL);
     await closed;
     volumes.releaseAll();
-    await until(() => logger.lines.some((line) => line.includes('"message":"csi call"') && line.includes('NodeUnpublishVolume')));
+    await until(() => logger.lines.some((line) => line.startsWith('info csi call ') && line.includes('NodeUnpublishVolume')));
     expect(volumes.unpublished).to.have.length(1);
     expect((await call('/csi.v1.Identity/Probe', framed(Buffer.alloc(0)))).status).to.equal(GrpcStatus.OK);
   });

@@ -1,4 +1,4 @@
-import { ProtoReader, ProtoWriter, varintSize, WireType } from './protobuf-wire.js';
+import { ProtoReader, ProtoWriter, uint53Size, varintSize, WireType } from './protobuf-wire.js';
 
 export { ProtobufDecodeError } from './protobuf-wire.js';
 
@@ -66,44 +66,50 @@ export function bytesField<T>(number: number, key: KeysOf<T, Uint8Array>): Field
   };
 }
 
-export function int32Field<T>(number: number, key: KeysOf<T, number>): FieldCodec<T> {
+/**
+ * A varint field, written as `wireValue` gives it (0, the default, left out). `wide`: the value may exceed
+ * 32 bits (an int64 up to 2^53-1), written as its full unsigned varint.
+ */
+function varintField<T>(number: number, wireValue: (message: T) => number, read: FieldCodec<T>['read'], wide = false): FieldCodec<T> {
   const tagSize = varintSize(number << 3);
   return {
     number,
     wireType: WireType.Varint,
     size(message) {
-      const value = message[key] as number;
-      return value === 0 ? 0 : tagSize + varintSize(value);
+      const value = wireValue(message);
+      return value === 0 ? 0 : tagSize + (wide ? uint53Size(value) : varintSize(value));
     },
     write(writer, message) {
-      const value = message[key] as number;
+      const value = wireValue(message);
       if (value === 0) return;
       writer.tag(number, WireType.Varint);
-      writer.varint(value);
+      if (wide) writer.uint53(value);
+      else writer.varint(value);
     },
-    read(reader, message) {
-      // An int32 sent as a wider varint keeps its low 32 bits, as in every proto3 decoder.
-      (message[key] as number) = reader.varint() | 0;
-    },
+    read,
   };
 }
 
-export function boolField<T>(number: number, key: KeysOf<T, boolean>): FieldCodec<T> {
-  const tagSize = varintSize(number << 3);
-  return {
+export function int32Field<T>(number: number, key: KeysOf<T, number>): FieldCodec<T> {
+  return varintField(
     number,
-    wireType: WireType.Varint,
-    size: (message) => (message[key] ? tagSize + 1 : 0),
-    write(writer, message) {
-      if (!message[key]) return;
-      writer.tag(number, WireType.Varint);
-      writer.varint(1);
+    (message) => message[key] as number,
+    (reader, message) => {
+      // An int32 sent as a wider varint keeps its low 32 bits, as in every proto3 decoder.
+      (message[key] as number) = reader.varint() | 0;
     },
-    read(reader, message) {
+  );
+}
+
+export function boolField<T>(number: number, key: KeysOf<T, boolean>): FieldCodec<T> {
+  return varintField(
+    number,
+    (message) => (message[key] ? 1 : 0),
+    (reader, message) => {
       // Any non-zero varint is true, as in every proto3 decoder.
       (message[key] as boolean) = reader.varint() !== 0 || reader.highBitsSet;
     },
-  };
+  );
 }
 
 /**
@@ -111,37 +117,14 @@ export function boolField<T>(number: number, key: KeysOf<T, boolean>): FieldCode
  * 2^53, as the nearest double above.
  */
 export function int64Field<T>(number: number, key: KeysOf<T, number>): FieldCodec<T> {
-  const tagSize = varintSize(number << 3);
-  return {
+  return varintField(
     number,
-    wireType: WireType.Varint,
-    size(message) {
-      const value = message[key] as number;
-      return value === 0 ? 0 : tagSize + uint53Size(value);
-    },
-    write(writer, message) {
-      let value = message[key] as number;
-      if (value === 0) return;
-      writer.tag(number, WireType.Varint);
-      while (value > 0x7f) {
-        writer.buffer[writer.position++] = (value % 0x80) | 0x80;
-        value = Math.floor(value / 0x80);
-      }
-      writer.buffer[writer.position++] = value;
-    },
-    read(reader, message) {
+    (message) => message[key] as number,
+    (reader, message) => {
       (message[key] as number) = reader.varint53();
     },
-  };
-}
-
-function uint53Size(value: number): number {
-  let size = 1;
-  while (value > 0x7f) {
-    value = Math.floor(value / 0x80);
-    size++;
-  }
-  return size;
+    true,
+  );
 }
 
 /**
@@ -149,30 +132,18 @@ function uint53Size(value: number): number {
  * as proto3 keeps unknown enum values; an unknown name is not written.
  */
 export function enumField<T>(number: number, key: KeysOf<T, string | number>, names: readonly string[]): FieldCodec<T> {
-  const tagSize = varintSize(number << 3);
   const numbers = new Map(names.map((name, value) => [name, value]));
-  const valueOf = (message: T): number => {
-    const value = message[key] as string | number;
-    return typeof value === 'number' ? value : (numbers.get(value) ?? 0);
-  };
-  return {
+  return varintField(
     number,
-    wireType: WireType.Varint,
-    size(message) {
-      const value = valueOf(message);
-      return value === 0 ? 0 : tagSize + varintSize(value);
+    (message) => {
+      const value = message[key] as string | number;
+      return typeof value === 'number' ? value : (numbers.get(value) ?? 0);
     },
-    write(writer, message) {
-      const value = valueOf(message);
-      if (value === 0) return;
-      writer.tag(number, WireType.Varint);
-      writer.varint(value);
-    },
-    read(reader, message) {
+    (reader, message) => {
       const value = reader.varint() | 0;
       (message[key] as string | number) = names[value] ?? value;
     },
-  };
+  );
 }
 
 export function repeatedStringField<T>(number: number, key: KeysOf<T, string[]>): FieldCodec<T> {

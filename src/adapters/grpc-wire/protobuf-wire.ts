@@ -45,6 +45,15 @@ export class ProtoWriter {
     this.buffer[this.position++] = value;
   }
 
+  /** A non-negative integer up to 2^53-1, all its bits (varint() keeps 32). */
+  uint53(value: number): void {
+    while (value > 0x7f) {
+      this.buffer[this.position++] = (value % 0x80) | 0x80;
+      value = Math.floor(value / 0x80);
+    }
+    this.buffer[this.position++] = value;
+  }
+
   tag(fieldNumber: number, wireType: WireType): void {
     this.varint((fieldNumber << 3) | wireType);
   }
@@ -55,6 +64,15 @@ export function varintSize(value: number): number {
   let size = 1;
   while (value > 0x7f) {
     value >>>= 7;
+    size++;
+  }
+  return size;
+}
+
+export function uint53Size(value: number): number {
+  let size = 1;
+  while (value > 0x7f) {
+    value = Math.floor(value / 0x80);
     size++;
   }
   return size;
