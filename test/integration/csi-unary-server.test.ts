@@ -197,6 +197,15 @@ describe('CSI unary gRPC server: the edges of the protocol, on a real unix socke
     volumes.releaseAll();
   });
 
+  it('gives a call whose grpc-timeout is beyond a timer\'s range no deadline', async () => {
+    const answer = call(UNPUBLISH.path, framed(anUnpublish()), { headers: { 'grpc-timeout': '99999999H' } });
+    await volumes.waiting();
+    // An overflowing timer would have been set to 1 ms before this one, so it fires first.
+    await new Promise((resolve) => setTimeout(resolve, 1));
+    volumes.releaseAll();
+    expect((await answer).status).to.equal(GrpcStatus.OK);
+  });
+
   it('survives a client that cancels mid-call: the call runs to its end and is logged, its answer dropped, and the session serves on', async () => {
     const stream = request(UNPUBLISH.path);
     stream.on('error', () => undefined);

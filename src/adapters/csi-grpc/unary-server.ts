@@ -27,6 +27,8 @@ const RESPONSE_HEADERS = {
 const OK_TRAILERS = { 'grpc-status': '0', 'grpc-message': 'OK' };
 /** grpc-timeout: up to 8 digits and a unit (RFC: Hours, Minutes, Seconds, millis, micros, nanos). */
 const TIMEOUT_PATTERN = /^(\d{1,8})\s*([HMSmun])$/;
+/** setTimeout's largest delay. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 const TIMEOUT_UNIT_MS: Readonly<Record<string, number>> = { H: 3_600_000, M: 60_000, S: 1_000, m: 1, u: 0.001, n: 0.000_001 };
 
 /**
@@ -110,12 +112,14 @@ class UnaryCall {
       const match = TIMEOUT_PATTERN.exec(timeout);
       if (match === null) return this.fail(GrpcStatus.INTERNAL, `Invalid grpc-timeout value "${timeout}"`);
       const ms = Number(match[1]) * TIMEOUT_UNIT_MS[match[2]!]!;
-      this.deadline = setTimeout(() => this.fail(GrpcStatus.DEADLINE_EXCEEDED, 'Deadline exceeded'), ms);
+      // A timeout past setTimeout's range (some 24.8 days) would fire at once: such a call has no deadline.
+      if (ms <= MAX_TIMER_MS) this.deadline = setTimeout(() => this.fail(GrpcStatus.DEADLINE_EXCEEDED, 'Deadline exceeded'), ms);
     }
     this.stream.on('close', () => this.settle());
     this.stream.on('data', (chunk: Buffer) => this.take(chunk));
     this.stream.on('end', () => {
-      if (!this.answered) void this.handle();
+      // handle() answers every failure itself; a throw left (a stream gone mid-write) only ends the stream.
+      if (!this.answered) this.handle().catch(() => this.stream.destroy());
     });
   }
 
