@@ -38,7 +38,7 @@ const TIMEOUT_UNIT_MS: Readonly<Record<string, number>> = { H: 3_600_000, M: 60_
  * A call the client cancels still runs to its end (as with grpc-js), and its answer is dropped.
  */
 export class UnaryServer {
-  readonly http2: Http2Server;
+  private readonly http2: Http2Server;
   private readonly sessions = new Set<Http2Session>();
 
   constructor(private readonly routes: ReadonlyMap<string, UnaryRoute>) {
@@ -67,9 +67,8 @@ export class UnaryServer {
   async close(graceMs: number): Promise<void> {
     const closed = new Promise<void>((resolve) => this.http2.close(() => resolve()));
     for (const session of this.sessions) session.close();
-    // As grpc-js' forceShutdown: the calls still running end CANCELLED for their clients.
+    // Destroyed with an error and CANCEL, as grpc-js' forceShutdown does: the calls still running end CANCELLED for their clients.
     const force = setTimeout(() => {
-      // With an error and CANCEL, as grpc-js destroys them: the streams still open are reset, which clients report as CANCELLED.
       for (const session of this.sessions) session.destroy(new Error('the server stopped before the call ended'), constants.NGHTTP2_CANCEL);
     }, graceMs);
     await closed;
