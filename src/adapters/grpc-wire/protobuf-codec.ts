@@ -146,27 +146,53 @@ export function enumField<T>(number: number, key: KeysOf<T, string | number>, na
   );
 }
 
-export function repeatedStringField<T>(number: number, key: KeysOf<T, string[]>): FieldCodec<T> {
+/**
+ * A repeated length-delimited field: each element tagged and length-prefixed (`length` its body's bytes,
+ * `writeBody` its body), an empty element included.
+ */
+function repeatedField<T, E>(
+  number: number,
+  key: KeysOf<T, E[]>,
+  length: (element: E) => number,
+  writeBody: (writer: ProtoWriter, element: E, length: number) => void,
+  readElement: (reader: ProtoReader) => E,
+): FieldCodec<T> {
   const tagSize = varintSize(number << 3);
   return {
     number,
     wireType: WireType.LengthDelimited,
     size(message) {
       let total = 0;
-      for (const value of message[key] as string[]) {
-        const length = Buffer.byteLength(value);
-        total += tagSize + varintSize(length) + length;
+      for (const element of message[key] as E[]) {
+        const bytes = length(element);
+        total += tagSize + varintSize(bytes) + bytes;
       }
       return total;
     },
     write(writer, message) {
-      // An empty string in a list is still an element: written, unlike a singular default.
-      for (const value of message[key] as string[]) writeString(writer, number, value, true);
+      for (const element of message[key] as E[]) {
+        const bytes = length(element);
+        writer.tag(number, WireType.LengthDelimited);
+        writer.varint(bytes);
+        writeBody(writer, element, bytes);
+      }
     },
     read(reader, message) {
-      (message[key] as string[]).push(reader.string());
+      (message[key] as E[]).push(readElement(reader));
     },
   };
+}
+
+export function repeatedStringField<T>(number: number, key: KeysOf<T, string[]>): FieldCodec<T> {
+  return repeatedField<T, string>(
+    number,
+    key,
+    (value) => Buffer.byteLength(value),
+    (writer, value, length) => {
+      writer.position += writer.buffer.write(value, writer.position, length, 'utf8');
+    },
+    (reader) => reader.string(),
+  );
 }
 
 /** A string key and value, as a map entry is on the wire. */
@@ -252,29 +278,13 @@ export function messageField<T, M>(number: number, key: KeysOf<T, M | null>, cod
 }
 
 export function repeatedMessageField<T, M>(number: number, key: KeysOf<T, M[]>, codec: MessageCodec<M>): FieldCodec<T> {
-  const tagSize = varintSize(number << 3);
-  return {
+  return repeatedField<T, M>(
     number,
-    wireType: WireType.LengthDelimited,
-    size(message) {
-      let total = 0;
-      for (const element of message[key] as M[]) {
-        const length = codec.size(element);
-        total += tagSize + varintSize(length) + length;
-      }
-      return total;
-    },
-    write(writer, message) {
-      for (const element of message[key] as M[]) {
-        writer.tag(number, WireType.LengthDelimited);
-        writer.varint(codec.size(element));
-        codec.writeFields(writer, element);
-      }
-    },
-    read(reader, message) {
-      (message[key] as M[]).push(codec.readEmbedded(reader, codec.empty()));
-    },
-  };
+    key,
+    (element) => codec.size(element),
+    (writer, element) => codec.writeFields(writer, element),
+    (reader) => codec.readEmbedded(reader, codec.empty()),
+  );
 }
 
 /**
