@@ -207,6 +207,21 @@ describe('Kubernetes adapters on a real API server', function () {
         store.stop();
       }
     });
+    it('lists the node\'s pods at the first read, which waits for that list instead of reading the pod', async () => {
+      const { client, reads } = counted();
+      const source = new KubernetesPodSource({ client, nodeName: NODE, retryDelayMs: 50 });
+      try {
+        expect((await source.get(namespace, 'app-0'))?.uid).to.equal(pod.metadata.uid);
+        expect(source.cachedResourceVersion(namespace, 'app-0')).to.equal(pod.metadata.resourceVersion);
+        const later = await admin.putPod(aPodResource({ namespace, name: 'app-1' }));
+        await cacheHolds(() => source.cachedResourceVersion(namespace, 'app-1'), later.metadata.resourceVersion);
+        expect((await source.get(namespace, 'app-1'))?.uid).to.equal(later.metadata.uid);
+        expect(reads).to.deep.equal([]);
+      } finally {
+        source.stop();
+      }
+    });
+
     const rejection = async (promise: Promise<unknown>): Promise<Error> => {
       try {
         await promise;

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { readFileSync } from 'node:fs';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { nodeFileSystem } from '../../src/adapters/files/file-system.js';
@@ -9,6 +10,7 @@ import { findMount, parseMountInfo, unescapeMountField, type MountInfoEntry } fr
 import { TmpfsVolumeMounter, targetState, tmpfsOptions } from '../../src/adapters/tmpfs/tmpfs-volume-mounter.js';
 import { DomainError } from '../../src/domain/errors.js';
 import { TmpfsSandbox } from '../support/tmpfs-sandbox.js';
+import { eventually } from '../contract/eventually.js';
 import { volumeMounterContract } from '../contract/volume-mounter.contract.js';
 import { aVolumeSettings } from '../support/builders.js';
 import { rejectionOf } from '../support/driver-assertions.js';
@@ -75,6 +77,13 @@ describe('TmpfsVolumeMounter on the real system', () => {
   });
   after(async () => {
     await Promise.all(sandboxes.splice(0).map((sandbox) => sandbox.dispose()));
+  });
+
+  it('probes with mount(8) from a shell that ends with the probe', async () => {
+    const children = (): string => readFileSync(`/proc/self/task/${process.pid}/children`, 'utf8');
+    const before = children();
+    expect(await probeMountCapability()).to.deep.equal({ canMount: true, reason: 'mounted and unmounted a probe tmpfs with mount(8)' });
+    await eventually(() => expect(children()).to.equal(before));
   });
 
   volumeMounterContract('tmpfs', async () => {

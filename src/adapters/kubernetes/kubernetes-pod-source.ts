@@ -17,13 +17,22 @@ export interface KubernetesPodSourceOptions {
 }
 
 /**
+ * How long the first read waits for the first list of the node's pods; past it, reads go to the API server
+ * (counted) until the list arrives, so a slow or failing API server never holds a publish for longer.
+ */
+const FIRST_LIST_WAIT_MS = 10_000;
+
+/**
  * The pods of this node from a watch-backed cache filtered by `spec.nodeName` (never a cluster-wide
- * pod watch). A pod the cache does not hold (not loaded yet, or scheduled a moment ago) is read from
- * the API server; a failed read rejects with an Internal DomainError. Call `start` once, `stop` on
- * shutdown.
+ * pod watch). The cache starts at the first read, not before: a node that never holds a volume never
+ * lists its pods (a node agent runs on every node, most of which may host no secret volume), and the
+ * first read waits for the first list. A pod the cache does not hold (scheduled a moment ago, or the
+ * list still missing after FIRST_LIST_WAIT_MS) is read from the API server; a failed read rejects with
+ * an Internal DomainError. `stop` on shutdown.
  */
 export class KubernetesPodSource extends WatchedSource<PodResource> implements PodSource {
   private readonly client: KubernetesClient;
+  private firstList: Promise<void> | undefined;
 
   constructor(options: KubernetesPodSourceOptions) {
     super(nodePodsCacheOptions({ ...options, keep: slimPod }));
@@ -37,6 +46,7 @@ export class KubernetesPodSource extends WatchedSource<PodResource> implements P
   }
 
   async get(namespace: string, name: string): Promise<PodInfo | undefined> {
+    if (!this.cache.hasSynced()) await this.listed();
     const cached = this.cache.get(namespace, name);
     if (cached !== undefined) return toPodInfo(cached);
     try {
@@ -45,6 +55,20 @@ export class KubernetesPodSource extends WatchedSource<PodResource> implements P
       if (isNotFound(error)) return undefined;
       throw apiError(`failed to get pod ${namespace}/${name}`, error);
     }
+  }
+
+  /** Starts the cache on the first call; resolves once it holds its first list, or FIRST_LIST_WAIT_MS later. */
+  private listed(): Promise<void> {
+    this.firstList ??= new Promise<void>((resolve) => {
+      this.start();
+      const timer = setTimeout(resolve, FIRST_LIST_WAIT_MS);
+      timer.unref();
+      void this.cache.whenSynced().then(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    return this.firstList;
   }
 }
 

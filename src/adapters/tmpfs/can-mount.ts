@@ -1,7 +1,8 @@
 import { mkdtemp, rmdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bestMountCalls, type MountCalls } from './mount-calls.js';
+import { CommandShell } from './command-shell.js';
+import { bestMountCalls, commandCalls, type MountCalls } from './mount-calls.js';
 
 export interface MountCapability {
   readonly canMount: boolean;
@@ -12,10 +13,19 @@ export interface MountCapability {
 /**
  * Finds out whether this process can mount a tmpfs (root or CAP_SYS_ADMIN, and a mount namespace
  * that allows it) the only reliable way: by mounting a tiny one in a fresh temporary directory and
- * unmounting it again. Never throws; the directory is removed either way.
+ * unmounting it again. Never throws; the directory is removed either way. Without `calls`, the probe
+ * runs mount(8) from a shell that ends with it, so a driver that never mounts a volume never loads the
+ * mount(2) binding (about 2 MiB of memory); when that fails (mount(8) missing, say), it probes again with
+ * the calls the driver mounts with.
  */
 export async function probeMountCapability(calls?: MountCalls, parent = tmpdir()): Promise<MountCapability> {
-  const system = calls ?? (await bestMountCalls());
+  if (calls !== undefined) return probeWith(calls, parent);
+  const shell = new CommandShell();
+  const byCommand = await probeWith(commandCalls(shell), parent).finally(() => shell.close());
+  return byCommand.canMount ? byCommand : probeWith(await bestMountCalls(), parent);
+}
+
+async function probeWith(system: MountCalls, parent: string): Promise<MountCapability> {
   let dir: string;
   try {
     dir = await mkdtemp(join(parent, 'csi-mount-probe-'));

@@ -71,6 +71,11 @@ export class CommandShell {
     else reject(new Error(`${description}: ${text!.trim() || `exit status ${status}`}`));
   }
 
+  /** Ends the shell now (a later command starts a new one). */
+  close(): void {
+    this.replaceShell(new Error('the command shell was closed'));
+  }
+
   /** Fails the running command and drops the shell; the next command starts a new one. */
   private replaceShell(error: Error, only?: ChildProcessWithoutNullStreams): void {
     if (only !== undefined && this.shell !== only) return;

@@ -35,8 +35,8 @@ export interface KubernetesModuleOptions {
 
 /**
  * The cluster-facing ports over the Kubernetes API (`driver --cluster kubernetes`, production). The
- * class, pod and pod status caches and the token audiences start following the cluster when first
- * resolved and stop when the container unbinds. Reads that go past the caches count in
+ * class and pod status caches and the token audiences start following the cluster when first resolved,
+ * the pod cache at its first read (the node's first volume); all stop when the container unbinds. Reads that go past the caches count in
  * `api_server_reads_total`.
  */
 export function kubernetesModule(options: KubernetesModuleOptions): ContainerModule {
@@ -55,7 +55,7 @@ export function kubernetesModule(options: KubernetesModuleOptions): ContainerMod
       .onDeactivation((source) => source.stop());
     bind(SecretProviderClassSource).toService(KubernetesSecretProviderClassSource);
     bind(KubernetesPodSource)
-      .toResolvedValue((client: KubernetesClient, logger: Logger) => started(new KubernetesPodSource({ client, nodeName, logger })), [KubernetesClient, Logger])
+      .toResolvedValue((client: KubernetesClient, logger: Logger) => new KubernetesPodSource({ client, nodeName, logger }), [KubernetesClient, Logger])
       .inSingletonScope()
       .onDeactivation((source) => source.stop());
     bind(PodSource).toService(KubernetesPodSource);
@@ -90,12 +90,13 @@ export function kubernetesModule(options: KubernetesModuleOptions): ContainerMod
 }
 
 /**
- * Resolves once the class, pod and pod status caches of a container loaded with `kubernetesModule` hold
- * their first list (the driver's readiness). Resolving them starts their watches if nothing has yet.
+ * Resolves once the class and pod status caches of a container loaded with `kubernetesModule` hold their
+ * first list (the driver's readiness). Resolving them starts their watches if nothing has yet. The pod
+ * cache is not waited for: it starts with the node's first volume, and that read waits for it.
  */
 export async function kubernetesCachesSynced(container: Container): Promise<void> {
   await Promise.all(
-    [KubernetesSecretProviderClassSource, KubernetesPodSource, KubernetesPodStatusStore].map((cache) => container.get<{ whenSynced(): Promise<void> }>(cache).whenSynced()),
+    [KubernetesSecretProviderClassSource, KubernetesPodStatusStore].map((cache) => container.get<{ whenSynced(): Promise<void> }>(cache).whenSynced()),
   );
 }
 
