@@ -1,9 +1,10 @@
 // Provider call benchmark: the client's CPU per unary Mount call (process.cpuUsage() of this process over
-// `--calls` calls, one at a time and `--concurrency` at once) against the fake provider of this build and,
-// with `--go-peer`, a Go gRPC provider binary started as `<binary> <socket path>`. The codec's share (one
+// `--calls` calls, one at a time and `--concurrency` at once) against the fake provider of this build (grpc-js)
+// and the grpc-go provider of the tests (`--go-peer`). The codec's share (one
 // request encoded and one answer decoded) is measured alone, so the transport's share is the rest.
 // `--channel` runs another build's unary-channel.js for a before/after.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -11,13 +12,14 @@ import { pathToFileURL } from 'node:url';
 import { MOUNT_METHOD, type MountRequest } from '../src/adapters/provider-grpc/provider-messages.js';
 import type { UnaryChannel as UnaryChannelClass } from '../src/adapters/provider-grpc/unary-channel.js';
 import { parseFlags, type FlagDefinition } from '../src/app/flags.js';
+import { goProviderBinary, startGoProvider } from '../test/support/go-provider.js';
 import { cpuSeconds, startCli, stopProcess, waitForFile } from './bench-support.js';
 
 const FLAGS: readonly FlagDefinition[] = [
   { name: 'calls', kind: 'int', default: 5000, help: 'Mount calls per measured run' },
   { name: 'concurrency', kind: 'int', default: 20, help: 'calls in flight in the concurrent run' },
   { name: 'rounds', kind: 'int', default: 3, help: 'measured runs per peer and concurrency (the median is printed with the range)' },
-  { name: 'go-peer', kind: 'string', default: '', help: 'a Go gRPC provider binary, started as `<binary> <socket path>`' },
+  { name: 'go-peer', kind: 'string', default: goProviderBinary(), help: 'a Go gRPC provider binary, started as `<binary> <socket path>` (default: the grpc-go provider test/control-plane/build-secrets-store-csi-driver.sh builds; skipped when missing)' },
   { name: 'channel', kind: 'string', default: '', help: "another build's unary-channel.js (default: this build's)" },
 ];
 const WARM_UP_CALLS = 1000;
@@ -34,6 +36,8 @@ const { UnaryChannel } = (await import(channelModule.startsWith('file:') ? chann
 const REQUEST: MountRequest = {
   attributes: JSON.stringify({
     objects: 'secret1,secret2',
+    files: '2', // the grpc-go provider's answer: two files of 64 bytes
+    size: '64',
     'csi.storage.k8s.io/pod.name': 'app-0',
     'csi.storage.k8s.io/pod.namespace': 'default',
     'csi.storage.k8s.io/pod.uid': '0f6a2b4e-1c2d-4e5f-8a9b-0c1d2e3f4a5b',
@@ -96,9 +100,11 @@ const peers: Peer[] = [];
 try {
   const fakeSocket = join(work, 'fake.sock');
   peers.push({ name: 'fake provider (grpc-js)', process: startCli(['fake-provider', '--endpoint', `unix://${fakeSocket}`]), socketPath: fakeSocket });
-  if (goPeer !== '') {
+  if (existsSync(goPeer)) {
     const goSocket = join(work, 'go.sock');
-    peers.push({ name: 'Go gRPC provider', process: spawn(goPeer, [goSocket], { stdio: 'ignore' }), socketPath: goSocket });
+    peers.push({ name: 'grpc-go provider', process: startGoProvider(goPeer, goSocket), socketPath: goSocket });
+  } else {
+    console.log(`no grpc-go provider at ${goPeer}: build it with test/control-plane/build-secrets-store-csi-driver.sh`);
   }
   console.log(`client: ${channelModule}`);
   console.log(`${calls} Mount calls per run, ${rounds} runs; CPU us per call, median (range)`);

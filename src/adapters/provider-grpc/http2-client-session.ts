@@ -217,7 +217,8 @@ export class Http2ClientSession {
   private flush(id: number, stream: OpenStream): void {
     let pending = stream.pending!;
     for (;;) {
-      const bytes = Math.min(pending.length, this.peerMaxFrame, this.connectionSendWindow, stream.sendWindow);
+      // A window can be below 0 after the peer shrank SETTINGS_INITIAL_WINDOW_SIZE: nothing goes then.
+      const bytes = Math.max(0, Math.min(pending.length, this.peerMaxFrame, this.connectionSendWindow, stream.sendWindow));
       if (bytes === 0 && pending.length > 0) break;
       const last = bytes === pending.length;
       const out = frame(FrameType.DATA, last ? FLAG_END_STREAM : 0, id, bytes);
