@@ -4,11 +4,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { GrpcCallError, GrpcStatus } from '../../src/adapters/grpc-wire/grpc-status.js';
+import { GrpcStatus } from '../../src/adapters/grpc-wire/grpc-status.js';
 import { MOUNT_METHOD, VERSION_METHOD, type MountResponse } from '../../src/adapters/provider-grpc/provider-messages.js';
 import { UnaryChannel } from '../../src/adapters/provider-grpc/unary-channel.js';
 import { eventually } from '../contract/eventually.js';
 import { requireGoProvider, startGoProvider } from '../support/go-provider.js';
+import { failureOf } from '../support/grpc-test-peer.js';
 
 async function listening(socketPath: string): Promise<void> {
   await eventually(() => expect(existsSync(socketPath), `${socketPath} exists`).to.equal(true), 15_000);
@@ -56,16 +57,6 @@ describe('UnaryChannel against a provider served by grpc-go', function () {
   const inSeconds = (seconds: number): Date => new Date(Date.now() + seconds * 1000);
   const mount = (on: UnaryChannel, attributes: Record<string, string>, deadline = inSeconds(30)): Promise<MountResponse> =>
     on.call(MOUNT_METHOD, { attributes: JSON.stringify(attributes), secrets: '{}', targetPath: '/target', permission: '420', currentObjectVersion: [] }, deadline);
-
-  async function failureOf(promise: Promise<unknown>): Promise<GrpcCallError> {
-    try {
-      await promise;
-    } catch (error) {
-      expect(error).to.be.instanceOf(GrpcCallError);
-      return error as GrpcCallError;
-    }
-    throw new Error('expected a rejection');
-  }
 
   it('calls Version and Mount and reads the answers whole', async () => {
     const shared = channel();

@@ -6,21 +6,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { GrpcCallError, GrpcStatus } from '../../src/adapters/grpc-wire/grpc-status.js';
+import { GrpcStatus } from '../../src/adapters/grpc-wire/grpc-status.js';
 import { VERSION_METHOD, VERSION_REQUEST, VERSION_RESPONSE, type VersionResponse } from '../../src/adapters/provider-grpc/provider-messages.js';
 import { UnaryChannel } from '../../src/adapters/provider-grpc/unary-channel.js';
 import { eventually } from '../contract/eventually.js';
-import { answer, framed, GRPC_HEADERS, PEER_VERSION, TestPeer } from '../support/grpc-test-peer.js';
-
-async function failureOf(promise: Promise<unknown>): Promise<GrpcCallError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).to.be.instanceOf(GrpcCallError);
-    return error as GrpcCallError;
-  }
-  throw new Error('expected a rejection');
-}
+import { answer, failureOf, framed, GRPC_HEADERS, PEER_VERSION, TestPeer } from '../support/grpc-test-peer.js';
 
 describe('UnaryChannel: unary gRPC over HTTP/2 on a real unix socket', () => {
   let root: string;

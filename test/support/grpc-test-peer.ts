@@ -1,9 +1,22 @@
 import { createServer, type Http2Server, type ServerOptions, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
+import { expect } from 'chai';
+import { GrpcCallError } from '../../src/adapters/grpc-wire/grpc-status.js';
 import { VERSION_RESPONSE, type VersionResponse } from '../../src/adapters/provider-grpc/provider-messages.js';
 
 /** What the peer answers Version with unless told otherwise. */
 export const PEER_VERSION: VersionResponse = { version: 'v1alpha1', runtimeName: 'test-peer', runtimeVersion: '1.0.0' };
 export const GRPC_HEADERS = { ':status': 200, 'content-type': 'application/grpc' };
+
+/** The GrpcCallError a call fails with (and a test failure when it succeeds or fails otherwise). */
+export async function failureOf(promise: Promise<unknown>): Promise<GrpcCallError> {
+  try {
+    await promise;
+  } catch (error) {
+    expect(error).to.be.instanceOf(GrpcCallError);
+    return error as GrpcCallError;
+  }
+  throw new Error('expected a rejection');
+}
 
 /** One gRPC message with its 5-byte prefix. */
 export function framed(message: Buffer, compressedFlag = 0): Buffer {
