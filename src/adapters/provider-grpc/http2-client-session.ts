@@ -135,13 +135,12 @@ export class Http2ClientSession {
   constructor(socketPath: string, private readonly onEnded: (session: Http2ClientSession) => void) {
     this.socket = connect(socketPath);
     this.socket.unref();
-    this.socket.setNoDelay?.(true);
     this.socket.write(OPENING);
     this.socket.on('data', (chunk: Buffer) => this.received(chunk));
     this.socket.on('error', (error: Error) => {
       this.failure ??= error;
     });
-    this.socket.on('close', () => this.end(undefined));
+    this.socket.on('close', () => this.end());
   }
 
   /** Whether a new stream may start on this session now. */
@@ -196,7 +195,7 @@ export class Http2ClientSession {
   /** Ends the connection now: the open streams hear the session is lost. */
   destroy(): void {
     this.socket.destroy();
-    this.end(undefined);
+    this.end();
   }
 
   private writeHeaderBlock(id: number, block: Buffer): void {
@@ -445,14 +444,13 @@ export class Http2ClientSession {
     goaway.writeUInt32BE(code, FRAME_HEADER + 4);
     this.socket.end(goaway);
     this.socket.destroySoon();
-    this.end(undefined);
+    this.end();
   }
 
-  private end(error: Error | undefined): void {
+  private end(): void {
     if (this.ended) return;
     this.ended = true;
     this.draining = true;
-    this.failure ??= error;
     this.partial = undefined;
     this.onEnded(this);
     const lost = [...this.streams.values()];
