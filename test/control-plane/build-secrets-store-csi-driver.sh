@@ -8,7 +8,11 @@
 #   secrets-store-csi-driver-<version>/secrets-store-csi-driver   the driver binary
 #   secrets-store-csi-driver-<version>/source                     symlink to the module's source in the Go module
 #                                                                 cache (chart, CRDs, deploy/ manifests)
-# test/support/upstream-driver.ts looks there (same variables). A peer already in the cache is reused.
+#   secrets-store-csi-driver-<version>/go-provider                 (v1.4.8 only) a provider served by grpc-go, built from
+#                                                                 secrets-store-csi-driver/go-provider against that
+#                                                                 version's provider API, for the provider client's tests
+# test/support/upstream-driver.ts and test/support/go-provider.ts look there (same variables). A peer already in the
+# cache is reused.
 #
 # Usage: test/control-plane/build-secrets-store-csi-driver.sh [--print-dir]
 set -euo pipefail
@@ -18,6 +22,8 @@ wrappers="$here/secrets-store-csi-driver"
 cache_root="${SECRETS_STORE_CSI_TEST_PEERS:-${XDG_CACHE_HOME:-$HOME/.cache}/secrets-store-csi-test-peers}"
 module=sigs.k8s.io/secrets-store-csi-driver
 binary=secrets-store-csi-driver
+go_provider=go-provider
+go_provider_version=v1.4.8
 
 versions=()
 for mod in "$wrappers"/v*/go.mod; do versions+=("$(basename "$(dirname "$mod")")"); done
@@ -31,7 +37,7 @@ fi
 missing=()
 for v in "${versions[@]}"; do
   dir="$(peer_dir "$v")"
-  if [[ -x "$dir/$binary" && -f "$dir/source/go.mod" ]]; then
+  if [[ -x "$dir/$binary" && -f "$dir/source/go.mod" && ( "$v" != "$go_provider_version" || -x "$dir/$go_provider" ) ]]; then
     echo "build-secrets-store-csi-driver: reusing cached upstream driver $v ($dir)"
   else
     missing+=("$v")
@@ -78,6 +84,15 @@ for v in "${missing[@]}"; do
     (cd "$mod" && go build -trimpath -ldflags "$ldflags" -o "$staging/$binary" "$module/cmd/secrets-store-csi-driver")
     mkdir -p "$dir"
     mv -f "$staging/$binary" "$dir/$binary"
+    rmdir "$staging"
+  fi
+  if [[ "$v" == "$go_provider_version" && ! -x "$dir/$go_provider" ]]; then
+    echo "build-secrets-store-csi-driver: building the grpc-go provider against $v into $dir"
+    cp -r "$wrappers/$go_provider" "$mod/$go_provider"
+    staging="$(mktemp -d "$cache_root/.building.XXXXXX")"
+    (cd "$mod" && go build -trimpath -ldflags "-s -w" -o "$staging/$go_provider" "./$go_provider")
+    mkdir -p "$dir"
+    mv -f "$staging/$go_provider" "$dir/$go_provider"
     rmdir "$staging"
   fi
   ln -sfn "$source_dir" "$dir/source"

@@ -1,24 +1,16 @@
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
+import { constants, type IncomingHttpHeaders, type ServerHttp2Stream, type ServerOptions } from 'node:http2';
+import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { GrpcCallError, GrpcStatus } from '../../src/adapters/grpc-wire/grpc-status.js';
-import { VERSION_METHOD, VERSION_RESPONSE, type VersionResponse } from '../../src/adapters/provider-grpc/provider-messages.js';
+import fc from 'fast-check';
+import { GrpcStatus } from '../../src/adapters/grpc-wire/grpc-status.js';
+import { VERSION_METHOD, VERSION_REQUEST, VERSION_RESPONSE, type VersionResponse } from '../../src/adapters/provider-grpc/provider-messages.js';
 import { UnaryChannel } from '../../src/adapters/provider-grpc/unary-channel.js';
 import { eventually } from '../contract/eventually.js';
-import { answer, framed, GRPC_HEADERS, PEER_VERSION, TestPeer } from '../support/grpc-test-peer.js';
-
-async function failureOf(promise: Promise<unknown>): Promise<GrpcCallError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).to.be.instanceOf(GrpcCallError);
-    return error as GrpcCallError;
-  }
-  throw new Error('expected a rejection');
-}
+import { answer, failureOf, framed, GRPC_HEADERS, PEER_VERSION, TestPeer } from '../support/grpc-test-peer.js';
 
 describe('UnaryChannel: unary gRPC over HTTP/2 on a real unix socket', () => {
   let root: string;
@@ -37,8 +29,8 @@ describe('UnaryChannel: unary gRPC over HTTP/2 on a real unix socket', () => {
     await rm(root, { recursive: true, force: true });
   });
 
-  async function peer(handle: (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, call: number) => void): Promise<TestPeer> {
-    const started = await TestPeer.listen(socketPath, handle);
+  async function peer(handle: (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, call: number) => void, options?: ServerOptions): Promise<TestPeer> {
+    const started = await TestPeer.listen(socketPath, handle, options);
     peers.push(started);
     return started;
   }
@@ -273,6 +265,124 @@ describe('UnaryChannel: unary gRPC over HTTP/2 on a real unix socket', () => {
     // Either the call lands on the closing session and is refused, or the channel already saw GOAWAY and connects anew.
     if (error !== undefined) expect(error.code).to.equal(GrpcStatus.UNAVAILABLE);
     await eventually(async () => expect(await call(shared)).to.deep.equal(PEER_VERSION), 10_000);
+  });
+
+  it('decodes the fields a peer codes with Huffman and its dynamic table, call after call on one session', async () => {
+    let message = '';
+    await peer((stream) => stream.respond({ ...GRPC_HEADERS, 'grpc-status': '5', 'grpc-message': message }, { endStream: true }));
+    const shared = channel();
+    const word = fc.array(fc.integer({ min: 0x21, max: 0x7e }).filter((code) => code !== 0x25), { minLength: 1, maxLength: 30 }).map((codes) => String.fromCharCode(...codes));
+    await fc.assert(
+      fc.asyncProperty(fc.array(word, { minLength: 1, maxLength: 4 }), async (words) => {
+        message = words.join(' ');
+        const error = await failureOf(call(shared));
+        expect([error.code, error.details]).to.deep.equal([GrpcStatus.NOT_FOUND, message]);
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('reads trailers whose header block runs over CONTINUATION frames', async () => {
+    const long = 'no such object: '.repeat(2500); // 40,000 bytes, past one 16 KiB frame even Huffman-coded
+    await peer((stream) => stream.respond({ ...GRPC_HEADERS, 'grpc-status': '5', 'grpc-message': long }, { endStream: true }));
+    const error = await failureOf(call(channel()));
+    expect([error.code, error.details]).to.deep.equal([GrpcStatus.NOT_FOUND, long]);
+  });
+
+  it('reads padded HEADERS and DATA frames', async () => {
+    await peer((stream) => answer(stream), { paddingStrategy: constants.PADDING_STRATEGY_MAX });
+    expect(await call(channel())).to.deep.equal(PEER_VERSION);
+  });
+
+  it('sends a request larger than the peer\'s flow-control windows whole, as the peer opens them', async () => {
+    const server = await peer((stream) => answer(stream));
+    const version = 'v'.repeat(300_000);
+    expect(await channel().call(VERSION_METHOD, { version }, inSeconds(30))).to.deep.equal(PEER_VERSION);
+    expect(server.calls[0]!.body.equals(framed(VERSION_REQUEST.encode({ version })))).to.equal(true);
+  });
+
+  it('keeps to the peer\'s concurrent stream limit, starting waiting calls as streams end', async () => {
+    let open = 0;
+    let most = 0;
+    await peer(
+      (stream) => {
+        most = Math.max(most, ++open);
+        stream.on('close', () => open--);
+        setImmediate(() => answer(stream));
+      },
+      { settings: { maxConcurrentStreams: 1 } },
+    );
+    const shared = channel();
+    await call(shared); // the peer's SETTINGS are in
+    const answers = await Promise.all(Array.from({ length: 6 }, () => call(shared)));
+    expect(answers).to.deep.equal(Array(6).fill(PEER_VERSION));
+    expect(most).to.equal(1);
+  });
+
+  it('answers the peer\'s PING', async () => {
+    const server = await peer((stream) => answer(stream));
+    await call(channel());
+    const acked = await new Promise<boolean>((resolve) => server.sessions[0]!.ping((error) => resolve(error === null)));
+    expect(acked).to.equal(true);
+  });
+
+  it('fails the calls under way UNAVAILABLE on GOAWAY with an error code, and the next call connects again', async () => {
+    const server = await peer((stream, _headers, callNumber) => (callNumber === 1 ? stream.session?.goaway(constants.NGHTTP2_INTERNAL_ERROR) : answer(stream)));
+    const shared = channel();
+    const error = await failureOf(call(shared));
+    expect([error.code, error.details]).to.deep.equal([GrpcStatus.UNAVAILABLE, 'Connection dropped: Session closed with error code 2']);
+    expect(await call(shared)).to.deep.equal(PEER_VERSION);
+    expect(server.sessions).to.have.length(2);
+  });
+
+  describe('a peer that breaks the HTTP/2 rules', () => {
+    let rawServer: Server | undefined;
+    afterEach(async () => {
+      await new Promise((resolve) => (rawServer ? rawServer.close(resolve) : resolve(undefined)));
+      rawServer = undefined;
+    });
+
+    /** A frame as the peer writes it. */
+    const rawFrame = (type: number, flags: number, streamId: number, payload: Buffer): Buffer => {
+      const header = Buffer.alloc(9);
+      header.writeUIntBE(payload.length, 0, 3);
+      header[3] = type;
+      header[4] = flags;
+      header.writeUInt32BE(streamId, 5);
+      return Buffer.concat([header, payload]);
+    };
+    const EMPTY_SETTINGS = rawFrame(0x4, 0, 0, Buffer.alloc(0));
+
+    const cases: { name: string; answer: Buffer; details: string; goawayCode: number }[] = [
+      { name: 'a header block with index 0', answer: rawFrame(0x1, 0x5, 1, Buffer.from([0x80])), details: 'no table entry 0', goawayCode: 0x9 },
+      { name: 'a frame over the 16 KiB frame size', answer: rawFrame(0x0, 0x1, 1, Buffer.alloc(20_000)), details: 'frame of 20000 bytes over 16384', goawayCode: 0x6 },
+      { name: 'a PUSH_PROMISE with push disabled', answer: rawFrame(0x5, 0x4, 1, Buffer.from([0, 0, 0, 2, 0x82])), details: 'PUSH_PROMISE with push disabled', goawayCode: 0x1 },
+      { name: 'a DATA frame in the middle of a header block', answer: Buffer.concat([rawFrame(0x1, 0, 1, Buffer.from([0x88])), rawFrame(0x0, 0x1, 1, Buffer.alloc(1))]), details: 'header block interrupted', goawayCode: 0x1 },
+    ];
+    for (const { name, answer: bytes, details, goawayCode } of cases) {
+      it(`fails the call UNAVAILABLE on ${name} and tells the peer with GOAWAY ${goawayCode}`, async () => {
+        const received: Buffer[] = [];
+        const closed = new Promise<void>((resolve) => {
+          rawServer = createServer((socket: Socket) => {
+            socket.on('data', (chunk: Buffer) => {
+              received.push(chunk);
+              // Answers once the request's HEADERS have come (the preface, SETTINGS and WINDOW_UPDATE come first).
+              if (received.length === 1) socket.write(Buffer.concat([EMPTY_SETTINGS, bytes]));
+            });
+            socket.on('close', () => resolve());
+            socket.on('error', () => undefined);
+          }).listen(socketPath);
+        });
+        await new Promise((resolve) => rawServer!.once('listening', resolve));
+        const error = await failureOf(call(channel()));
+        expect([error.code, error.details]).to.deep.equal([GrpcStatus.UNAVAILABLE, `Connection dropped: Protocol error from the provider: ${details}`]);
+        await closed;
+        const all = Buffer.concat(received);
+        const goaway = all.indexOf(Buffer.from([0x00, 0x00, 0x08, 0x07]));
+        expect(goaway).to.be.greaterThan(0);
+        expect(all.readUInt32BE(goaway + 9 + 4)).to.equal(goawayCode);
+      });
+    }
   });
 
   it('fails every call after close() UNAVAILABLE', async () => {

@@ -1,9 +1,22 @@
-import { createServer, type Http2Server, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
+import { createServer, type Http2Server, type ServerOptions, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
+import { expect } from 'chai';
+import { GrpcCallError } from '../../src/adapters/grpc-wire/grpc-status.js';
 import { VERSION_RESPONSE, type VersionResponse } from '../../src/adapters/provider-grpc/provider-messages.js';
 
 /** What the peer answers Version with unless told otherwise. */
 export const PEER_VERSION: VersionResponse = { version: 'v1alpha1', runtimeName: 'test-peer', runtimeVersion: '1.0.0' };
 export const GRPC_HEADERS = { ':status': 200, 'content-type': 'application/grpc' };
+
+/** The GrpcCallError a call fails with (and a test failure when it succeeds or fails otherwise). */
+export async function failureOf(promise: Promise<unknown>): Promise<GrpcCallError> {
+  try {
+    await promise;
+  } catch (error) {
+    expect(error).to.be.instanceOf(GrpcCallError);
+    return error as GrpcCallError;
+  }
+  throw new Error('expected a rejection');
+}
 
 /** One gRPC message with its 5-byte prefix. */
 export function framed(message: Buffer, compressedFlag = 0): Buffer {
@@ -25,6 +38,8 @@ export interface SeenCall {
   readonly stream: ServerHttp2Stream;
   /** The stream's RST_STREAM code once it closed. */
   readonly closed: Promise<number>;
+  /** The request body, once it has all come. */
+  body: Buffer;
 }
 
 /** An HTTP/2 server on a unix socket whose answers each test writes by hand, as a gRPC provider would or would not. */
@@ -33,18 +48,24 @@ export class TestPeer {
   readonly sessions: ServerHttp2Session[] = [];
   private constructor(private readonly server: Http2Server) {}
 
-  static async listen(socketPath: string, handle: (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, call: number) => void): Promise<TestPeer> {
-    const server = createServer({ maxSessionMemory: Number.MAX_SAFE_INTEGER }); // answers of several MiB at once
+  /** `options` adds to the server's (its SETTINGS, padding). */
+  static async listen(socketPath: string, handle: (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, call: number) => void, options: ServerOptions = {}): Promise<TestPeer> {
+    const server = createServer({ maxSessionMemory: Number.MAX_SAFE_INTEGER, ...options }); // answers of several MiB at once
     const peer = new TestPeer(server);
     server.on('session', (session) => peer.sessions.push(session));
     server.on('stream', (stream, headers) => {
       const closed = new Promise<number>((resolve) => stream.on('close', () => resolve(stream.rstCode)));
+      const body: Buffer[] = [];
+      stream.on('data', (chunk: Buffer) => body.push(chunk));
       stream.on('error', () => undefined); // a reset the test provokes
-      peer.calls.push({ headers, stream, closed });
+      const call = { headers, stream, closed, body: Buffer.alloc(0) };
+      peer.calls.push(call);
       // The request is read in full before the answer, as a gRPC server does for a unary call.
-      stream.resume();
       const callNumber = peer.calls.length;
-      stream.on('end', () => handle(stream, headers, callNumber));
+      stream.on('end', () => {
+        call.body = Buffer.concat(body);
+        handle(stream, headers, callNumber);
+      });
     });
     await new Promise<void>((resolve) => server.listen(socketPath, resolve));
     return peer;
