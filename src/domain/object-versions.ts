@@ -42,6 +42,16 @@ export function diffObjectVersions(
   return { added, removed, changed };
 }
 
+/** The same versions in the same order, entry by entry (a cheaper question than a diff, and a stricter one). */
+export function sameObjectVersions(a: readonly ObjectVersion[], b: readonly ObjectVersion[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let index = 0; index < a.length; index++) {
+    if (a[index]!.id !== b[index]!.id || a[index]!.version !== b[index]!.version) return false;
+  }
+  return true;
+}
+
 export function isEmptyDiff(diff: ObjectVersionsDiff): boolean {
   return diff.added.length === 0 && diff.removed.length === 0 && diff.changed.length === 0;
 }

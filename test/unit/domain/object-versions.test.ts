@@ -5,6 +5,7 @@ import {
   describeDiff,
   diffObjectVersions,
   isEmptyDiff,
+  sameObjectVersions,
   sortObjectVersions,
   type ObjectVersion,
 } from '../../../src/domain/object-versions.js';
@@ -168,6 +169,25 @@ describe('domain/object-versions', () => {
       expect(isEmptyDiff({ added: [v('a', '1')], removed: [], changed: [] })).to.equal(false);
       expect(isEmptyDiff({ added: [], removed: [v('a', '1')], changed: [] })).to.equal(false);
       expect(isEmptyDiff({ added: [], removed: [], changed: [{ id: 'a', from: '1', to: '2' }] })).to.equal(false);
+    });
+  });
+
+  describe('sameObjectVersions', () => {
+    it('is true exactly when both lists hold the same ids and versions in the same order', () => {
+      fc.assert(
+        fc.property(objectVersions, objectVersions, (a, b) => {
+          const copy = a.map(({ id, version }) => ({ id, version }));
+          expect(sameObjectVersions(a, copy)).to.equal(true);
+          expect(sameObjectVersions(a, b)).to.equal(JSON.stringify(a) === JSON.stringify(b));
+        }),
+      );
+    });
+
+    it('tells apart lists that differ in one version, in order or in length', () => {
+      expect(sameObjectVersions([v('a', '1'), v('b', '1')], [v('a', '1'), v('b', '2')])).to.equal(false);
+      expect(sameObjectVersions([v('a', '1'), v('b', '1')], [v('b', '1'), v('a', '1')])).to.equal(false);
+      expect(sameObjectVersions([v('a', '1')], [v('a', '1'), v('b', '1')])).to.equal(false);
+      expect(sameObjectVersions([], [])).to.equal(true);
     });
   });
 
