@@ -77,8 +77,8 @@ export class RotationReconciler {
   private unsubscribe: (() => void)[] = [];
   private started = false;
   private readonly outcomeListeners = new Set<(outcome: RotationOutcome) => void>();
-  /** fetch-sharing annotation problems already logged (once per class, generation and value). */
-  private readonly sharingWarnings = new Set<string>();
+  /** Class annotation problems already logged (once per class, generation and problem). */
+  private readonly classWarnings = new Set<string>();
   /** Whether a class (`namespace/name`) shares fetches, until the class changes or the pool falls idle. */
   private readonly classSharing = new Map<string, boolean>();
   private readonly running = new Map<string, RunningCheck>();
@@ -354,11 +354,7 @@ export class RotationReconciler {
     }
     if (spc === undefined) return false;
     const sharing = fetchSharing(spc.annotations);
-    const warning = `${key}@${spc.generation}: ${sharing.problem}`;
-    if (sharing.problem && !this.sharingWarnings.has(warning)) {
-      this.sharingWarnings.add(warning);
-      this.logger.warn('ignoring class fetch-sharing annotation', { class: key, problem: sharing.problem });
-    }
+    if (sharing.problem) this.warnOnce('ignoring class fetch-sharing annotation', spc, sharing.problem);
     this.classSharing.set(key, sharing.enabled);
     return sharing.enabled;
   }
@@ -375,9 +371,18 @@ export class RotationReconciler {
     const spc = outcome.kind === 'unchanged' || outcome.kind === 'rotated' ? outcome.spc : undefined;
     const failed = outcome.kind === 'failed' || (spc !== undefined && outcome.kind !== 'skipped' && outcome.secretFailures.length > 0);
     const plan = planner.plan(failed, spc);
-    if (plan.problem && spc) this.logger.warn('ignoring class rotation interval', { class: `${spc.namespace}/${spc.name}`, problem: plan.problem });
+    if (plan.problem && spc) this.warnOnce('ignoring class rotation interval', spc, plan.problem);
     this.registry.put({ binding: outcome.binding, schedule: keepEarlierDue(plan.schedule), intervalMs: plan.intervalMs });
     for (const listener of this.outcomeListeners) listener(outcome);
+  }
+
+  /** Logs a problem of a class's annotations once per class generation, not on every check of its bindings. */
+  private warnOnce(message: string, spc: SecretProviderClass, problem: string): void {
+    const key = `${spc.namespace}/${spc.name}`;
+    const warning = `${key}@${spc.generation}: ${problem}`;
+    if (this.classWarnings.has(warning)) return;
+    this.classWarnings.add(warning);
+    this.logger.warn(message, { class: key, problem });
   }
 
   /** On demand: a new `rotate-requested-at` value on a pod makes its bindings due now, once per value. */
