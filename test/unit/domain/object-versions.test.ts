@@ -65,6 +65,18 @@ describe('domain/object-versions', () => {
       expect(sortObjectVersions([])).to.deep.equal([]);
     });
 
+    it('gives a sorted list back as an equal new list, and sorts a repeated id in a sorted-looking list', () => {
+      fc.assert(
+        fc.property(objectVersions, (versions) => {
+          const sorted = sortObjectVersions(versions);
+          const again = sortObjectVersions(sorted);
+          expect(again).to.deep.equal(sorted);
+          expect(again).to.not.equal(sorted);
+        }),
+      );
+      expect(sortObjectVersions([v('a', '1'), v('a', '2'), v('b', '1')])).to.deep.equal([v('a', '2'), v('b', '1')]);
+    });
+
     it('does not modify its input', () => {
       const input = [v('b', '1'), v('a', '1')];
       sortObjectVersions(input);
@@ -100,6 +112,14 @@ describe('domain/object-versions', () => {
         removed: [v('a', '1')],
         changed: [{ id: 'b', from: '1', to: '2' }],
       });
+    });
+
+    it('is empty for a list and its copy, whatever the list (repeated ids included)', () => {
+      fc.assert(
+        fc.property(objectVersions, (versions) => {
+          expect(isEmptyDiff(diffObjectVersions(versions, versions.map(({ id, version }) => ({ id, version }))))).to.equal(true);
+        }),
+      );
     });
 
     it('is empty for the same versions in another order', () => {
