@@ -6,7 +6,7 @@ import type { ProviderPayload } from '../domain/provider-request.js';
 import type { SecretProviderClass } from '../domain/secret-provider-class.js';
 import { desiredSecrets, type DesiredSecret } from '../domain/secret-sync-plan.js';
 import type { VolumeBinding, VolumeRequest } from '../domain/volume-binding.js';
-import { volumeSettings } from '../domain/volume-ownership.js';
+import { mountSettings, volumeOwnership } from '../domain/volume-ownership.js';
 import type { MountWriter } from '../ports/mount-writer.js';
 import type { PodSource } from '../ports/pod-source.js';
 import type { PodStatusStore } from '../ports/pod-status-store.js';
@@ -76,9 +76,9 @@ export class ApplyPayload {
    */
   private async writeFiles(request: VolumeRequest, spc: SecretProviderClass, payload: ProviderPayload): Promise<boolean> {
     const target = request.target.path;
-    const { ownership, settings } = volumeSettings(request.mountGroup, spc, payload.files);
+    const ownership = volumeOwnership(request.mountGroup, spc);
     if (await this.writer.holds(target, payload.files, ownership)) return false;
-    await this.mounter.fit(target, settings);
+    await this.mounter.fit(target, mountSettings(ownership, payload.files));
     return (await this.writer.write(target, payload.files, ownership)).changed;
   }
 

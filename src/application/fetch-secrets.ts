@@ -1,7 +1,7 @@
 import { DomainError, toDomainError } from '../domain/errors.js';
 import { FetchKey, fetchSharing } from '../domain/fetch-key.js';
 import { SUCCESS_RESULT } from '../domain/metric-labels.js';
-import type { ObjectVersion } from '../domain/object-versions.js';
+import { sameObjectVersions, type ObjectVersion } from '../domain/object-versions.js';
 import {
   buildMountRequest,
   interpretMountResponse,
@@ -23,6 +23,18 @@ export interface FetchedSecrets {
   readonly payload: ProviderPayload;
 }
 
+/**
+ * The MountRequest last built for a volume request and its single-flight key, with what they were built
+ * from besides the request: the class object (the source hands out one object per class version) and
+ * the current versions. A check of an unchanged mount builds neither again.
+ */
+interface BuiltRequest {
+  readonly spc: SecretProviderClass;
+  readonly currentVersions: readonly ObjectVersion[];
+  readonly mountRequest: ProviderMountRequest;
+  readonly singleFlightKey: FetchKey;
+}
+
 interface InFlightCall {
   readonly call: JoinedCall<ProviderMountResponse>;
   /** True once the call got past the rate limiter (a kubelet call never joins one still waiting). */
@@ -41,6 +53,8 @@ export class FetchSecrets {
   private readonly inFlight = new KeyedTable<InFlightCall>();
   /** Classes (uid -> generation) whose provider answered without files: sharing stays off for them. */
   private readonly providerWritesFiles = new Map<string, number>();
+  /** By volume request: a binding keeps its request object until its credentials are refreshed. */
+  private readonly built = new WeakMap<VolumeRequest, BuiltRequest>();
 
   constructor(
     private readonly classes: SecretProviderClassSource,
@@ -58,9 +72,9 @@ export class FetchSecrets {
     }
     try {
       assertMountable(spc);
-      const mountRequest = buildMountRequest(spc, request, currentVersions);
-      const response = await this.answer(spc, request, mountRequest, context);
-      return { spc, payload: interpretMountResponse(spc.provider, response, Number(mountRequest.permission)) };
+      const built = this.mountRequest(spc, request, currentVersions);
+      const response = await this.answer(spc, request, built, context);
+      return { spc, payload: interpretMountResponse(spc.provider, response, Number(built.mountRequest.permission)) };
     } catch (error) {
       throw toDomainError(error).forProvider(spc.provider);
     }
@@ -71,15 +85,18 @@ export class FetchSecrets {
     return this.inFlight.size;
   }
 
-  private async answer(
-    spc: SecretProviderClass,
-    request: VolumeRequest,
-    mountRequest: ProviderMountRequest,
-    context: FetchContext,
-  ): Promise<ProviderMountResponse> {
-    const ownCall = (signal: AbortSignal | undefined): Promise<ProviderMountResponse> =>
-      this.call(spc.provider, mountRequest, { ...context, signal });
-    if (context.pass === undefined || !fetchSharing(spc.annotations).enabled) return ownCall(context.signal);
+  private mountRequest(spc: SecretProviderClass, request: VolumeRequest, currentVersions: readonly ObjectVersion[]): BuiltRequest {
+    const last = this.built.get(request);
+    if (last !== undefined && last.spc === spc && sameObjectVersions(last.currentVersions, currentVersions)) return last;
+    const mountRequest = buildMountRequest(spc, request, currentVersions);
+    const built = { spc, currentVersions, mountRequest, singleFlightKey: FetchKey.singleFlight(spc.provider, mountRequest) };
+    this.built.set(request, built);
+    return built;
+  }
+
+  private async answer(spc: SecretProviderClass, request: VolumeRequest, built: BuiltRequest, context: FetchContext): Promise<ProviderMountResponse> {
+    if (context.pass === undefined || !fetchSharing(spc.annotations).enabled) return this.call(spc.provider, built, context);
+    const ownCall = (signal: AbortSignal | undefined): Promise<ProviderMountResponse> => this.call(spc.provider, built, { ...context, signal });
     if (this.providerWritesFiles.get(spc.uid) === spc.generation) return ownCall(context.signal);
     const onUnshareable = (): void => {
       if (this.providerWritesFiles.get(spc.uid) === spc.generation) return;
@@ -94,9 +111,8 @@ export class FetchSecrets {
   }
 
   /** Single-flight: an identical request already on its way to the provider is joined, not repeated. */
-  private call(providerName: string, mountRequest: ProviderMountRequest, context: FetchContext): Promise<ProviderMountResponse> {
+  private call(providerName: string, { mountRequest, singleFlightKey: key }: BuiltRequest, context: FetchContext): Promise<ProviderMountResponse> {
     const { origin } = context;
-    const key = FetchKey.singleFlight(providerName, mountRequest);
     const found = this.inFlight.find(key);
     // A call every fetch gave up is being cancelled: it can only fail, so it is replaced.
     const existing = found?.call.abandoned ? undefined : found;

@@ -14,7 +14,7 @@ import {
   type RotationSkipReason,
 } from '../domain/rotation-policy.js';
 import type { SecretProviderClass } from '../domain/secret-provider-class.js';
-import type { StringMap, VolumeBinding } from '../domain/volume-binding.js';
+import type { StringMap, VolumeBinding, VolumeRequest } from '../domain/volume-binding.js';
 import type { CancelTimer, Clock, Random, Scheduler } from '../ports/clock.js';
 import type { Logger } from '../ports/logger.js';
 import type { PodInfo, PodSource } from '../ports/pod-source.js';
@@ -39,6 +39,13 @@ export interface ReconcilerSettings extends RotationSettings {
    */
   readonly providerQps?: number;
   readonly providerBurst?: number;
+}
+
+/** A binding's keys in the pool's queue and among the sharing groups, made once per request and provider. */
+interface QueueKeys {
+  readonly providerName: string;
+  readonly sharingGroup: string;
+  readonly classKey: string;
 }
 
 /** A check holding a slot of the pool. */
@@ -70,8 +77,8 @@ export class RotationReconciler {
   private unsubscribe: (() => void)[] = [];
   private started = false;
   private readonly outcomeListeners = new Set<(outcome: RotationOutcome) => void>();
-  /** fetch-sharing annotation problems already logged (once per class, generation and value). */
-  private readonly sharingWarnings = new Set<string>();
+  /** Class annotation problems already logged (once per class, generation and problem). */
+  private readonly classWarnings = new Set<string>();
   /** Whether a class (`namespace/name`) shares fetches, until the class changes or the pool falls idle. */
   private readonly classSharing = new Map<string, boolean>();
   private readonly running = new Map<string, RunningCheck>();
@@ -83,6 +90,8 @@ export class RotationReconciler {
   /** Targets by sharing group (`sharingCandidate`), and each target's group: a wave's members. */
   private readonly sharingGroups = new Map<string, Set<string>>();
   private readonly sharingGroupOf = new Map<string, string>();
+  /** By volume request: every check puts its binding back with the request it had. */
+  private readonly queueKeys = new WeakMap<VolumeRequest, QueueKeys>();
   /** When the armed timer fires (the queue's earliest due time when it was armed). */
   private timerAt: number | undefined;
   /** Without a started loop, checks run only when asked: for the bindings due at the time of asking. */
@@ -238,7 +247,8 @@ export class RotationReconciler {
 
   /** Keeps the queue and the sharing groups in step with the registry's entry for `target` (undefined: deleted). */
   private track(target: string, entry: RegisteredBinding | undefined): void {
-    const group = entry && sharingCandidate(entry.binding.providerName, entry.binding.request);
+    const keys = entry && this.keysOf(entry.binding);
+    const group = keys?.sharingGroup;
     const previous = this.sharingGroupOf.get(target);
     if (previous !== group) {
       if (previous !== undefined) this.leaveSharingGroup(previous, target);
@@ -253,8 +263,15 @@ export class RotationReconciler {
       this.waves.finished(target);
       return;
     }
-    const { request } = entry.binding;
-    this.queue.put({ id: target, provider: entry.binding.providerName, classKey: `${request.pod.namespace}/${request.className}`, dueAt: entry.schedule.nextDueAt });
+    this.queue.put({ id: target, provider: keys!.providerName, classKey: keys!.classKey, dueAt: entry.schedule.nextDueAt });
+  }
+
+  private keysOf({ providerName, request }: VolumeBinding): QueueKeys {
+    const known = this.queueKeys.get(request);
+    if (known?.providerName === providerName) return known;
+    const keys = { providerName, sharingGroup: sharingCandidate(providerName, request), classKey: `${request.pod.namespace}/${request.className}` };
+    this.queueKeys.set(request, keys);
+    return keys;
   }
 
   private leaveSharingGroup(group: string, target: string): void {
@@ -337,11 +354,7 @@ export class RotationReconciler {
     }
     if (spc === undefined) return false;
     const sharing = fetchSharing(spc.annotations);
-    const warning = `${key}@${spc.generation}: ${sharing.problem}`;
-    if (sharing.problem && !this.sharingWarnings.has(warning)) {
-      this.sharingWarnings.add(warning);
-      this.logger.warn('ignoring class fetch-sharing annotation', { class: key, problem: sharing.problem });
-    }
+    if (sharing.problem) this.warnOnce('ignoring class fetch-sharing annotation', spc, sharing.problem);
     this.classSharing.set(key, sharing.enabled);
     return sharing.enabled;
   }
@@ -358,9 +371,18 @@ export class RotationReconciler {
     const spc = outcome.kind === 'unchanged' || outcome.kind === 'rotated' ? outcome.spc : undefined;
     const failed = outcome.kind === 'failed' || (spc !== undefined && outcome.kind !== 'skipped' && outcome.secretFailures.length > 0);
     const plan = planner.plan(failed, spc);
-    if (plan.problem && spc) this.logger.warn('ignoring class rotation interval', { class: `${spc.namespace}/${spc.name}`, problem: plan.problem });
+    if (plan.problem && spc) this.warnOnce('ignoring class rotation interval', spc, plan.problem);
     this.registry.put({ binding: outcome.binding, schedule: keepEarlierDue(plan.schedule), intervalMs: plan.intervalMs });
     for (const listener of this.outcomeListeners) listener(outcome);
+  }
+
+  /** Logs a problem of a class's annotations once per class generation, not on every check of its bindings. */
+  private warnOnce(message: string, spc: SecretProviderClass, problem: string): void {
+    const key = `${spc.namespace}/${spc.name}`;
+    const warning = `${key}@${spc.generation}: ${problem}`;
+    if (this.classWarnings.has(warning)) return;
+    this.classWarnings.add(warning);
+    this.logger.warn(message, { class: key, problem });
   }
 
   /** On demand: a new `rotate-requested-at` value on a pod makes its bindings due now, once per value. */

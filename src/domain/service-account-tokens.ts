@@ -80,6 +80,8 @@ export function unusableTokensReason(
   nowMs: number,
   marginMs = TOKEN_REFRESH_MARGIN_MS,
 ): string | undefined {
+  // The common case, asked on every rotation check: no token wanted, none held.
+  if (json === undefined && audiences.length === 0) return undefined;
   const parsed: ParsedTokens = json === undefined ? { ok: true, tokens: [] } : parseServiceAccountTokens(json);
   if (!parsed.ok) return parsed.problem;
   const byAudience = new Map(parsed.tokens.map((token) => [token.audience, token]));

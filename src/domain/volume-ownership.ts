@@ -70,19 +70,14 @@ export interface VolumeSettings {
   readonly group: number | undefined;
 }
 
-/** The ownership of a volume's files and the mount settings that hold `files` for it. */
-export function volumeSettings(
-  group: number | undefined,
-  spc: SecretProviderClass,
-  files: readonly SecretFile[],
-): { readonly ownership: VolumeOwnership; readonly settings: VolumeSettings } {
-  const ownership = volumeOwnership(group, spc);
-  return { ownership, settings: { capacity: capacityFor(files), mode: ownership.directoryMode, group } };
+/** The mount settings that hold `files` with `ownership`: the root's mode and group, the size. */
+export function mountSettings(ownership: VolumeOwnership, files: readonly SecretFile[]): VolumeSettings {
+  return { capacity: capacityFor(files), mode: ownership.directoryMode, group: ownership.group };
 }
 
 /**
  * How a volume is mounted before its provider answers: for `group` with the default file mode, at the
- * smallest capacity. The class and the payload then fit it (`volumeSettings`).
+ * smallest capacity. The class and the payload then fit it (`mountSettings`).
  */
 export function settingsBeforeFetch(group: number | undefined): VolumeSettings {
   return { capacity: capacityFor([]), mode: directoryModeFor(defaultFileMode(group)), group };

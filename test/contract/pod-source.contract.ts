@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import type { PodResource } from '../../src/adapters/kube-objects/object-shapes.js';
 import type { PodSource } from '../../src/ports/pod-source.js';
 import { aPodResource, ownerOf } from '../support/cluster-builders.js';
+import { attemptChange } from './attempt-change.js';
 import { eventually } from './eventually.js';
 
 export interface PodSourceFixture {
@@ -40,14 +41,14 @@ export function podSourceContract(makeFixture: () => Promise<PodSourceFixture>):
       expect(pod!.ownerReferences).to.deep.equal([]);
     });
 
-    it('hands out a copy: changing what get returned changes nothing the next get returns', async () => {
+    it('hands out a copy or a frozen object: changing what get returned changes nothing the next get returns', async () => {
       // The owner is an existing object, so a garbage collector leaves the owned pod alone.
       const owner = ownerOf(await fixture.putPod(aPodResource({ namespace, name: 'web-owner' })));
       await fixture.putPod(aPodResource({ namespace, name: 'web-1', annotations: { team: 'web' }, ownerReferences: [owner] }));
       const first = (await fixture.source.get(namespace, 'web-1')) as unknown as Record<string, any>;
-      first['annotations']['team'] = 'changed';
-      first['ownerReferences'][0]['name'] = 'changed';
-      first['csiVolumes'][0]['volumeAttributes']['secretProviderClass'] = 'changed';
+      attemptChange(() => (first['annotations']['team'] = 'changed'));
+      attemptChange(() => (first['ownerReferences'][0]['name'] = 'changed'));
+      attemptChange(() => (first['csiVolumes'][0]['volumeAttributes']['secretProviderClass'] = 'changed'));
       const second = (await fixture.source.get(namespace, 'web-1'))!;
       expect(second.annotations['team']).to.equal('web');
       expect(second.ownerReferences[0]!.name).to.equal('web-owner');

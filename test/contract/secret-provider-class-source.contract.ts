@@ -3,6 +3,7 @@ import type { SecretProviderClassResource } from '../../src/adapters/kube-object
 import type { SecretProviderClass } from '../../src/domain/secret-provider-class.js';
 import type { ClassChange, SecretProviderClassSource } from '../../src/ports/secret-provider-class-source.js';
 import { aClassResource } from '../support/cluster-builders.js';
+import { attemptChange } from './attempt-change.js';
 import { eventually } from './eventually.js';
 
 export interface ClassSourceFixture {
@@ -69,14 +70,14 @@ export function classSourceContract(makeFixture: () => Promise<ClassSourceFixtur
       expect(spc!.generation).to.be.at.least(1);
     });
 
-    it('hands out a copy: changing what get returned changes nothing the next get returns', async () => {
+    it('hands out a copy or a frozen object: changing what get returned changes nothing the next get returns', async () => {
       const secretObjects = [{ secretName: 'db-creds', type: 'Opaque', labels: { team: 'db' }, data: [{ objectName: 'db-password', key: 'password' }] }];
       await fixture.putClass(aClassResource({ namespace, name: 'copied', parameters: { roleName: 'app' }, secretObjects, annotations: { a: 'b' } }));
       const first = (await fixture.source.get(namespace, 'copied')) as unknown as Record<string, any>;
-      first['parameters']['roleName'] = 'changed';
-      first['annotations']['a'] = 'changed';
-      first['secretObjects'][0]['labels']['team'] = 'changed';
-      first['secretObjects'][0]['data'][0]['key'] = 'changed';
+      attemptChange(() => (first['parameters']['roleName'] = 'changed'));
+      attemptChange(() => (first['annotations']['a'] = 'changed'));
+      attemptChange(() => (first['secretObjects'][0]['labels']['team'] = 'changed'));
+      attemptChange(() => (first['secretObjects'][0]['data'][0]['key'] = 'changed'));
       const second = (await fixture.source.get(namespace, 'copied'))!;
       expect(second.parameters['roleName']).to.equal('app');
       expect(second.annotations['a']).to.equal('b');

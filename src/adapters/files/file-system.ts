@@ -103,15 +103,15 @@ type MemfsDirent = { name: unknown; isFile(): boolean; isDirectory(): boolean; i
  * round trip of node:fs/promises several times that, and one write makes ~140 of them, so this
  * is ~4x faster (see bench/atomic-swap.ts) while blocking the event loop for about a millisecond
  * per small write. Do not use it where a call can hang (network or FUSE file systems).
- * `readlink` is the exception: it is the one call of an unchanged rotation check (`holds` reads
- * `..data`), which runs for every mount every interval, so it never blocks the event loop (~22 µs of
- * CPU through the thread pool against ~1 µs synchronously, measured on tmpfs).
+ * That holds for `readlink` too, the one call of an unchanged rotation check (`holds` reads `..data`),
+ * run for every mount every interval: ~1 µs synchronously against ~22 µs of CPU through the thread
+ * pool (measured on tmpfs).
  */
 export function blockingNodeFileSystem(): FileSystem {
   return {
     lstat: async (path) => syncFs.lstatSync(path),
     stat: async (path) => syncFs.statSync(path),
-    readlink: (path) => nodeFs.readlink(path),
+    readlink: async (path) => syncFs.readlinkSync(path),
     symlink: async (linkValue, path) => syncFs.symlinkSync(linkValue, path),
     rename: async (from, to) => syncFs.renameSync(from, to),
     mkdir: async (path, { mode, recursive = false }) => {

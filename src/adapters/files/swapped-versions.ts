@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import { sameAsApplied, type AppliedPayload } from '../../domain/applied-payload.js';
 import type { SecretFile } from '../../domain/secret-payload.js';
 import type { VolumeOwnership } from '../../domain/volume-ownership.js';
@@ -51,22 +51,66 @@ const OWNERSHIP_HEADER = Buffer.alloc(24);
 const FILE_HEADER = Buffer.alloc(20);
 
 /**
+ * Payloads whose encoding fits here (most: a few small secrets) are encoded into one buffer and hashed
+ * in one call, which costs a fraction of a streaming Hash object; the buffer is zeroed after each use,
+ * so no secret byte stays in it. Larger payloads are hashed field by field, without a copy.
+ */
+const ONE_SHOT_BYTES = 16 * 1024;
+const oneShotScratch = Buffer.alloc(ONE_SHOT_BYTES);
+
+/**
  * SHA-256 over the ownership the files get and each file's path, mode and contents, length-prefixed
  * so no two payloads share an encoding; undefined for a payload whose fields are not even of the
  * right types (validation reports it).
  */
 export function payloadDigest(files: readonly SecretFile[], ownership: VolumeOwnership): string | undefined {
-  const hash = createHash('sha256');
-  OWNERSHIP_HEADER.writeDoubleBE(ownership.group ?? -1, 0);
-  OWNERSHIP_HEADER.writeDoubleBE(ownership.fileMode, 8);
-  OWNERSHIP_HEADER.writeDoubleBE(ownership.directoryMode, 16);
-  hash.update(OWNERSHIP_HEADER);
+  let encodedBytes = OWNERSHIP_HEADER.length;
   for (const file of files) {
     if (typeof file.path !== 'string' || typeof file.mode !== 'number' || !(file.contents instanceof Uint8Array)) return undefined;
-    FILE_HEADER.writeUInt32BE(Buffer.byteLength(file.path, 'utf8'), 0);
-    FILE_HEADER.writeDoubleBE(file.mode, 4);
-    FILE_HEADER.writeDoubleBE(file.contents.length, 12);
-    hash.update(FILE_HEADER).update(file.path, 'utf8').update(file.contents);
+    encodedBytes += FILE_HEADER.length + Buffer.byteLength(file.path, 'utf8') + file.contents.length;
   }
-  return hash.digest('base64');
+  return encodedBytes <= ONE_SHOT_BYTES ? oneShotDigest(files, ownership, encodedBytes) : streamedDigest(files, ownership);
+}
+
+function writeOwnershipHeader(into: Buffer, offset: number, ownership: VolumeOwnership): void {
+  into.writeDoubleBE(ownership.group ?? -1, offset);
+  into.writeDoubleBE(ownership.fileMode, offset + 8);
+  into.writeDoubleBE(ownership.directoryMode, offset + 16);
+}
+
+/** Writes a file's header (path length, mode, contents length) at `offset`, given its path's UTF-8 length. */
+function writeFileHeader(into: Buffer, offset: number, file: SecretFile, pathBytes: number): void {
+  into.writeUInt32BE(pathBytes, offset);
+  into.writeDoubleBE(file.mode, offset + 4);
+  into.writeDoubleBE(file.contents.length, offset + 12);
+}
+
+function oneShotDigest(files: readonly SecretFile[], ownership: VolumeOwnership, encodedBytes: number): string {
+  const scratch = oneShotScratch;
+  writeOwnershipHeader(scratch, 0, ownership);
+  let offset = OWNERSHIP_HEADER.length;
+  for (const file of files) {
+    const pathBytes = scratch.write(file.path, offset + FILE_HEADER.length, 'utf8');
+    writeFileHeader(scratch, offset, file, pathBytes);
+    offset += FILE_HEADER.length + pathBytes;
+    scratch.set(file.contents, offset);
+    offset += file.contents.length;
+  }
+  const encoded = scratch.subarray(0, encodedBytes);
+  try {
+    return hash('sha256', encoded, 'base64');
+  } finally {
+    encoded.fill(0);
+  }
+}
+
+function streamedDigest(files: readonly SecretFile[], ownership: VolumeOwnership): string {
+  const digest = createHash('sha256');
+  writeOwnershipHeader(OWNERSHIP_HEADER, 0, ownership);
+  digest.update(OWNERSHIP_HEADER);
+  for (const file of files) {
+    writeFileHeader(FILE_HEADER, 0, file, Buffer.byteLength(file.path, 'utf8'));
+    digest.update(FILE_HEADER).update(file.path, 'utf8').update(file.contents);
+  }
+  return digest.digest('base64');
 }

@@ -1,6 +1,7 @@
 import type { Logger } from '../../ports/logger.js';
 import type { PodInfo, PodSource } from '../../ports/pod-source.js';
 import type { PodResource } from '../kube-objects/object-shapes.js';
+import { deepFreeze } from '../kube-objects/deep-freeze.js';
 import { toPodInfo } from '../kube-objects/pod-mapping.js';
 import { apiError, isNotFound } from './api-errors.js';
 import { apiPaths, type KubernetesClient } from './kubernetes-client.js';
@@ -33,6 +34,8 @@ const FIRST_LIST_WAIT_MS = 10_000;
 export class KubernetesPodSource extends WatchedSource<PodResource> implements PodSource {
   private readonly client: KubernetesClient;
   private firstList: Promise<void> | undefined;
+  /** Each cached pod mapped once and frozen (the watch replaces an object when the pod changes): every check reads it. */
+  private readonly mapped = new WeakMap<PodResource, PodInfo>();
 
   constructor(options: KubernetesPodSourceOptions) {
     super(nodePodsCacheOptions({ ...options, keep: slimPod }));
@@ -48,7 +51,11 @@ export class KubernetesPodSource extends WatchedSource<PodResource> implements P
   async get(namespace: string, name: string): Promise<PodInfo | undefined> {
     if (!this.cache.hasSynced()) await this.listed();
     const cached = this.cache.get(namespace, name);
-    if (cached !== undefined) return toPodInfo(cached);
+    if (cached !== undefined) {
+      let pod = this.mapped.get(cached);
+      if (pod === undefined) this.mapped.set(cached, (pod = deepFreeze(toPodInfo(cached))));
+      return pod;
+    }
     try {
       return toPodInfo(await this.client.read<PodResource>('pods', apiPaths.pod(namespace, name)));
     } catch (error) {

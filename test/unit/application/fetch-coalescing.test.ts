@@ -5,7 +5,7 @@ import { MemoryMetrics } from '../../../src/adapters/memory-metrics/memory-metri
 import type { SecretProvider } from '../../../src/ports/secret-provider.js';
 import type { SecretProviderClassSource } from '../../../src/ports/secret-provider-class-source.js';
 import { FETCH_SHARING_ANNOTATION, FetchKey } from '../../../src/domain/fetch-key.js';
-import type { ProviderMountResponse } from '../../../src/domain/provider-request.js';
+import type { ProviderMountRequest, ProviderMountResponse } from '../../../src/domain/provider-request.js';
 import { parseVolumeRequest, type PublishCommand } from '../../../src/domain/volume-binding.js';
 import { VolumeContextKey } from '../../../src/domain/volume-context.js';
 import { aClass, aPublishCommand, KUBELET_ROOT } from '../../support/builders.js';
@@ -108,6 +108,28 @@ describe('Single-flight provider calls', () => {
 
     expect(second.payload.objectVersions).to.deep.equal(ANSWER_V2.objectVersions);
     expect(signals.map((signal) => signal.aborted)).to.deep.equal([true, false]);
+  });
+
+  it('sends each fetch the class and versions it is given, though the same class object and versions send one request object again', async () => {
+    const sent: ProviderMountRequest[] = [];
+    const provider: SecretProvider = { mount: async (_name, request) => (sent.push(request), ANSWER_V2) };
+    let spc = aClass({ parameters: { objects: 'one' } });
+    const classes: SecretProviderClassSource = { get: async () => spc, onChange: () => () => undefined };
+    const fetch = new FetchSecrets(classes, provider, new MemoryMetrics());
+    const request = parseVolumeRequest(aPublishCommand(), KUBELET_ROOT);
+    const v1 = [{ id: 'db-password', version: 'v1' }];
+
+    await fetch.execute(request, v1);
+    await fetch.execute(request, [{ id: 'db-password', version: 'v1' }]);
+    await fetch.execute(request, [{ id: 'db-password', version: 'v2' }]);
+    spc = aClass({ parameters: { objects: 'two' } });
+    await fetch.execute(request, [{ id: 'db-password', version: 'v2' }]);
+    await fetch.execute(parseVolumeRequest(aPublishCommand({ volumeContext: { ...aPublishCommand().volumeContext, extra: 'x' } }), KUBELET_ROOT), [{ id: 'db-password', version: 'v2' }]);
+
+    expect(sent[1], 'equal versions, same class object').to.equal(sent[0]);
+    expect(sent.map((r) => r.currentObjectVersion.map(({ version }) => version))).to.deep.equal([['v1'], ['v1'], ['v2'], ['v2'], ['v2']]);
+    expect(sent.map((r) => JSON.parse(r.attributes).objects)).to.deep.equal(['one', 'one', 'one', 'two', 'two']);
+    expect(JSON.parse(sent[4]!.attributes).extra, 'another volume request').to.equal('x');
   });
 });
 

@@ -5,6 +5,7 @@ import {
   describeDiff,
   diffObjectVersions,
   isEmptyDiff,
+  sameObjectVersions,
   sortObjectVersions,
   type ObjectVersion,
 } from '../../../src/domain/object-versions.js';
@@ -64,6 +65,18 @@ describe('domain/object-versions', () => {
       expect(sortObjectVersions([])).to.deep.equal([]);
     });
 
+    it('gives a sorted list back as an equal new list, and sorts a repeated id in a sorted-looking list', () => {
+      fc.assert(
+        fc.property(objectVersions, (versions) => {
+          const sorted = sortObjectVersions(versions);
+          const again = sortObjectVersions(sorted);
+          expect(again).to.deep.equal(sorted);
+          expect(again).to.not.equal(sorted);
+        }),
+      );
+      expect(sortObjectVersions([v('a', '1'), v('a', '2'), v('b', '1')])).to.deep.equal([v('a', '2'), v('b', '1')]);
+    });
+
     it('does not modify its input', () => {
       const input = [v('b', '1'), v('a', '1')];
       sortObjectVersions(input);
@@ -99,6 +112,14 @@ describe('domain/object-versions', () => {
         removed: [v('a', '1')],
         changed: [{ id: 'b', from: '1', to: '2' }],
       });
+    });
+
+    it('is empty for a list and its copy, whatever the list (repeated ids included)', () => {
+      fc.assert(
+        fc.property(objectVersions, (versions) => {
+          expect(isEmptyDiff(diffObjectVersions(versions, versions.map(({ id, version }) => ({ id, version }))))).to.equal(true);
+        }),
+      );
     });
 
     it('is empty for the same versions in another order', () => {
@@ -168,6 +189,25 @@ describe('domain/object-versions', () => {
       expect(isEmptyDiff({ added: [v('a', '1')], removed: [], changed: [] })).to.equal(false);
       expect(isEmptyDiff({ added: [], removed: [v('a', '1')], changed: [] })).to.equal(false);
       expect(isEmptyDiff({ added: [], removed: [], changed: [{ id: 'a', from: '1', to: '2' }] })).to.equal(false);
+    });
+  });
+
+  describe('sameObjectVersions', () => {
+    it('is true exactly when both lists hold the same ids and versions in the same order', () => {
+      fc.assert(
+        fc.property(objectVersions, objectVersions, (a, b) => {
+          const copy = a.map(({ id, version }) => ({ id, version }));
+          expect(sameObjectVersions(a, copy)).to.equal(true);
+          expect(sameObjectVersions(a, b)).to.equal(JSON.stringify(a) === JSON.stringify(b));
+        }),
+      );
+    });
+
+    it('tells apart lists that differ in one version, in order or in length', () => {
+      expect(sameObjectVersions([v('a', '1'), v('b', '1')], [v('a', '1'), v('b', '2')])).to.equal(false);
+      expect(sameObjectVersions([v('a', '1'), v('b', '1')], [v('b', '1'), v('a', '1')])).to.equal(false);
+      expect(sameObjectVersions([v('a', '1')], [v('a', '1'), v('b', '1')])).to.equal(false);
+      expect(sameObjectVersions([], [])).to.equal(true);
     });
   });
 

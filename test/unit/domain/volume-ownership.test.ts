@@ -5,9 +5,9 @@ import {
   classFileMode,
   directoryModeFor,
   FILE_MODE_ANNOTATION,
+  mountSettings,
   UPSTREAM_OWNERSHIP,
   volumeOwnership,
-  volumeSettings,
 } from '../../../src/domain/volume-ownership.js';
 import { aClass, aFile } from '../../support/builders.js';
 
@@ -67,9 +67,9 @@ describe('domain/volume-ownership', () => {
     }
   });
 
-  it('volumeSettings mounts the root with the directory mode and group, sized for the files', () => {
-    const { ownership, settings } = volumeSettings(2000, aClass(), [aFile('a', 'x')]);
+  it('mountSettings mounts the root with the directory mode and group, sized for the files', () => {
+    const ownership = volumeOwnership(2000, aClass());
     expect(ownership).to.deep.equal({ group: 2000, fileMode: 0o640, directoryMode: 0o750 });
-    expect(settings).to.deep.equal({ capacity: MIN_VOLUME_CAPACITY, mode: 0o750, group: 2000 });
+    expect(mountSettings(ownership, [aFile('a', 'x')])).to.deep.equal({ capacity: MIN_VOLUME_CAPACITY, mode: 0o750, group: 2000 });
   });
 });

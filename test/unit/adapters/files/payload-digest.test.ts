@@ -45,6 +45,20 @@ describe('payloadDigest (what a writer remembers of the payload it swapped in)',
     );
   });
 
+  it('is the same encoding whether the payload is hashed in one buffer or field by field (around 16 KiB of encoding)', () => {
+    const aLargeFile = fc.record({
+      path: fc.string({ unit: 'grapheme', minLength: 1, maxLength: 12 }),
+      mode: fc.integer({ min: 0, max: 0o777 }),
+      contents: fc.integer({ min: 0, max: 12 * 1024 }).map((length) => Buffer.alloc(length, length % 251)),
+    });
+    fc.assert(
+      fc.property(fc.array(aLargeFile, { maxLength: 3 }), anOwnership, (files, ownership) => {
+        expect(payloadDigest(files, ownership)).to.equal(referenceDigest(files, ownership));
+      }),
+      { numRuns: 60 },
+    );
+  });
+
   it('tells payloads apart that differ only in where one path ends and the contents begin', () => {
     const split = (path: string, contents: string): SecretFile[] => [{ path, mode: 0o644, contents: Buffer.from(contents) }];
     expect(payloadDigest(split('ab', 'c'), UPSTREAM)).to.not.equal(payloadDigest(split('a', 'bc'), UPSTREAM));
