@@ -222,6 +222,15 @@ describe('Kubernetes adapters on a real API server', function () {
       }
     });
 
+    it('reads a pod from the API server after the pod cache was stopped, without starting the cache', async () => {
+      const { client, reads } = counted();
+      const source = new KubernetesPodSource({ client, nodeName: NODE, retryDelayMs: 50 });
+      source.stop();
+      expect((await source.get(namespace, 'app-0'))?.uid).to.equal(pod.metadata.uid);
+      expect(reads).to.deep.equal(['pods']);
+      expect(source.cachedResourceVersion(namespace, 'app-0')).to.equal(undefined);
+    });
+
     const rejection = async (promise: Promise<unknown>): Promise<Error> => {
       try {
         await promise;

@@ -34,6 +34,8 @@ const FIRST_LIST_WAIT_MS = 10_000;
 export class KubernetesPodSource extends WatchedSource<PodResource> implements PodSource {
   private readonly client: KubernetesClient;
   private firstList: Promise<void> | undefined;
+  /** Set by `stop`: a read after it (a check finishing during shutdown) must not start the cache again. */
+  private stopped = false;
   /** Each cached pod mapped once and frozen (the watch replaces an object when the pod changes): every check reads it. */
   private readonly mapped = new WeakMap<PodResource, PodInfo>();
 
@@ -64,10 +66,15 @@ export class KubernetesPodSource extends WatchedSource<PodResource> implements P
     }
   }
 
+  override stop(): void {
+    this.stopped = true;
+    super.stop();
+  }
+
   /** Starts the cache on the first call; resolves once it holds its first list, or FIRST_LIST_WAIT_MS later. */
   private listed(): Promise<void> {
     this.firstList ??= new Promise<void>((resolve) => {
-      this.start();
+      if (!this.stopped) this.start();
       const timer = setTimeout(resolve, FIRST_LIST_WAIT_MS);
       timer.unref();
       void this.cache.whenSynced().then(() => {
