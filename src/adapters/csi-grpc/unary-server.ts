@@ -1,6 +1,6 @@
 import { constants, createServer, type Http2Server, type Http2Session, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import { gunzip, inflate } from 'node:zlib';
-import { GrpcStatus } from '../grpc-wire/grpc-status.js';
+import { GrpcStatus, MessageTooLargeError } from '../grpc-wire/grpc-status.js';
 import type { UnaryMethod } from '../grpc-wire/protobuf-codec.js';
 import type { GrpcFailure } from './error-status.js';
 import type { UnaryHandler } from './unary-call.js';
@@ -130,7 +130,8 @@ class UnaryCall {
       this.length = this.prefix().readUInt32BE(1);
       if (this.length > MAX_RECEIVE_MESSAGE_BYTES) {
         this.chunks.length = 0;
-        return this.fail(GrpcStatus.RESOURCE_EXHAUSTED, `Received message larger than max (${this.length} vs ${MAX_RECEIVE_MESSAGE_BYTES})`);
+        const refusal = new MessageTooLargeError(this.length, MAX_RECEIVE_MESSAGE_BYTES);
+        return this.fail(refusal.code, refusal.details);
       }
     }
     if (this.length >= 0 && this.received > FRAME_HEADER_BYTES + this.length) {

@@ -34,6 +34,13 @@ export class GrpcCallError extends Error {
   }
 }
 
+/** A message refused for its length before it is read, in grpc-js' wording: RESOURCE_EXHAUSTED with both sizes. */
+export class MessageTooLargeError extends GrpcCallError {
+  constructor(readonly size: number, readonly limit: number) {
+    super(GrpcStatus.RESOURCE_EXHAUSTED, `Received message larger than max (${size} vs ${limit})`);
+  }
+}
+
 /**
  * The status of an answer without `grpc-status`, from its HTTP status, as gRPC's HTTP-to-status table
  * says (doc/http-grpc-status-mapping.md in grpc/grpc) and grpc-js does.

@@ -1,8 +1,5 @@
 import { DomainError } from '../../domain/errors.js';
-import { GrpcCallError, GrpcStatus, statusName } from '../grpc-wire/grpc-status.js';
-
-/** The unary channel's refusal of an answer over the size limit (grpc-js' wording): `(<size> vs <limit>)`. */
-const TOO_LARGE = /^Received message larger than max \((\d+) vs\.? (\d+)\)/;
+import { GrpcCallError, GrpcStatus, MessageTooLargeError, statusName } from '../grpc-wire/grpc-status.js';
 
 /** A failed provider call as the core sees it. */
 export function toProviderFailure(providerName: string, socketPath: string, error: GrpcCallError, timeoutMs: number): DomainError {
@@ -12,11 +9,11 @@ export function toProviderFailure(providerName: string, socketPath: string, erro
   if (error.code === GrpcStatus.DEADLINE_EXCEEDED) {
     return new DomainError('ProviderUnavailable', `provider "${providerName}" at ${socketPath} timed out after ${timeoutMs}ms`);
   }
-  const tooLarge = error.code === GrpcStatus.RESOURCE_EXHAUSTED ? TOO_LARGE.exec(error.details) : null;
-  if (tooLarge) {
+  // Only this side's refusal of the answer: a provider's own RESOURCE_EXHAUSTED is its failure, whatever it says.
+  if (error instanceof MessageTooLargeError) {
     return new DomainError(
       'ProviderMessageTooLarge',
-      `provider "${providerName}" answered with ${tooLarge[1]} bytes, more than --max-call-recv-msg-size (${tooLarge[2]})`,
+      `provider "${providerName}" answered with ${error.size} bytes, more than --max-call-recv-msg-size (${error.limit})`,
       statusName(error.code),
     );
   }

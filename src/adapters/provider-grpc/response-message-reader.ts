@@ -1,4 +1,4 @@
-import { GrpcCallError, GrpcStatus } from '../grpc-wire/grpc-status.js';
+import { GrpcCallError, GrpcStatus, MessageTooLargeError } from '../grpc-wire/grpc-status.js';
 
 const FRAME_HEADER_BYTES = 5;
 
@@ -25,10 +25,7 @@ export class ResponseMessageReader {
         return new GrpcCallError(GrpcStatus.INTERNAL, `Received a message with compressed flag ${prefix[0]}, but no compression was accepted (grpc-accept-encoding: identity)`);
       }
       this.length = prefix.readUInt32BE(1);
-      if (this.length > this.maxMessageSize) {
-        // The wording of grpc-js, which the failure mapping reads sizes from.
-        return new GrpcCallError(GrpcStatus.RESOURCE_EXHAUSTED, `Received message larger than max (${this.length} vs ${this.maxMessageSize})`);
-      }
+      if (this.length > this.maxMessageSize) return new MessageTooLargeError(this.length, this.maxMessageSize);
     }
     if (this.length >= 0 && this.received > FRAME_HEADER_BYTES + this.length) {
       return new GrpcCallError(GrpcStatus.UNIMPLEMENTED, 'Too many responses received');
