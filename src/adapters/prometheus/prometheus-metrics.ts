@@ -49,9 +49,6 @@ export class PrometheusMetrics extends PrometheusExposition implements Metrics {
   private readonly providerRequestsTotal: Counter<'provider' | 'result' | 'os_type' | ScopeLabel>;
   private readonly rotationSkippedTotal: Counter<'reason' | 'os_type' | ScopeLabel>;
   private readonly apiServerReadsTotal: Counter<'resource' | 'os_type' | ScopeLabel>;
-  /** The label sets of the series every rotation check touches, made once per provider and value. */
-  private readonly rotationLabels = new LabelSets((provider, rotated) => ({ provider: providerLabel(provider), rotated, ...COMMON_LABELS }));
-  private readonly providerRequestLabels = new LabelSets((provider, result) => ({ provider: providerLabel(provider), result: providerResultLabel(result), ...COMMON_LABELS }));
   private readContentAge: ContentAgeReader = () => new Map();
   private readProviderHealth: ProviderHealthReader = () => new Map();
 
@@ -125,7 +122,7 @@ export class PrometheusMetrics extends PrometheusExposition implements Metrics {
   }
 
   rotationReconcile(provider: string, rotated: boolean, durationSeconds: number): void {
-    this.rotationTotal.inc(this.rotationLabels.of(provider, String(rotated)));
+    this.rotationTotal.inc({ provider: providerLabel(provider), rotated: String(rotated), ...COMMON_LABELS });
     this.rotationDuration.observe(COMMON_LABELS, seconds(durationSeconds));
   }
 
@@ -139,7 +136,7 @@ export class PrometheusMetrics extends PrometheusExposition implements Metrics {
   }
 
   providerRequest(provider: string, result: string): void {
-    this.providerRequestsTotal.inc(this.providerRequestLabels.of(provider, result));
+    this.providerRequestsTotal.inc({ provider: providerLabel(provider), result: providerResultLabel(result), ...COMMON_LABELS });
   }
 
   rotationSkipped(reason: string): void {
@@ -158,37 +155,6 @@ export class PrometheusMetrics extends PrometheusExposition implements Metrics {
     this.readProviderHealth = reader;
   }
 
-}
-
-/** Label sets most recently used: a few hundred hold every provider of a node many times over. */
-const REMEMBERED_LABEL_SETS = 256;
-
-/**
- * Label sets by the two raw values they are made from, so that a series hit by every check reuses one
- * object instead of bounding and spreading its labels again. The raw values are bounded by the caller's
- * series anyway (they become label values); the map forgets everything when it outgrows its bound.
- */
-class LabelSets<L extends Record<string, string>> {
-  private readonly sets = new Map<string, Map<string, Readonly<L>>>();
-  private size = 0;
-
-  constructor(private readonly make: (first: string, second: string) => L) {}
-
-  of(first: string, second: string): Readonly<L> {
-    let bySecond = this.sets.get(first);
-    const known = bySecond?.get(second);
-    if (known !== undefined) return known;
-    if (this.size >= REMEMBERED_LABEL_SETS) {
-      this.sets.clear();
-      this.size = 0;
-      bySecond = undefined;
-    }
-    if (bySecond === undefined) this.sets.set(first, (bySecond = new Map()));
-    const labels = Object.freeze(this.make(first, second));
-    bySecond.set(second, labels);
-    this.size++;
-    return labels;
-  }
 }
 
 /**
