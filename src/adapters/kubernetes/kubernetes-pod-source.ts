@@ -1,7 +1,7 @@
 import type { Logger } from '../../ports/logger.js';
 import type { PodInfo, PodSource } from '../../ports/pod-source.js';
 import type { PodResource } from '../kube-objects/object-shapes.js';
-import { deepFreeze } from '../kube-objects/deep-freeze.js';
+import { MappedOnce } from '../kube-objects/deep-freeze.js';
 import { toPodInfo } from '../kube-objects/pod-mapping.js';
 import { apiError, isNotFound } from './api-errors.js';
 import { apiPaths, type KubernetesClient } from './kubernetes-client.js';
@@ -36,8 +36,8 @@ export class KubernetesPodSource extends WatchedSource<PodResource> implements P
   private firstList: Promise<void> | undefined;
   /** Set by `stop`: a read after it (a check finishing during shutdown) must not start the cache again. */
   private stopped = false;
-  /** Each cached pod mapped once and frozen (the watch replaces an object when the pod changes): every check reads it. */
-  private readonly mapped = new WeakMap<PodResource, PodInfo>();
+  /** Each cached pod mapped once and frozen: every check reads it. */
+  private readonly mapped = new MappedOnce<PodResource, PodInfo>(toPodInfo);
 
   constructor(options: KubernetesPodSourceOptions) {
     super(nodePodsCacheOptions({ ...options, keep: slimPod }));
@@ -53,11 +53,7 @@ export class KubernetesPodSource extends WatchedSource<PodResource> implements P
   async get(namespace: string, name: string): Promise<PodInfo | undefined> {
     if (!this.cache.hasSynced()) await this.listed();
     const cached = this.cache.get(namespace, name);
-    if (cached !== undefined) {
-      let pod = this.mapped.get(cached);
-      if (pod === undefined) this.mapped.set(cached, (pod = deepFreeze(toPodInfo(cached))));
-      return pod;
-    }
+    if (cached !== undefined) return this.mapped.of(cached);
     try {
       return toPodInfo(await this.client.read<PodResource>('pods', apiPaths.pod(namespace, name)));
     } catch (error) {

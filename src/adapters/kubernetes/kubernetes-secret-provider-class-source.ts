@@ -2,7 +2,7 @@ import type { SecretProviderClass } from '../../domain/secret-provider-class.js'
 import type { Logger } from '../../ports/logger.js';
 import type { ClassChange, SecretProviderClassSource } from '../../ports/secret-provider-class-source.js';
 import { toSecretProviderClass } from '../kube-objects/class-mapping.js';
-import { deepFreeze } from '../kube-objects/deep-freeze.js';
+import { MappedOnce } from '../kube-objects/deep-freeze.js';
 import type { SecretProviderClassResource } from '../kube-objects/object-shapes.js';
 import { apiError, isNotFound } from './api-errors.js';
 import { csiCollection, csiObject, SECRET_PROVIDER_CLASSES } from './custom-resources.js';
@@ -28,7 +28,7 @@ export class KubernetesSecretProviderClassSource extends WatchedSource<SecretPro
    * Each cached object mapped once and frozen: the watch replaces an object when its class changes, so every check
    * between two changes gets the same class object (and what the fetch built from it can be reused).
    */
-  private readonly mapped = new WeakMap<SecretProviderClassResource, SecretProviderClass>();
+  private readonly mapped = new MappedOnce<SecretProviderClassResource, SecretProviderClass>(toSecretProviderClass);
 
   constructor(options: KubernetesSecretProviderClassSourceOptions) {
     super({
@@ -49,10 +49,7 @@ export class KubernetesSecretProviderClassSource extends WatchedSource<SecretPro
       return object === undefined ? undefined : toSecretProviderClass(object);
     }
     const object = this.cache.get(namespace, name);
-    if (object === undefined) return undefined;
-    let spc = this.mapped.get(object);
-    if (spc === undefined) this.mapped.set(object, (spc = deepFreeze(toSecretProviderClass(object))));
-    return spc;
+    return object === undefined ? undefined : this.mapped.of(object);
   }
 
   onChange(listener: (change: ClassChange) => void): () => void {
