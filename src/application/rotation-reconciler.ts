@@ -4,6 +4,7 @@ import { RotationQueue, type WaitingCheck } from '../domain/rotation-fair-share.
 import {
   effectiveInterval,
   isDue,
+  nextWakeAt,
   pendingRotationRequests,
   RotationAnnotation,
   scheduleAfterFailure,
@@ -92,8 +93,10 @@ export class RotationReconciler {
   private readonly sharingGroupOf = new Map<string, string>();
   /** By volume request: every check puts its binding back with the request it had. */
   private readonly queueKeys = new WeakMap<VolumeRequest, QueueKeys>();
-  /** When the armed timer fires (the queue's earliest due time when it was armed). */
+  /** When the armed timer fires (`nextWakeAt` of the queue's earliest due time when it was armed). */
   private timerAt: number | undefined;
+  /** When the timer last fired. */
+  private lastWakeAt = -Infinity;
   /** Without a started loop, checks run only when asked: for the bindings due at the time of asking. */
   private askedAt = -Infinity;
 
@@ -388,6 +391,7 @@ export class RotationReconciler {
   /** On demand: a new `rotate-requested-at` value on a pod makes its bindings due now, once per value. */
   private podChanged(pod: PodInfo): void {
     const now = this.clock.now();
+    let requested = false;
     for (const entry of this.registry.all()) {
       if (entry.binding.request.pod.uid !== pod.uid) continue;
       const pending = pendingRotationRequests(entry.schedule, { [podKey(pod)]: pod.annotations });
@@ -395,15 +399,20 @@ export class RotationReconciler {
       this.logger.info('rotation requested on the pod', { pod: `${pod.namespace}/${pod.name}`, value: pending[podKey(pod)] });
       const handled = { ...entry.schedule.handledRequests, ...pending };
       this.registry.put({ ...entry, schedule: { ...entry.schedule, nextDueAt: now, handledRequests: handled } });
+      requested = true;
     }
+    if (requested) void this.dispatch();
   }
 
   private classChanged(change: ClassChange): void {
     this.classSharing.delete(`${change.namespace}/${change.name}`);
     const now = this.clock.now();
+    let changed = false;
     for (const entry of this.registry.ofClass(change.namespace, change.name)) {
       this.registry.put({ ...entry, schedule: { ...entry.schedule, nextDueAt: now } });
+      changed = true;
     }
+    if (changed) void this.dispatch();
   }
 
   private wake(): void {
@@ -412,18 +421,22 @@ export class RotationReconciler {
 
   /**
    * A timer for the next time a check can start: the earliest due time of a binding that is not waiting
-   * for a slot, running or set aside (RotationQueue.nextDueAt). Due bindings left waiting for a slot need
-   * none (the end of a running check starts them), nor do those kubelet holds (their release does).
+   * for a slot, running or set aside (RotationQueue.nextDueAt), held back to the wake window's end
+   * (`nextWakeAt`) so that checks falling due one after the other start together. Due bindings left
+   * waiting for a slot need none (the end of a running check starts them), nor do those kubelet holds
+   * (their release does), nor on-demand requests and class changes (they dispatch at once).
    */
   private scheduleTimer(): void {
     const dueAt = this.started ? this.queue.nextDueAt : undefined;
-    if (dueAt !== undefined && dueAt === this.timerAt) return; // the armed timer stands
+    const wakeAt = dueAt === undefined ? undefined : nextWakeAt(this.settings, dueAt, this.lastWakeAt);
+    if (wakeAt !== undefined && wakeAt === this.timerAt) return; // the armed timer stands
     this.disarmTimer();
-    if (dueAt === undefined) return;
-    this.timerAt = dueAt;
-    this.cancelTimer = this.scheduler.after(Math.max(0, dueAt - this.clock.now()), () => {
+    if (wakeAt === undefined) return;
+    this.timerAt = wakeAt;
+    this.cancelTimer = this.scheduler.after(Math.max(0, wakeAt - this.clock.now()), () => {
       this.cancelTimer = undefined;
       this.timerAt = undefined;
+      this.lastWakeAt = this.clock.now();
       void this.dispatch();
     });
   }

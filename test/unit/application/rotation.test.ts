@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { toKubeTime as kubeTime } from '../../../src/adapters/kube-objects/object-shapes.js';
 import { readSecretRotationMarker, syncedVersionsDigest } from '../../../src/domain/restart-on-rotation.js';
+import { RotationAnnotation } from '../../../src/domain/rotation-policy.js';
 import { expectNoSecretLeaked } from '../../support/driver-assertions.js';
 import { aSyncedPassword, DriverHarness, objectsParameter, type TestPod } from '../../support/driver-harness.js';
 import type { VolumeSettings } from '../../../src/domain/volume-ownership.js';
@@ -278,5 +279,70 @@ describe('Rotation switched off', () => {
     expect(harness.clock.pendingTimers).to.equal(0);
     expect(await harness.mountedText(pod.target)).to.deep.equal({ 'db-password': 'db-password-v1' });
     await harness.stop();
+  });
+});
+
+describe('Waking the process for due checks', () => {
+  let harness: DriverHarness;
+  // The harness's shortest class interval is 2 s: its wake window is 400 ms.
+  const WINDOW_MS = 400;
+  const interval = (): number => harness.rotation.intervalMs;
+  const callsFor = (pod: TestPod): number => harness.fake.requests.filter(({ request }) => request.targetPath === pod.target).length;
+
+  /** Moves the clock so that only the loop's own timer starts checks, and waits for those to end. */
+  async function tick(ms: number): Promise<void> {
+    harness.clock.advance(ms);
+    for (let turn = 0; turn < 20 || harness.reconciler.runningChecks > 0; turn++) await new Promise((resolve) => setImmediate(resolve));
+    await harness.cluster.whenIdle();
+  }
+
+  async function podsPublishedApart(gapMs: number): Promise<[TestPod, TestPod]> {
+    const first = harness.addPod({ name: 'first', uid: 'first-uid' });
+    const second = harness.addPod({ name: 'second', uid: 'second-uid' });
+    await harness.publish(first);
+    await tick(gapMs);
+    await harness.publish(second);
+    return [first, second];
+  }
+
+  beforeEach(() => {
+    harness = new DriverHarness();
+    harness.addClass({ parameters: { objects: objectsParameter('db-password') } });
+  });
+  afterEach(() => harness.stop());
+
+  it('runs a check that falls due within the window after a wake-up at the end of that window, not on a wake-up of its own', async () => {
+    const [first, second] = await podsPublishedApart(100);
+
+    await tick(interval() - 100);
+    await tick(100);
+    expect([callsFor(first), callsFor(second)], 'at the second due time').to.deep.equal([2, 1]);
+
+    await tick(WINDOW_MS - 100);
+    expect([callsFor(first), callsFor(second)], 'at the end of the window').to.deep.equal([2, 2]);
+  });
+
+  it('runs a check due a whole window after the last wake-up at its due time', async () => {
+    const [first, second] = await podsPublishedApart(WINDOW_MS);
+
+    await tick(interval() - WINDOW_MS);
+    await tick(WINDOW_MS);
+
+    expect([callsFor(first), callsFor(second)]).to.deep.equal([2, 2]);
+  });
+
+  it('starts an on-demand request at once, even right after a wake-up', async () => {
+    const [first, second] = await podsPublishedApart(interval() / 2);
+    await tick(interval() / 2);
+    expect(callsFor(first), 'the wake-up').to.equal(2);
+    harness.store.rotate('db-password');
+
+    const object = harness.cluster.get('Pod', second.namespace, second.name)!;
+    object.metadata.annotations = { [RotationAnnotation.rotateRequestedAt]: 'now' };
+    harness.cluster.update(object);
+    await tick(0);
+
+    expect(callsFor(second)).to.equal(2);
+    expect(await harness.mountedText(second.target)).to.deep.equal({ 'db-password': 'db-password-v2' });
   });
 });

@@ -4,6 +4,8 @@ import {
   effectiveInterval,
   isDue,
   jittered,
+  MAX_WAKE_WINDOW_MS,
+  nextWakeAt,
   pendingRotationRequests,
   RotationAnnotation,
   failureBackoffCap,
@@ -264,6 +266,33 @@ describe('domain/rotation-policy', () => {
       expect(isDue(s, 999)).to.equal(false);
       expect(isDue(s, 1000)).to.equal(true);
       expect(isDue(s, 1001)).to.equal(true);
+    });
+  });
+
+  describe('nextWakeAt', () => {
+    const cases: readonly (readonly [string, RotationSettings, number, number, number])[] = [
+      ['the first wake-up is at the earliest due time', settings, 50_000, -Infinity, 50_000],
+      ['a due time a window after the last wake-up is kept', settings, 50_000, 49_000, 50_000],
+      ['a due time within the window waits for its end', settings, 50_000, 49_500, 50_500],
+      ['a due time already past waits for the window too', settings, 40_000, 49_500, 50_500],
+      ['the window is a fifth of the shortest class interval below 5 s', { ...settings, minClassIntervalMs: 2_000 }, 50_000, 49_800, 50_200],
+      ['no window without a shortest interval', { ...settings, minClassIntervalMs: 0 }, 50_000, 50_000, 50_000],
+    ];
+    for (const [what, given, dueAt, lastWakeAt, expected] of cases) {
+      it(what, () => {
+        expect(nextWakeAt(given, dueAt, lastWakeAt)).to.equal(expected);
+      });
+    }
+
+    it('never wakes before the due time, nor holds a check back more than the window (at most 1 s) past it or the last wake-up', () => {
+      fc.assert(
+        fc.property(settingsArb, fc.integer({ min: 0, max: 1e12 }), fc.integer({ min: 0, max: 1e12 }), (s, dueAt, lastWakeAt) => {
+          const wakeAt = nextWakeAt(s, dueAt, lastWakeAt);
+          expect(wakeAt).to.be.at.least(dueAt);
+          expect(wakeAt - Math.max(dueAt, lastWakeAt)).to.be.at.most(MAX_WAKE_WINDOW_MS);
+          expect(wakeAt - lastWakeAt).to.be.at.least(Math.min(MAX_WAKE_WINDOW_MS, Math.floor(s.minClassIntervalMs / 5)));
+        }),
+      );
     });
   });
 
