@@ -1,7 +1,7 @@
 import type { Logger } from '../../ports/logger.js';
 import type { PodInfo, PodSource } from '../../ports/pod-source.js';
 import type { PodResource } from '../kube-objects/object-shapes.js';
-import { MappedOnce } from '../kube-objects/deep-freeze.js';
+import { MappedOnce } from '../kube-objects/mapped-once.js';
 import { toPodInfo } from '../kube-objects/pod-mapping.js';
 import { apiError, isNotFound } from './api-errors.js';
 import { apiPaths, type KubernetesClient } from './kubernetes-client.js';

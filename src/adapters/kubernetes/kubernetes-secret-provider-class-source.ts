@@ -2,7 +2,7 @@ import type { SecretProviderClass } from '../../domain/secret-provider-class.js'
 import type { Logger } from '../../ports/logger.js';
 import type { ClassChange, SecretProviderClassSource } from '../../ports/secret-provider-class-source.js';
 import { toSecretProviderClass } from '../kube-objects/class-mapping.js';
-import { MappedOnce } from '../kube-objects/deep-freeze.js';
+import { MappedOnce } from '../kube-objects/mapped-once.js';
 import type { SecretProviderClassResource } from '../kube-objects/object-shapes.js';
 import { apiError, isNotFound } from './api-errors.js';
 import { csiCollection, csiObject, SECRET_PROVIDER_CLASSES } from './custom-resources.js';
