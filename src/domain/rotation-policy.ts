@@ -141,7 +141,7 @@ export const MAX_WAKE_WINDOW_MS = 1_000;
  * When the rotation loop's timer should next wake the process, given the earliest due time and its
  * last wake-up: at most once per window, so the checks of a node that fall due one after the other
  * run together in one wake-up instead of each waking the process on its own (a check woken alone
- * costs several times the CPU of one run in a batch). The window is a fifth of the shortest interval
+ * cost about twice the CPU of one started with others). The window is a fifth of the shortest interval
  * a binding can have, at most 1 s: a check starts at most that long after its due time.
  */
 export function nextWakeAt(settings: RotationSettings, earliestDueAt: number, lastWakeAt: number): number {
